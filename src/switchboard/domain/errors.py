@@ -1,0 +1,168 @@
+"""Every error Switchboard raises on purpose, in one tree.
+
+Each class carries the exact text a client sees (VCC's message, byte for byte) or a stable
+code. The API maps classes to HTTP statuses in one table (``switchboard.api.errors``); nothing
+below knows about HTTP.
+
+    SwitchboardError
+    ├── RequestRejected              the request as a whole is refused before any rule runs
+    │   ├── UnsupportedContentType   (415)
+    │   ├── UnsupportedVersion       (406)
+    │   ├── PayloadTooLarge          (413)
+    │   ├── InvalidJson              (400)
+    │   └── InvalidFieldType         (400)
+    ├── AuthError
+    │   ├── InvalidAccessToken       (401)
+    │   └── AccountForbidden         (403)
+    ├── OAuthError                   token endpoint, RFC 6749 §5.2
+    │   ├── InvalidRequest
+    │   ├── UnsupportedGrantType
+    │   └── InvalidClient
+    ├── NotFound                     (404) unknown or expired resource
+    ├── RuleViolation                (400) a rule of the endpoint, with its VCC message
+    │   └── CallNotStarted           the agent's phone could not be reached (rule 20)
+    └── ProvisioningError            operator input (CLI): bad value, duplicate, unknown
+        ├── AlreadyExists
+        └── UnknownEntity
+
+An expected outcome of a call (busy, no answer) is never an exception: it is a call that
+ended with a result.
+"""
+
+from __future__ import annotations
+
+
+class SwitchboardError(Exception):
+    """Base of every deliberate error."""
+
+    message: str = "An error has occurred."
+
+    def __init__(self, message: str | None = None) -> None:
+        if message is not None:
+            self.message = message
+        super().__init__(self.message)
+
+
+class RequestRejected(SwitchboardError):
+    pass
+
+
+class UnsupportedContentType(RequestRejected):
+    def __init__(self, media_type: str) -> None:
+        self.media_type = media_type
+        super().__init__(
+            f"The requested resource does not support content type '{media_type}'."
+        )
+
+
+class UnsupportedVersion(RequestRejected):
+    def __init__(self, value: str) -> None:
+        self.value = value
+        super().__init__(f"Unsupported API version '{value}'. Supported versions: 1-6.")
+
+
+class PayloadTooLarge(RequestRejected):
+    message = "Payload Too Large"
+
+
+class InvalidJson(RequestRejected):
+    message = "The request body is not valid JSON."
+
+
+class InvalidFieldType(RequestRejected):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"The field '{path}' has an invalid type.")
+
+
+class AuthError(SwitchboardError):
+    pass
+
+
+class InvalidAccessToken(AuthError):
+    message = "The access token is invalid or has expired"
+
+    def __init__(self, token_sent: bool = False) -> None:
+        self.token_sent = token_sent
+        super().__init__()
+
+
+class AccountForbidden(AuthError):
+    message = "The access token does not grant access to this account"
+
+
+class OAuthError(SwitchboardError):
+    code = "invalid_request"
+
+
+class InvalidRequest(OAuthError):
+    code = "invalid_request"
+
+
+class UnsupportedGrantType(OAuthError):
+    code = "unsupported_grant_type"
+
+
+class InvalidClient(OAuthError):
+    code = "invalid_client"
+
+
+class NotFound(SwitchboardError):
+    message = "The requested resource was not found."
+
+
+class RuleViolation(SwitchboardError):
+    """A documented rule failed; ``message`` is the VCC text the client matches on."""
+
+
+class CallNotStarted(RuleViolation):
+    """The calling agent's phone could not be made to ring (rule 20)."""
+
+
+class ProvisioningError(SwitchboardError):
+    pass
+
+
+class AlreadyExists(ProvisioningError):
+    pass
+
+
+class UnknownEntity(ProvisioningError):
+    pass
+
+
+class Messages:
+    """The VCC texts of the placement rules (section 3.1) and the other endpoints."""
+
+    CCXML_DISABLED = "Ccxml must be enabled for this account"
+    TO_MISSING = "Either telephone number or agent id required"
+    TO_BOTH = "Either telephone number or agent id required, not both"
+    NOT_SUPPORTED = "Telephone number not supported in this context"
+    AGENT_ID_REQUIRED = "Agent Id must be specified"
+    FROM_BOTH = "Either agent id or groups required, not both"
+    AGENT_ID_DIGITS = "Agent Id must contain digits only"
+    AGENT_ID_LENGTH = "Agent Id exceeds 11 digits"
+    NUMBER_LENGTH = "Telephone number exceeds 30 characters"
+    REFERENCE_LENGTH = "Reference exceeded 2000 characters"
+    REFERENCE_CHARS = "Reference contained invalid characters"
+    APPLICATION_LENGTH = "Application exceeded 32 characters"
+    APPLICATION_CHARS = "Application contains non-alphanumeric characters"
+    CONSENT = "Consent must be one of Unknown, OneParty, TwoParty"
+    NUMBER_INVALID = "Unable to place call - number is invalid"
+    CLID_NOT_CONFIGURED = (
+        "Unable to place call - presented CLID is not a configured callback number"
+    )
+    CALLER_UNKNOWN = "Unable to place call - Agent Id is unknown"
+    DESTINATION_AGENT_UNKNOWN = "Unable to place call - invalid Agent Id"
+    GROUP_UNKNOWN = "Unable to place call - group is unknown"
+    AGENT_BUSY = "Unable to place call - Agent number busy"
+    DESTINATION_AGENT_UNAVAILABLE = (
+        "Unable to place call - dialed Agent is not currently available"
+    )
+    AGENT_UNREACHABLE = "Unable to place call to Agent. Please try again"
+    RECORDING_VALUE = "Recording status must be Paused or Started"
+    CALL_NOT_IN_PROGRESS = "The call is not in progress"
+    DISPOSITION_MISSING = "Disposition code field was expected. "
+    DISPOSITION_TOO_LONG = "Disposition code excceeds 255 characters."
+    DISPOSITION_TOO_SHORT = "Disposition code must be at least 3 characters."
+    NOT_A_PARTICIPANT = "Agent Id is not a participant of this call"

@@ -1,0 +1,248 @@
+"""The ports: what the use-cases need from the outside world, as Protocols.
+
+Every port has a fake (``tests/fakes``) and a contract suite that every implementation
+passes (``tests/contract``). Services see only these; ``bootstrap`` picks the adapters.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from switchboard.domain.accounts import Account
+from switchboard.domain.agents import Agent, AgentState
+from switchboard.domain.calls import Call, CallResult, Party, Phase
+from switchboard.domain.events import Event
+
+# --------------------------------------------------------------------------- storage
+
+
+class AccountRepository(Protocol):
+    async def get(self, key: str) -> Account | None: ...
+
+    async def add(self, account: Account, api_token_hash: str) -> None:
+        """Raises ``AlreadyExists`` when the key is taken."""
+
+    async def save(self, account: Account) -> None:
+        """Write every setting and the callback numbers (replacing them)."""
+
+    async def list(self) -> list[Account]: ...
+
+    async def credentials(self, key: str) -> tuple[str, int] | None:
+        """The API token hash and the token generation, or ``None`` for an unknown key."""
+
+    async def rotate_api_token(self, key: str, api_token_hash: str) -> int:
+        """Store a new API token hash and bump the generation; returns the new generation."""
+
+
+class AgentRepository(Protocol):
+    async def get(self, account_key: str, agent_id: str, *, for_update: bool = False) -> Agent | None: ...
+
+    async def add(self, agent: Agent) -> None:
+        """Raises ``AlreadyExists`` when the id is taken in the account."""
+
+    async def save(self, agent: Agent) -> None: ...
+
+    async def list(self, account_key: str) -> list[Agent]: ...
+
+    async def reserve(
+        self,
+        account_key: str,
+        agent_id: str,
+        *,
+        call_id: str,
+        busy_state: AgentState,
+        free_states: Sequence[AgentState],
+        wrapup_allowed: bool,
+    ) -> bool:
+        """Atomically move a free agent to ``busy_state`` on ``call_id``.
+
+        One conditional UPDATE: it succeeds only if the agent is on no call and in one of
+        ``free_states`` (or in ``Wrapup`` with no disposition awaited, when
+        ``wrapup_allowed``). It records the state it had in ``state_before_call``. Of any
+        number of concurrent callers, in any number of processes, one wins.
+        """
+
+    async def free_candidates(
+        self, account_key: str, agent_ids: Sequence[str], *, wrapup_allowed: bool
+    ) -> list[Agent]:
+        """The free agents among ``agent_ids``, longest idle first (never-called first),
+        ties by id as a number then as text."""
+
+    async def due_wrapups(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+        """(account_key, agent_id) of agents in Wrapup whose deadline has passed and that
+        await no disposition."""
+
+
+class GroupRepository(Protocol):
+    async def members(self, account_key: str, group_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Members of the groups that exist, by group id; unknown ids are absent."""
+
+    async def add_members(self, account_key: str, group_id: str, agent_ids: Sequence[str]) -> None:
+        """Creates the group if needed; members already in it are kept once."""
+
+    async def list(self, account_key: str) -> dict[str, list[str]]: ...
+
+
+class CallRepository(Protocol):
+    async def add(self, call: Call) -> None: ...
+
+    async def get(self, call_id: str, *, for_update: bool = False) -> Call | None: ...
+
+    async def save(self, call: Call) -> None: ...
+
+    async def delete(self, call_id: str) -> None: ...
+
+    async def list(self, account_key: str, *, active_only: bool = False, limit: int = 1000) -> list[Call]: ...
+
+    async def latest_for_agent(self, account_key: str, agent_id: str) -> Call | None:
+        """The agent's most recent call, as caller or destination."""
+
+    async def due_deadlines(
+        self, now: datetime, *, node_id: str, limit: int = 100
+    ) -> list[tuple[str, datetime, str]]:
+        """(call_id, deadline_at, tag) of active calls whose deadline has passed and that this
+        node may drive: simulator calls, and calls placed by ``node_id``."""
+
+    async def claim_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> bool:
+        """Clear the deadline if it is still the one given; True for the one claimer."""
+
+    async def set_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> None: ...
+
+    async def active_on_node(self, node_id: str, account_key: str | None = None) -> list[Call]: ...
+
+    async def purge_ended(self, before: datetime) -> int: ...
+
+
+class SettingsRepository(Protocol):
+    async def get_or_create(self, name: str, candidate: str) -> str:
+        """Insert ``candidate`` under ``name`` if absent; return what is stored (one winner)."""
+
+
+class UnitOfWork(Protocol):
+    """One transaction. ``commit`` makes the changes visible; leaving without it rolls back.
+    Events collected in ``events`` are published after a successful commit."""
+
+    accounts: AccountRepository
+    agents: AgentRepository
+    groups: GroupRepository
+    calls: CallRepository
+    settings: SettingsRepository
+    events: list[Event]
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool = True) -> UnitOfWork: ...
+
+
+# --------------------------------------------------------------------------- telephony
+
+
+@dataclass(frozen=True)
+class CallSetup:
+    """What an engine needs to place, drive and end one call; rebuilt from storage."""
+
+    call_id: str
+    agent_phone: str
+    destination_e164: str | None
+    destination_phone: str | None  # a destination agent's phone URI
+    presented_clid_e164: str | None
+    agent_timeout_s: float
+    destination_timeout_s: float
+    phase: Phase = Phase.AGENT_RINGING
+
+    @classmethod
+    def of(cls, call: Call) -> CallSetup:
+        return cls(
+            call_id=call.id,
+            agent_phone=call.agent_phone,
+            destination_e164=call.destination_e164,
+            destination_phone=call.destination_phone,
+            presented_clid_e164=call.presented_clid_e164,
+            agent_timeout_s=call.agent_timeout_s,
+            destination_timeout_s=call.destination_timeout_s,
+            phase=call.phase,
+        )
+
+
+class StartOutcome(enum.Enum):
+    RINGING = "ringing"  # the agent's phone was reached
+    AGENT_BUSY = "agent_busy"  # rejected as busy within the start window
+    AGENT_UNREACHABLE = "agent_unreachable"  # anything else within the start window
+
+
+class CallSignals(Protocol):
+    """How an engine reports progress. Implemented by the service; each is a transaction.
+    Signals for a call that has already ended are ignored."""
+
+    async def schedule(self, call_id: str, due_at: datetime, tag: str) -> None: ...
+
+    async def agent_answered(self, call_id: str) -> None: ...
+
+    async def destination_answered(self, call_id: str) -> None: ...
+
+    async def ended(self, call_id: str, result: CallResult) -> None: ...
+
+
+class TelephonyEngine(Protocol):
+    name: str
+
+    def bind(self, signals: CallSignals) -> None:
+        """Called once by bootstrap before ``open``."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None:
+        """Stop: calls still in progress are hung up and reported as ended."""
+
+    async def start(self, setup: CallSetup) -> StartOutcome:
+        """Ring the agent's phone; return once it is reached or has failed (start window)."""
+
+    async def on_deadline(self, setup: CallSetup, tag: str) -> None:
+        """A deadline this engine scheduled has come."""
+
+    async def hangup(self, setup: CallSetup, by: Party) -> None:
+        """End the call as if ``by`` put the phone down; reports ``ended``."""
+
+
+# --------------------------------------------------------------------------- the rest
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Timezone-aware UTC."""
+
+
+class AccessTokens(Protocol):
+    def issue(self, account_key: str, generation: int, now: datetime) -> tuple[str, int]:
+        """A bearer token and its lifetime in seconds."""
+
+    def verify(self, token: str, now: datetime) -> tuple[str, int]:
+        """(account_key, generation); raises ``InvalidAccessToken``."""
+
+
+class SecretHasher(Protocol):
+    def new_secret(self) -> str: ...
+
+    def hash(self, secret: str) -> str: ...
+
+    def matches(self, secret: str, hashed: str) -> bool: ...
+
+
+class EventPublisher(Protocol):
+    async def publish(self, events: Sequence[Event]) -> None: ...
