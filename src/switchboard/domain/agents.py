@@ -101,3 +101,21 @@ class Agent:
         if clid_e164 is None or not allowed_e164:
             return True
         return clid_e164 in allowed_e164
+
+
+def post_call_state(agent: Agent, post: PostCallState) -> AgentState:
+    if post is PostCallState.READY:
+        return AgentState.READY
+    if post is PostCallState.READY_OUTBOUND:
+        return AgentState.READY_OUTBOUND
+    return agent.settled_state
+
+
+def set_state_by_hand(agent: Agent, state: AgentState) -> None:
+    """An operator's change: cancels a pending wrap-up, never touches a call in progress
+    (the agent stays on its call; the call's end decides what follows)."""
+    agent.state = state
+    agent.wrapup_until = None
+    agent.awaiting_disposition = None
+    if state.is_settled:
+        agent.settled_state = state

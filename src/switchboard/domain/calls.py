@@ -177,6 +177,9 @@ class Call:
             self.deadline_at = None
             self.deadline_tag = None
 
+    def apply_agent_answered(self, at: datetime) -> None:
+        self.apply(Trigger.AGENT_ANSWERED, at)
+
     def connect(self, at: datetime, account_records: bool) -> None:
         """The destination answered: the parties are joined, and recording may start."""
         self.apply(Trigger.DESTINATION_ANSWERED, at)

@@ -1,0 +1,26 @@
+"""Tokens: API credentials for bearer access tokens, and checking a bearer for an account."""
+
+from __future__ import annotations
+
+from switchboard.domain.errors import AccountForbidden, InvalidAccessToken, InvalidClient
+from switchboard.service.context import Context
+
+
+async def issue_access_token(ctx: Context, client_id: str, secret: str) -> tuple[str, int]:
+    async with ctx.transaction(write=False) as uow:
+        credentials = await uow.accounts.credentials(client_id)
+    if credentials is None or not ctx.hasher.matches(secret, credentials[0]):
+        raise InvalidClient()
+    return ctx.tokens.issue(client_id, credentials[1], ctx.clock.now())
+
+
+async def authorise(ctx: Context, token: str, account_key: str) -> None:
+    """401 for a token that is not valid now (revoked generations included), then 403 for a
+    valid token on another account's path, whether or not that account exists."""
+    holder, generation = ctx.tokens.verify(token, ctx.clock.now())
+    async with ctx.transaction(write=False) as uow:
+        credentials = await uow.accounts.credentials(holder)
+    if credentials is None or credentials[1] != generation:
+        raise InvalidAccessToken(token_sent=True)
+    if holder != account_key:
+        raise AccountForbidden()

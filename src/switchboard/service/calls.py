@@ -1,0 +1,313 @@
+"""Use-cases on calls: place one, read it, control its recording, set its disposition, end it.
+
+Placing runs the rules of section 3.1 in order: 1 to 13 in the domain, 14 to 19 here against
+storage, all in one transaction whose reservations are atomic conditional updates; rule 20
+needs the engine and runs after the commit. A request that fails leaves no trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from switchboard.domain.accounts import Account
+from switchboard.domain.agents import FREE_TO_CALL_OUT, Agent, AgentState
+from switchboard.domain.calls import Call, Party, RecordingStatus
+from switchboard.domain.errors import (
+    CallNotStarted,
+    Messages,
+    NotFound,
+    RuleViolation,
+    UnknownEntity,
+)
+from switchboard.domain.events import CallPlaced, DispositionSet, RecordingChanged
+from switchboard.domain.placement import CheckedRequest, PlaceCallRequest, check_request
+from switchboard.domain.phones import telephone_number_of
+from switchboard.domain.wrapup import end_wrapup, undo_reservation, wrapup_may_end
+from switchboard.service.context import Context
+from switchboard.service.ids import new_call_id
+from switchboard.service.ports import CallSetup, StartOutcome, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+HANGUP_TAG = "hangup:"
+
+
+async def _account(uow: UnitOfWork, key: str) -> Account:
+    account = await uow.accounts.get(key)
+    if account is None:
+        raise NotFound()
+    return account
+
+
+def _allowed_e164(ctx: Context, account: Account, agent: Agent) -> set[str]:
+    numbers = set()
+    for number in agent.allowed_numbers:
+        info = ctx.numbers.parse(number, account.country)
+        numbers.add(info.e164 if info is not None else number)
+    return numbers
+
+
+def _presented_clid(ctx: Context, account: Account, agent: Agent, sent: str | None) -> str | None:
+    if sent:
+        return sent
+    if agent.callback_number:
+        return agent.callback_number
+    if agent.allowed_numbers:
+        return agent.allowed_numbers[0]
+    default = account.default_callback
+    return default.number if default is not None else None
+
+
+async def _choose_caller(
+    ctx: Context, uow: UnitOfWork, account: Account, checked: CheckedRequest, call_id: str
+) -> Agent:
+    """Rules 14, 15, 17 and 18: find and atomically reserve the calling agent."""
+    req = checked.request
+    wrapup_ok = account.outbound_in_wrapup
+    if req.from_agent_id:
+        caller = await uow.agents.get(account.key, req.from_agent_id)
+        if caller is None:
+            raise RuleViolation(Messages.CALLER_UNKNOWN)
+        if not caller.may_present(checked.clid_e164, _allowed_e164(ctx, account, caller)):
+            raise RuleViolation(Messages.CLID_NOT_CONFIGURED)
+        await _check_destination_agent_exists(uow, account, checked)
+        if not await uow.agents.reserve(
+            account.key,
+            caller.agent_id,
+            call_id=call_id,
+            busy_state=AgentState.BUSY_OUTGOING,
+            free_states=tuple(FREE_TO_CALL_OUT),
+            wrapup_allowed=wrapup_ok,
+        ):
+            raise RuleViolation(Messages.AGENT_BUSY)
+        return caller
+    await _check_destination_agent_exists(uow, account, checked)
+    groups = await uow.groups.members(account.key, checked.groups)
+    if not groups:
+        raise RuleViolation(Messages.GROUP_UNKNOWN)
+    candidates: list[str] = []
+    for group_id in checked.groups:
+        for agent_id in groups.get(group_id, []):
+            if agent_id not in candidates and agent_id != req.to_agent_id:
+                candidates.append(agent_id)
+    free = await uow.agents.free_candidates(account.key, candidates, wrapup_allowed=wrapup_ok)
+    if not free:
+        raise RuleViolation(Messages.AGENT_BUSY)
+    eligible = [
+        agent
+        for agent in free
+        if agent.may_present(checked.clid_e164, _allowed_e164(ctx, account, agent))
+    ]
+    if not eligible:
+        raise RuleViolation(Messages.CLID_NOT_CONFIGURED)
+    for agent in eligible:
+        if await uow.agents.reserve(
+            account.key,
+            agent.agent_id,
+            call_id=call_id,
+            busy_state=AgentState.BUSY_OUTGOING,
+            free_states=tuple(FREE_TO_CALL_OUT),
+            wrapup_allowed=wrapup_ok,
+        ):
+            return agent
+    raise RuleViolation(Messages.AGENT_BUSY)
+
+
+async def _check_destination_agent_exists(
+    uow: UnitOfWork, account: Account, checked: CheckedRequest
+) -> None:
+    """Rule 16, which comes before the reservation of rule 18."""
+    to_agent = checked.request.to_agent_id
+    if to_agent and await uow.agents.get(account.key, to_agent) is None:
+        raise RuleViolation(Messages.DESTINATION_AGENT_UNKNOWN)
+
+
+async def place_call(ctx: Context, account_key: str, req: PlaceCallRequest) -> Call:
+    call_id = new_call_id()
+    async with ctx.transaction() as uow:
+        account = await _account(uow, account_key)
+        checked = check_request(req, account, ctx.numbers)
+        caller = await _choose_caller(ctx, uow, account, checked, call_id)
+        destination: Agent | None = None
+        if req.to_agent_id:
+            destination = await uow.agents.get(account.key, req.to_agent_id)
+            assert destination is not None
+            if destination.agent_id == caller.agent_id or not await uow.agents.reserve(
+                account.key,
+                destination.agent_id,
+                call_id=call_id,
+                busy_state=AgentState.BUSY_INTERNAL,
+                free_states=(AgentState.READY,),
+                wrapup_allowed=False,
+            ):
+                raise RuleViolation(Messages.DESTINATION_AGENT_UNAVAILABLE)
+        clid = _presented_clid(ctx, account, caller, req.presented_clid)
+        clid_info = ctx.numbers.parse(clid, account.country) if clid else None
+        now = ctx.clock.now()
+        call = Call(
+            id=call_id,
+            account_key=account.key,
+            caller_agent_id=caller.agent_id,
+            created_at=now,
+            agent_phone=caller.phone,
+            destination_number=req.to_telephone_number or None,
+            destination_e164=checked.destination.e164 if checked.destination else None,
+            destination_agent_id=destination.agent_id if destination else None,
+            destination_phone=destination.phone if destination else None,
+            presented_clid=clid,
+            presented_clid_e164=clid_info.e164 if clid_info else None,
+            from_telephone_number=telephone_number_of(caller.phone),
+            from_consent=checked.from_consent,
+            to_consent=checked.to_consent,
+            reference=req.reference or None,
+            application=req.application or None,
+            agent_timeout_s=account.agent_timeout_s,
+            destination_timeout_s=account.destination_timeout_s,
+            engine=ctx.engine.name,
+            node_id=ctx.node_id,
+        )
+        await uow.calls.add(call)
+        uow.events.append(CallPlaced(account.key, now, call.id, caller.agent_id))
+        await uow.commit()
+    try:
+        outcome = await ctx.engine.start(CallSetup.of(call))
+    except Exception:  # an engine failure is rule 20's "any other failure", never a 500
+        log.exception("engine failed to start call %s", call.id)
+        outcome = StartOutcome.AGENT_UNREACHABLE
+    if outcome is not StartOutcome.RINGING:
+        await _forget(ctx, call)
+        message = (
+            Messages.AGENT_BUSY
+            if outcome is StartOutcome.AGENT_BUSY
+            else Messages.AGENT_UNREACHABLE
+        )
+        raise CallNotStarted(message)
+    return call
+
+
+async def _forget(ctx: Context, call: Call) -> None:
+    """Rule 20 answers 400, and a 400 leaves no trace."""
+    async with ctx.uow() as uow:
+        for agent_id in call.participants():
+            agent = await uow.agents.get(call.account_key, agent_id, for_update=True)
+            if agent is not None:
+                undo_reservation(agent, call.id)
+                await uow.agents.save(agent)
+        await uow.calls.delete(call.id)
+        await uow.commit()
+
+
+def _retained(ctx: Context, call: Call) -> bool:
+    if call.ended_at is None:
+        return True
+    return call.ended_at + timedelta(seconds=ctx.retention_s) > ctx.clock.now()
+
+
+async def _readable_call(ctx: Context, uow: UnitOfWork, account_key: str, call_id: str) -> Call:
+    call = await uow.calls.get(call_id, for_update=True)
+    if call is None or call.account_key != account_key or not _retained(ctx, call):
+        raise NotFound()
+    return call
+
+
+async def get_call(ctx: Context, account_key: str, call_id: str) -> Call:
+    async with ctx.transaction(write=False) as uow:
+        return await _readable_call(ctx, uow, account_key, call_id)
+
+
+async def require_call(ctx: Context, account_key: str, call_id: str) -> None:
+    """Step 8 of the order of checks: the call in the path exists (before the body's rules)."""
+    await get_call(ctx, account_key, call_id)
+
+
+async def set_recording(ctx: Context, account_key: str, call_id: str, value: str | None) -> str:
+    async with ctx.transaction() as uow:
+        call = await _readable_call(ctx, uow, account_key, call_id)
+        status = _recording_status(value)
+        if not call.is_active:
+            raise RuleViolation(Messages.CALL_NOT_IN_PROGRESS)
+        call.recording_status = status
+        call.recording_set_by_client = True
+        await uow.calls.save(call)
+        uow.events.append(
+            RecordingChanged(account_key, ctx.clock.now(), call.id, status.value)
+        )
+        await uow.commit()
+    return status.value
+
+
+def _recording_status(value: str | None) -> RecordingStatus:
+    for status in (RecordingStatus.PAUSED, RecordingStatus.STARTED):
+        if value is not None and value.lower() == status.value.lower():
+            return status
+    raise RuleViolation(Messages.RECORDING_VALUE)
+
+
+async def set_disposition(
+    ctx: Context, account_key: str, call_id: str, code: str | None, agent_id: str | None
+) -> str:
+    async with ctx.transaction() as uow:
+        call = await _readable_call(ctx, uow, account_key, call_id)
+        if code is None or not code.strip():
+            raise RuleViolation(Messages.DISPOSITION_MISSING)
+        if len(code) > 255:
+            raise RuleViolation(Messages.DISPOSITION_TOO_LONG)
+        if len(code) < 3:
+            raise RuleViolation(Messages.DISPOSITION_TOO_SHORT)
+        if agent_id and agent_id not in call.participants():
+            raise RuleViolation(Messages.NOT_A_PARTICIPANT)
+        call.disposition_code = code
+        await uow.calls.save(call)
+        account = await _account(uow, account_key)
+        now = ctx.clock.now()
+        for participant in call.participants():
+            agent = await uow.agents.get(account_key, participant, for_update=True)
+            if agent is None or agent.awaiting_disposition != call.id:
+                continue
+            agent.awaiting_disposition = None
+            if wrapup_may_end(agent, now):
+                end_wrapup(agent, account)
+            await uow.agents.save(agent)
+        uow.events.append(DispositionSet(account_key, now, call.id, code))
+        await uow.commit()
+    return code
+
+
+async def end_call(
+    ctx: Context, account_key: str, call_id: str, by: Party, *, wait_s: float = 5.0
+) -> Call:
+    """Hang a call up as if the agent (Originator) or the destination put the phone down.
+
+    This process's engine ends the call itself when it may drive it (any simulator call, or
+    a call this node placed); otherwise the request is left as a deadline due now, for the
+    node that owns the call, and this waits up to ``wait_s`` for the call to end.
+    """
+    async with ctx.transaction(write=False) as uow:
+        call = await _readable_call(ctx, uow, account_key, call_id)
+    if not call.is_active:
+        raise RuleViolation(Messages.CALL_NOT_IN_PROGRESS)
+    drivable = call.engine == ctx.engine.name and (
+        call.engine == "simulator" or call.node_id == ctx.node_id
+    )
+    if drivable:
+        await ctx.engine.hangup(CallSetup.of(call), by)
+    else:
+        async with ctx.uow() as uow:
+            await uow.calls.set_deadline(call.id, ctx.clock.now(), HANGUP_TAG + by.value)
+            await uow.commit()
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + wait_s
+    while True:
+        current = await get_call(ctx, account_key, call_id)
+        if not current.is_active or loop.time() >= give_up:
+            return current
+        await asyncio.sleep(0.05)
+
+
+async def list_calls(ctx: Context, account_key: str) -> list[Call]:
+    async with ctx.transaction(write=False) as uow:
+        if await uow.accounts.get(account_key) is None:
+            raise UnknownEntity(f"unknown account {account_key!r}")
+        return [c for c in await uow.calls.list(account_key) if _retained(ctx, c)]

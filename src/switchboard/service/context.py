@@ -1,0 +1,41 @@
+"""The bundle of ports a use-case works with; built once by ``switchboard.bootstrap``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from switchboard.domain.numbers import NumberPlan
+from switchboard.service.ports import (
+    AccessTokens,
+    Clock,
+    EventPublisher,
+    SecretHasher,
+    TelephonyEngine,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+
+
+@dataclass
+class Context:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    engine: TelephonyEngine
+    numbers: NumberPlan
+    tokens: AccessTokens
+    hasher: SecretHasher
+    publisher: EventPublisher
+    node_id: str = "node-1"
+    retention_s: float = 86400.0
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = True) -> AsyncIterator[UnitOfWork]:
+        """A unit of work whose events are published once it has committed."""
+        async with self.uow(write=write) as uow:
+            yield uow
+        if uow.events:
+            events = list(uow.events)
+            uow.events.clear()
+            await self.publisher.publish(events)

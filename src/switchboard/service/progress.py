@@ -1,0 +1,92 @@
+"""The service side of ``CallSignals``: each report from an engine is one transaction.
+
+Everything that happens at the end of a call (status, result, agent states, a zero wrap-up)
+is committed together. Reports about a call that has ended, or that no longer exists (rule 20
+forgot it), are ignored: engines may race with hang-ups and timers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from switchboard.domain.calls import CallResult, Phase
+from switchboard.domain.events import (
+    AgentLegAnswered,
+    AgentStateChanged,
+    CallConnected,
+    CallEnded,
+)
+from switchboard.domain.wrapup import release_after_call
+from switchboard.service.context import Context
+
+
+class CallProgress:
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    async def schedule(self, call_id: str, due_at: datetime, tag: str) -> None:
+        async with self._ctx.uow() as uow:
+            call = await uow.calls.get(call_id, for_update=True)
+            if call is None or not call.is_active:
+                return
+            await uow.calls.set_deadline(call_id, due_at, tag)
+            await uow.commit()
+
+    async def agent_answered(self, call_id: str) -> None:
+        async with self._ctx.transaction() as uow:
+            call = await uow.calls.get(call_id, for_update=True)
+            if call is None or call.phase is not Phase.AGENT_RINGING:
+                return
+            now = self._ctx.clock.now()
+            call.apply_agent_answered(now)
+            await uow.calls.save(call)
+            uow.events.append(
+                AgentLegAnswered(call.account_key, now, call.id, call.caller_agent_id)
+            )
+            await uow.commit()
+
+    async def destination_answered(self, call_id: str) -> None:
+        async with self._ctx.transaction() as uow:
+            call = await uow.calls.get(call_id, for_update=True)
+            if call is None or call.phase is not Phase.DESTINATION_RINGING:
+                return
+            account = await uow.accounts.get(call.account_key)
+            now = self._ctx.clock.now()
+            call.connect(now, account.record_calls if account else False)
+            await uow.calls.save(call)
+            uow.events.append(CallConnected(call.account_key, now, call.id))
+            await uow.commit()
+
+    async def ended(self, call_id: str, result: CallResult) -> None:
+        async with self._ctx.transaction() as uow:
+            call = await uow.calls.get(call_id, for_update=True)
+            if call is None or not call.is_active:
+                return
+            account = await uow.accounts.get(call.account_key)
+            now = self._ctx.clock.now()
+            call.end(result, now)
+            await uow.calls.save(call)
+            for agent_id in call.participants():
+                agent = await uow.agents.get(call.account_key, agent_id, for_update=True)
+                if agent is None or account is None:
+                    continue
+                previous = agent.state
+                release_after_call(agent, account, call, now)
+                await uow.agents.save(agent)
+                if agent.state is not previous:
+                    uow.events.append(
+                        AgentStateChanged(
+                            call.account_key, now, agent_id, agent.state.label, previous.label
+                        )
+                    )
+            uow.events.append(
+                CallEnded(
+                    call.account_key,
+                    now,
+                    call.id,
+                    result.code,
+                    result.party.value,
+                    result.reason.value,
+                )
+            )
+            await uow.commit()
