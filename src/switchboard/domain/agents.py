@@ -67,7 +67,9 @@ class PostCallState(enum.Enum):
         for value in cls:
             if value.value.lower() == text.strip().lower():
                 return value
-        raise ValueError(f"unknown post-call state {text!r}; expected Ready, ReadyOutbound or Unchanged")
+        raise ValueError(
+            f"unknown post-call state {text!r}; expected Ready, ReadyOutbound or Unchanged"
+        )
 
 
 def is_agent_id(text: str) -> bool:

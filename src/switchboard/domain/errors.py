@@ -50,9 +50,7 @@ class RequestRejected(SwitchboardError):
 class UnsupportedContentType(RequestRejected):
     def __init__(self, media_type: str) -> None:
         self.media_type = media_type
-        super().__init__(
-            f"The requested resource does not support content type '{media_type}'."
-        )
+        super().__init__(f"The requested resource does not support content type '{media_type}'.")
 
 
 class UnsupportedVersion(RequestRejected):
@@ -156,9 +154,7 @@ class Messages:
     DESTINATION_AGENT_UNKNOWN = "Unable to place call - invalid Agent Id"
     GROUP_UNKNOWN = "Unable to place call - group is unknown"
     AGENT_BUSY = "Unable to place call - Agent number busy"
-    DESTINATION_AGENT_UNAVAILABLE = (
-        "Unable to place call - dialed Agent is not currently available"
-    )
+    DESTINATION_AGENT_UNAVAILABLE = "Unable to place call - dialed Agent is not currently available"
     AGENT_UNREACHABLE = "Unable to place call to Agent. Please try again"
     RECORDING_VALUE = "Recording status must be Paused or Started"
     CALL_NOT_IN_PROGRESS = "The call is not in progress"

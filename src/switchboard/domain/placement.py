@@ -77,9 +77,7 @@ def _consent(value: str | None, version: int) -> Consent | None:
     return consent
 
 
-def check_request(
-    req: PlaceCallRequest, account: Account, plan: NumberPlan
-) -> CheckedRequest:
+def check_request(req: PlaceCallRequest, account: Account, plan: NumberPlan) -> CheckedRequest:
     """Rules 1 to 13, in order; the first that fails raises ``RuleViolation``."""
     if not account.ccxml:
         raise RuleViolation(Messages.CCXML_DISABLED)

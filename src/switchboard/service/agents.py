@@ -29,14 +29,15 @@ async def agent_detail(ctx: Context, account_key: str, agent_id: str) -> AgentDe
         latest = await uow.calls.latest_for_agent(account_key, agent_id)
         now = ctx.clock.now()
         if latest is not None and (
-            latest.ended_at is None
-            or latest.ended_at + timedelta(seconds=ctx.retention_s) > now
+            latest.ended_at is None or latest.ended_at + timedelta(seconds=ctx.retention_s) > now
         ):
             return AgentDetail(agent.agent_id, latest.id)
         return AgentDetail(agent.agent_id, None)
 
 
-async def set_agent_state(ctx: Context, account_key: str, agent_id: str, state: AgentState) -> Agent:
+async def set_agent_state(
+    ctx: Context, account_key: str, agent_id: str, state: AgentState
+) -> Agent:
     async with ctx.transaction() as uow:
         agent = await uow.agents.get(account_key, agent_id, for_update=True)
         if agent is None:
@@ -46,7 +47,9 @@ async def set_agent_state(ctx: Context, account_key: str, agent_id: str, state: 
         await uow.agents.save(agent)
         if previous is not state:
             uow.events.append(
-                AgentStateChanged(account_key, ctx.clock.now(), agent_id, state.label, previous.label)
+                AgentStateChanged(
+                    account_key, ctx.clock.now(), agent_id, state.label, previous.label
+                )
             )
         await uow.commit()
         return agent

@@ -22,8 +22,8 @@ from switchboard.domain.errors import (
     UnknownEntity,
 )
 from switchboard.domain.events import CallPlaced, DispositionSet, RecordingChanged
-from switchboard.domain.placement import CheckedRequest, PlaceCallRequest, check_request
 from switchboard.domain.phones import telephone_number_of
+from switchboard.domain.placement import CheckedRequest, PlaceCallRequest, check_request
 from switchboard.domain.wrapup import end_wrapup, undo_reservation, wrapup_may_end
 from switchboard.service.context import Context
 from switchboard.service.ids import new_call_id
@@ -231,9 +231,7 @@ async def set_recording(ctx: Context, account_key: str, call_id: str, value: str
         call.recording_status = status
         call.recording_set_by_client = True
         await uow.calls.save(call)
-        uow.events.append(
-            RecordingChanged(account_key, ctx.clock.now(), call.id, status.value)
-        )
+        uow.events.append(RecordingChanged(account_key, ctx.clock.now(), call.id, status.value))
         await uow.commit()
     return status.value
 

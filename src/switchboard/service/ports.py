@@ -40,7 +40,9 @@ class AccountRepository(Protocol):
 
 
 class AgentRepository(Protocol):
-    async def get(self, account_key: str, agent_id: str, *, for_update: bool = False) -> Agent | None: ...
+    async def get(
+        self, account_key: str, agent_id: str, *, for_update: bool = False
+    ) -> Agent | None: ...
 
     async def add(self, agent: Agent) -> None:
         """Raises ``AlreadyExists`` when the id is taken in the account."""
@@ -97,7 +99,9 @@ class CallRepository(Protocol):
 
     async def delete(self, call_id: str) -> None: ...
 
-    async def list(self, account_key: str, *, active_only: bool = False, limit: int = 1000) -> list[Call]: ...
+    async def list(
+        self, account_key: str, *, active_only: bool = False, limit: int = 1000
+    ) -> list[Call]: ...
 
     async def latest_for_agent(self, account_key: str, agent_id: str) -> Call | None:
         """The agent's most recent call, as caller or destination."""

@@ -120,7 +120,9 @@ def _callback_e164(ctx: Context, account: Account, number: str) -> str:
     return info.e164
 
 
-async def add_number(ctx: Context, key: str, number: str, *, default: bool = False) -> CallbackNumber:
+async def add_number(
+    ctx: Context, key: str, number: str, *, default: bool = False
+) -> CallbackNumber:
     async with ctx.transaction() as uow:
         account = await _get_account(uow, key)
         e164 = _callback_e164(ctx, account, number)
@@ -128,9 +130,7 @@ async def add_number(ctx: Context, key: str, number: str, *, default: bool = Fal
             raise AlreadyExists(f"callback number {number!r} already exists in {key!r}")
         first = not account.callback_numbers
         added = CallbackNumber(number, e164, is_default=default or first)
-        others = [
-            replace(n, is_default=False) if default else n for n in account.callback_numbers
-        ]
+        others = [replace(n, is_default=False) if default else n for n in account.callback_numbers]
         account.callback_numbers = [*others, added]
         await uow.accounts.save(account)
         await uow.commit()
@@ -206,7 +206,9 @@ async def list_agents(ctx: Context, key: str) -> list[Agent]:
 
 async def add_group(ctx: Context, key: str, group_id: str, agent_ids: Sequence[str]) -> list[str]:
     if not group_id or any(c.isspace() for c in group_id):
-        raise ProvisioningError(f"group id: expected a non-empty id without spaces, got {group_id!r}")
+        raise ProvisioningError(
+            f"group id: expected a non-empty id without spaces, got {group_id!r}"
+        )
     async with ctx.transaction() as uow:
         await _get_account(uow, key)
         for agent_id in agent_ids:

@@ -1,0 +1,29 @@
+"""The number plan over libphonenumber: what a string is in an account's country."""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import PhoneNumberFormat, PhoneNumberType, shortnumberinfo
+
+from switchboard.domain.numbers import NumberInfo, digits_of
+
+_PREMIUM = {PhoneNumberType.PREMIUM_RATE}
+
+
+class LibPhoneNumberPlan:
+    def is_emergency(self, text: str, country: str) -> bool:
+        digits = digits_of(text)
+        if not digits or text.strip().startswith("+"):
+            return False
+        return bool(shortnumberinfo.is_emergency_number(digits, country.upper()))
+
+    def parse(self, text: str, country: str) -> NumberInfo | None:
+        try:
+            number = phonenumbers.parse(text, country.upper())
+        except phonenumbers.NumberParseException:
+            return None
+        e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+        valid = phonenumbers.is_valid_number(number)
+        national = digits_of(phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL))
+        premium = phonenumbers.number_type(number) in _PREMIUM
+        return NumberInfo(e164=e164, national=national, valid=valid, premium=premium)

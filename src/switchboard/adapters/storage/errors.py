@@ -1,0 +1,59 @@
+"""How database failures reach the service: as our errors, with the driver's error as cause.
+
+    SwitchboardError
+    ├── StorageUnavailable           the database could not be reached or did not answer
+    │                                in time (connection refused, lock wait exceeded); retryable
+    └── ProvisioningError
+        ├── AlreadyExists            a unique key is taken
+        └── UnknownEntity            a row refers to an account or agent that does not exist
+
+``ReadOnlyUnitOfWork`` is a programming error, not a ``SwitchboardError``: a write through a
+unit of work opened with ``write=False``. On SQLite such a write would upgrade a deferred
+transaction and fail at random under contention, so it is refused every time instead.
+
+Known hole: on PostgreSQL a statement that fails (``UnknownEntity`` from a foreign key) aborts
+the transaction; the unit of work must then be abandoned. Duplicates never abort it, because
+inserts use ``ON CONFLICT DO NOTHING`` and report ``AlreadyExists`` from the row count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import exc as sa_exc
+
+from switchboard.domain.errors import AlreadyExists, SwitchboardError, UnknownEntity
+
+
+class StorageUnavailable(SwitchboardError):
+    message = "The database is unavailable."
+
+
+class ReadOnlyUnitOfWork(RuntimeError):
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"{operation} needs a unit of work opened with write=True")
+
+
+_FOREIGN_KEY_STATE = "23503"
+_UNIQUE_STATE = "23505"
+
+
+def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
+    return getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Run a database operation; any failure leaves as one of our errors, keeping the cause."""
+    try:
+        yield
+    except sa_exc.IntegrityError as exc:
+        text = str(exc.orig).lower()
+        if _sqlstate(exc) == _FOREIGN_KEY_STATE or "foreign key" in text:
+            raise UnknownEntity(f"{what}: refers to an unknown account or agent") from exc
+        if _sqlstate(exc) == _UNIQUE_STATE or "unique" in text:
+            raise AlreadyExists(f"{what}: already exists") from exc
+        raise StorageUnavailable(f"{what}: the database refused the change") from exc
+    except (sa_exc.SQLAlchemyError, OSError) as exc:
+        raise StorageUnavailable(f"{what}: the database is unavailable ({exc.__class__.__name__})") from exc

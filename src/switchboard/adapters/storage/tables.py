@@ -1,0 +1,165 @@
+"""The schema, as SQLAlchemy Core tables. Migrations (``migrations/versions``) must match it;
+the contract suite compares them.
+
+Enums are stored as their VCC labels in plain string columns (no database enum types, so a new
+value needs no migration). Lists of strings are JSON text. Every instant is UTC
+(``UtcDateTime``). Strings have no length limits: the service validates lengths, and SQLite
+would not enforce them anyway, so both backends accept the same values.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from switchboard.adapters.storage.coltypes import StringList, UtcDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("region", String, nullable=False),
+    Column("country", String, nullable=False),
+    Column("ccxml", Boolean, nullable=False),
+    Column("record_calls", Boolean, nullable=False),
+    Column("agent_timeout_s", Float, nullable=False),
+    Column("destination_timeout_s", Float, nullable=False),
+    Column("wrapup_seconds", Float, nullable=False),
+    Column("post_call_state", String, nullable=False),
+    Column("enforce_dispositions", Boolean, nullable=False),
+    Column("outbound_in_wrapup", Boolean, nullable=False),
+    Column("allow_premium", Boolean, nullable=False),
+    Column("deny_prefixes", StringList, nullable=False),
+    Column("api_token_hash", String, nullable=False),
+    Column("token_generation", Integer, nullable=False),
+)
+
+callback_numbers = Table(
+    "callback_numbers",
+    metadata,
+    Column("account_key", String, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("number", String, nullable=False),
+    Column("e164", String, nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    PrimaryKeyConstraint("account_key", "position"),
+    ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("account_key", String, nullable=False),
+    Column("agent_id", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("phone", String, nullable=False),
+    Column("state", String, nullable=False),
+    Column("settled_state", String, nullable=False),
+    Column("state_before_call", String),
+    Column("current_call_id", String),
+    Column("idle_since", UtcDateTime),
+    Column("wrapup_until", UtcDateTime),
+    Column("awaiting_disposition", String),
+    Column("callback_number", String),
+    Column("allowed_numbers", StringList, nullable=False),
+    PrimaryKeyConstraint("account_key", "agent_id"),
+    ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
+    Index("ix_agents_state_wrapup_until", "state", "wrapup_until"),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("account_key", String, nullable=False),
+    Column("group_id", String, nullable=False),
+    PrimaryKeyConstraint("account_key", "group_id"),
+    ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
+)
+
+# The surrogate ``id`` keeps insertion order, even for members added concurrently.
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_key", String, nullable=False),
+    Column("group_id", String, nullable=False),
+    Column("agent_id", String, nullable=False),
+    UniqueConstraint("account_key", "group_id", "agent_id"),
+    ForeignKeyConstraint(
+        ["account_key", "group_id"], ["groups.account_key", "groups.group_id"], ondelete="CASCADE"
+    ),
+    ForeignKeyConstraint(
+        ["account_key", "agent_id"], ["agents.account_key", "agents.agent_id"], ondelete="CASCADE"
+    ),
+)
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("account_key", String, nullable=False),
+    Column("caller_agent_id", String, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("agent_phone", String, nullable=False),
+    Column("destination_number", String),
+    Column("destination_e164", String),
+    Column("destination_agent_id", String),
+    Column("destination_phone", String),
+    Column("presented_clid", String),
+    Column("presented_clid_e164", String),
+    Column("from_telephone_number", String),
+    Column("from_consent", String),
+    Column("to_consent", String),
+    Column("reference", String),
+    Column("application", String),
+    Column("phase", String, nullable=False),
+    Column("recording_status", String, nullable=False),
+    Column("recording_set_by_client", Boolean, nullable=False),
+    Column("disposition_code", String),
+    Column("result_code", String),
+    Column("result_party", String),
+    Column("result_reason", String),
+    Column("agent_answered_at", UtcDateTime),
+    Column("connected_at", UtcDateTime),
+    Column("ended_at", UtcDateTime),
+    Column("agent_timeout_s", Float, nullable=False),
+    Column("destination_timeout_s", Float, nullable=False),
+    Column("deadline_at", UtcDateTime, index=True),
+    Column("deadline_tag", String),
+    Column("engine", String, nullable=False),
+    Column("node_id", String, nullable=False),
+    ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
+    Index("ix_calls_account_key_created_at", "account_key", "created_at"),
+    Index("ix_calls_account_key_caller_agent_id", "account_key", "caller_agent_id"),
+    Index("ix_calls_account_key_destination_agent_id", "account_key", "destination_agent_id"),
+    Index("ix_calls_phase_ended_at", "phase", "ended_at"),
+    Index("ix_calls_node_id_phase", "node_id", "phase"),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("value", String, nullable=False),
+)

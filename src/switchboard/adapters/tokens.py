@@ -1,0 +1,67 @@
+"""Access tokens (JWT, HS256) and API secrets (random, stored as SHA-256 digests).
+
+Access tokens carry the account's token generation rather than a time: a new API token bumps
+the generation and so revokes every access token issued before it. API secrets are 256-bit
+random strings, so an unsalted fast digest is the right tool (no password stretching needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+import jwt
+
+from switchboard.domain.errors import InvalidAccessToken
+
+ALGORITHM = "HS256"
+ISSUER = "switchboard"
+
+
+class JwtAccessTokens:
+    def __init__(self, signing_key: str, lifetime_s: int = 3600) -> None:
+        self._key = signing_key
+        self._lifetime_s = lifetime_s
+
+    def issue(self, account_key: str, generation: int, now: datetime) -> tuple[str, int]:
+        claims = {
+            "iss": ISSUER,
+            "sub": account_key,
+            "gen": generation,
+            "iat": int(now.timestamp()),
+            "exp": now + timedelta(seconds=self._lifetime_s),
+            "jti": secrets.token_hex(8),
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM), self._lifetime_s
+
+    def verify(self, token: str, now: datetime) -> tuple[str, int]:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"verify_exp": False, "require": ["sub", "gen", "exp"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidAccessToken(token_sent=True) from exc
+        exp, subject, generation = claims.get("exp"), claims.get("sub"), claims.get("gen")
+        # Expiry is checked against our clock, not the library's, so tests can move time.
+        if not isinstance(exp, int | float) or exp <= now.timestamp():
+            raise InvalidAccessToken(token_sent=True)
+        if not isinstance(subject, str) or not isinstance(generation, int):
+            raise InvalidAccessToken(token_sent=True)
+        return subject, generation
+
+
+class Sha256SecretHasher:
+    def new_secret(self) -> str:
+        return secrets.token_urlsafe(32)
+
+    def hash(self, secret: str) -> str:
+        return "sha256:" + hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+    def matches(self, secret: str, hashed: str) -> bool:
+        return hmac.compare_digest(self.hash(secret), hashed)

@@ -1,0 +1,189 @@
+"""The ASGI application: routing, the generic order of checks, and the error boundary.
+
+Order (section 2): route → 404; method → 405; auth → 401/403; Content-Type on a POST → 415;
+version → 406; size → 413; then the handler (JSON and types → 400; resource → 404; rules).
+Literal path segments match in any case, with or without a trailing slash; account keys and
+agent ids match exactly. Nothing escapes as a traceback: an unexpected failure is a 500 with
+VCC's text, and is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from switchboard.api.errors import error_response, internal_error, method_not_allowed, not_found
+from switchboard.api.v0 import handlers
+from switchboard.api.v0.binding import check_content_type, negotiate_version
+from switchboard.api.v0.request import V0Request
+from switchboard.domain.errors import InvalidAccessToken, PayloadTooLarge, SwitchboardError
+from switchboard.service.auth import authorise
+from switchboard.service.context import Context
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 100 * 1024
+Handler = Callable[[V0Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    public_base_url: str | None = None
+    trust_forwarded: bool = False
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: re.Pattern[str]
+    methods: dict[str, Handler]
+    authenticated: bool = True
+
+    @property
+    def allow(self) -> tuple[str, ...]:
+        allowed = list(self.methods)
+        if "GET" in self.methods:
+            allowed.append("HEAD")
+        allowed.append("OPTIONS")
+        return tuple(allowed)
+
+
+def _route(template: str, methods: dict[str, Handler], authenticated: bool = True) -> Route:
+    """``/v0/{account}/calls``: literals match in any case, ``{name}`` one exact segment."""
+    parts = []
+    for segment in template.strip("/").split("/"):
+        if segment.startswith("{"):
+            parts.append(f"(?P<{segment[1:-1]}>[^/]+)")
+        else:
+            parts.append(f"(?i:{re.escape(segment)})")
+    return Route(re.compile("/" + "/".join(parts)), methods, authenticated)
+
+
+ROUTES = (
+    _route("/v0/oauth2/token", {"POST": handlers.issue_token}, authenticated=False),
+    _route("/v0/{account}/calls", {"POST": handlers.place_call}),
+    _route("/v0/{account}/calls/{call}", {"GET": handlers.get_call, "POST": handlers.set_recording}),
+    _route("/v0/{account}/calls/{call}/dispositionCode", {"POST": handlers.set_disposition}),
+    _route("/v0/{account}/agents/{agent}", {"GET": handlers.get_agent}),
+)
+
+
+def match(path: str) -> tuple[Route, dict[str, str]] | None:
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
+    for route in ROUTES:
+        found = route.pattern.fullmatch(path)
+        if found is not None:
+            return route, found.groupdict()
+    return None
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if header is None:
+        raise InvalidAccessToken(token_sent=False)
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidAccessToken(token_sent=bool(token.strip()))
+    return token.strip()
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise PayloadTooLarge()
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks.extend(chunk)
+        if len(chunks) > MAX_BODY:
+            raise PayloadTooLarge()
+    return bytes(chunks)
+
+
+class SwitchboardApp:
+    def __init__(self, ctx: Context, config: ApiConfig | None = None) -> None:
+        self.ctx = ctx
+        self.config = config or ApiConfig()
+
+    def base_url(self, request: Request) -> str:
+        if self.config.public_base_url:
+            return self.config.public_base_url.rstrip("/")
+        scheme = request.url.scheme
+        host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
+        if self.config.trust_forwarded:
+            scheme = request.headers.get("x-forwarded-proto", scheme).split(",")[0].strip()
+            host = request.headers.get("x-forwarded-host", host).split(",")[0].strip()
+        return f"{scheme}://{host}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self._dispatch(request)
+        except SwitchboardError as exc:
+            if type(exc) is SwitchboardError or error_response(exc).status_code == 500:
+                log.exception("unexpected error on %s %s", request.method, request.url.path)
+            response = error_response(exc)
+        except Exception:
+            log.exception("unexpected failure on %s %s", request.method, request.url.path)
+            response = internal_error()
+        await response(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _dispatch(self, request: Request) -> Response:
+        found = match(request.url.path)
+        if found is None:
+            return not_found()
+        route, params = found
+        method = request.method.upper()
+        if method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": ", ".join(route.allow)})
+        verb = "GET" if method == "HEAD" else method
+        handler = route.methods.get(verb)
+        if handler is None:
+            return method_not_allowed(request.method, route.allow)
+        if not route.authenticated:
+            try:
+                body = await _read_body(request)
+            except PayloadTooLarge:
+                body = b"\xff"  # not form-encoded text: the token endpoint answers invalid_request
+            return await handler(self._v0(request, params, body, 6))
+        await authorise(self.ctx, _bearer(request), params["account"])
+        content_type = request.headers.get("content-type")
+        if verb == "POST":
+            check_content_type(content_type)
+        version = negotiate_version(request.headers.get("accept"), content_type)
+        body = await _read_body(request) if verb == "POST" else b""
+        response = await handler(self._v0(request, params, body, version))
+        if method == "HEAD":
+            length = len(response.body)
+            response = Response(
+                status_code=response.status_code,
+                headers={k: v for k, v in response.headers.items() if k != "content-length"},
+            )
+            response.headers["content-length"] = str(length)
+        return response
+
+    def _v0(self, request: Request, params: dict[str, str], body: bytes, version: int) -> V0Request:
+        return V0Request(self.ctx, params, request.headers, body, version, self.base_url(request))
+
+
+def create_app(ctx: Context, config: ApiConfig | None = None) -> SwitchboardApp:
+    return SwitchboardApp(ctx, config)

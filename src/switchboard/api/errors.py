@@ -1,0 +1,86 @@
+"""The one table from error classes to HTTP answers.
+
+Looked up along the class's MRO, so a subclass answers like its parent unless listed. The
+V0 surface answers ``{"message": ...}``; the token endpoint speaks OAuth 2 (RFC 6749 §5.2).
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.responses import Response
+
+from switchboard.domain import errors as e
+
+JSON_TYPE = "application/json; charset=utf-8"
+
+STATUS: dict[type[e.SwitchboardError], int] = {
+    e.UnsupportedContentType: 415,
+    e.UnsupportedVersion: 406,
+    e.PayloadTooLarge: 413,
+    e.InvalidJson: 400,
+    e.InvalidFieldType: 400,
+    e.InvalidAccessToken: 401,
+    e.AccountForbidden: 403,
+    e.InvalidRequest: 400,
+    e.UnsupportedGrantType: 400,
+    e.InvalidClient: 401,
+    e.NotFound: 404,
+    e.RuleViolation: 400,
+    e.ProvisioningError: 400,
+    e.SwitchboardError: 500,
+}
+
+
+def status_for(exc: e.SwitchboardError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def json_response(
+    payload: object, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Response(body, status_code=status, headers=headers, media_type=JSON_TYPE)
+
+
+def message_response(
+    message: str, status: int, headers: dict[str, str] | None = None
+) -> Response:
+    return json_response({"message": message}, status, headers)
+
+
+def error_response(exc: e.SwitchboardError) -> Response:
+    status = status_for(exc)
+    if isinstance(exc, e.OAuthError):
+        headers = {"Cache-Control": "no-store"}
+        if isinstance(exc, e.InvalidClient):
+            headers["WWW-Authenticate"] = 'Basic realm="switchboard"'
+        return json_response({"error": exc.code}, status, headers)
+    headers = {}
+    if isinstance(exc, e.InvalidAccessToken):
+        challenge = 'Bearer realm="switchboard"'
+        if exc.token_sent:
+            challenge += ', error="invalid_token"'
+        headers["WWW-Authenticate"] = challenge
+    if status == 500:
+        return message_response("An error has occurred.", 500)
+    return message_response(exc.message, status, headers)
+
+
+def method_not_allowed(method: str, allow: tuple[str, ...]) -> Response:
+    return message_response(
+        f"The requested resource does not support http method '{method}'.",
+        405,
+        {"Allow": ", ".join(allow)},
+    )
+
+
+def not_found() -> Response:
+    return error_response(e.NotFound())
+
+
+def internal_error() -> Response:
+    return message_response("An error has occurred.", 500)

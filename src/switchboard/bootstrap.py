@@ -1,0 +1,98 @@
+"""Builds every adapter from ``Settings`` and hands the bundle out. Nothing is built at
+import time; the caller owns the ``Runtime`` and must ``close`` it."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from switchboard.adapters.clock import SystemClock
+from switchboard.adapters.events import RecentEvents
+from switchboard.adapters.numbering import LibPhoneNumberPlan
+from switchboard.adapters.storage import SqlUnitOfWorkFactory, create_engine, migrate
+from switchboard.adapters.telephony.simulator import SimulatorEngine
+from switchboard.adapters.tokens import JwtAccessTokens, Sha256SecretHasher
+from switchboard.api.app import ApiConfig, SwitchboardApp, create_app
+from switchboard.config import ConfigError, Settings
+from switchboard.service.context import Context
+from switchboard.service.ports import Clock, TelephonyEngine
+from switchboard.service.progress import CallProgress
+
+SECRET_KEY_SETTING = "secret_key"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    ctx: Context
+    database: AsyncEngine
+    events: RecentEvents
+
+    def app(self) -> SwitchboardApp:
+        return create_app(
+            self.ctx,
+            ApiConfig(
+                public_base_url=self.settings.public_base_url,
+                trust_forwarded=self.settings.trust_forwarded_headers,
+            ),
+        )
+
+    async def close(self) -> None:
+        try:
+            await self.ctx.engine.close()
+        finally:
+            await self.database.dispose()
+
+
+def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
+    if settings.telephony == "simulator":
+        return SimulatorEngine(
+            clock.now,
+            answer_ms=int(settings.simulator_answer_ms),
+            talk_seconds=settings.simulator_talk_seconds,
+        )
+    from switchboard.adapters.telephony.sip.wiring import sip_engine  # noqa: PLC0415
+
+    return sip_engine(settings, clock)
+
+
+async def build(settings: Settings, *, clock: Clock | None = None, open_engine: bool = True) -> Runtime:
+    """Connect, migrate, and wire the service. ``open_engine`` is false for one-shot CLI
+    commands, which never listen for SIP."""
+    clock = clock or SystemClock()
+    try:
+        database = create_engine(settings.database_url)
+    except ValueError as exc:
+        raise ConfigError(f"SWITCHBOARD_DATABASE_URL: {exc}") from exc
+    try:
+        await migrate(settings.database_url)
+        uow = SqlUnitOfWorkFactory(database)
+        signing_key = settings.secret_key
+        if signing_key is None:
+            async with uow() as tx:
+                signing_key = await tx.settings.get_or_create(
+                    SECRET_KEY_SETTING, secrets.token_urlsafe(48)
+                )
+                await tx.commit()
+        events = RecentEvents()
+        engine = build_engine(settings, clock)
+        ctx = Context(
+            uow=uow,
+            clock=clock,
+            engine=engine,
+            numbers=LibPhoneNumberPlan(),
+            tokens=JwtAccessTokens(signing_key, int(settings.token_ttl_seconds)),
+            hasher=Sha256SecretHasher(),
+            publisher=events,
+            node_id=settings.node_id,
+            retention_s=settings.call_retention_seconds,
+        )
+        engine.bind(CallProgress(ctx))
+        if open_engine:
+            await engine.open()
+    except BaseException:
+        await database.dispose()
+        raise
+    return Runtime(settings, ctx, database, events)

@@ -1,0 +1,121 @@
+"""Settings: the only reader of the environment.
+
+Sources, in rising precedence: an optional TOML file (keys are the variable names without
+the prefix, lower case, top level), ``SWITCHBOARD_*`` environment variables, command-line
+options. Validated once at start; a bad value or an unknown key stops start-up with one line
+naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+PREFIX = "SWITCHBOARD_"
+# Variables under this prefix belong to the test suite, not to the service.
+IGNORED_PREFIXES = ("SWITCHBOARD_TEST_",)
+
+
+class ConfigError(Exception):
+    """One line naming the setting and the problem."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="forbid", frozen=True)
+
+    database_url: str = "sqlite:///switchboard.db"
+    telephony: Literal["simulator", "sip"] = "simulator"
+    public_base_url: str | None = None
+    trust_forwarded_headers: bool = False
+    secret_key: str | None = None
+    token_ttl_seconds: float = Field(3600, gt=0)
+    call_retention_seconds: float = Field(86400, ge=0)
+    start_window_ms: float = Field(2000, gt=0)
+    simulator_answer_ms: float = Field(1000, ge=0)
+    simulator_talk_seconds: float = Field(60, gt=0)
+    node_id: str = Field("node-1", min_length=1)
+    scheduler_period_ms: float = Field(50, gt=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
+
+    # SIP engine (SWITCHBOARD_TELEPHONY=sip)
+    sip_bind_host: str = "127.0.0.1"
+    sip_bind_port: int = Field(5060, ge=0, le=65535)
+    sip_advertised_host: str | None = None
+    sip_advertised_port: int | None = Field(None, ge=1, le=65535)
+    sip_t1_ms: float = Field(500, gt=0)
+    sip_flow1_max_ring_seconds: float = Field(25, ge=0)
+    sip_trunk_host: str | None = None
+    sip_trunk_port: int = Field(5060, ge=1, le=65535)
+    sip_trunk_transport: Literal["udp", "tcp"] = "udp"
+    sip_trunk_username: str | None = None
+    sip_trunk_password: str | None = None
+    sip_trunk_headers: dict[str, str] = Field(default_factory=dict)
+    sip_p_asserted_identity: bool = False
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "sqlite+aiosqlite:", "postgresql:", "postgresql+asyncpg:", "postgres:")):
+            raise ValueError("expected sqlite:///FILE or postgresql://...")
+        return value
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from exc
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting '{unknown[0]}'")
+    return data
+
+
+def _check_environment() -> None:
+    known = {PREFIX + name.upper() for name in Settings.model_fields}
+    for name in os.environ:
+        upper = name.upper()
+        if upper.startswith(PREFIX) and upper not in known and not upper.startswith(IGNORED_PREFIXES):
+            raise ConfigError(f"{name}: unknown setting")
+
+
+def load_settings(config_file: str | None = None, **overrides: Any) -> Settings:
+    """Build the settings from the file, the environment and ``overrides`` (None = unset)."""
+    file_values = _read_toml(config_file) if config_file else {}
+    _check_environment()
+
+    class _Layered(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, InitSettingsSource(settings_cls, file_values))
+
+    try:
+        layered = _Layered(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(f"{PREFIX}{name.upper()}: {first['msg']}") from None
+    return Settings.model_validate(layered.model_dump())

@@ -1,0 +1,73 @@
+"""``switchboard serve``: the HTTP server, the deadline loop and, with ``--demo``, the demo
+account of VCC's examples."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+
+import uvicorn
+
+from switchboard.bootstrap import Runtime, build
+from switchboard.config import Settings
+from switchboard.demo import prepare_demo
+from switchboard.service import scheduler
+
+log = logging.getLogger(__name__)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+async def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
+    runtime: Runtime = await build(settings)
+    try:
+        recovered = await scheduler.recover(runtime.ctx)
+        if recovered:
+            log.warning("ended %d calls left in progress by an earlier run", recovered)
+        sock = _bind(host, port)
+        bound_host, bound_port = sock.getsockname()[:2]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        base = f"http://{shown}:{bound_port}"
+        _say(f"Listening on {base}")
+        if demo:
+            for label, value in await prepare_demo(runtime.ctx, settings.public_base_url or base):
+                _say(f"{label}: {value}")
+        timers = asyncio.create_task(
+            scheduler.run_forever(runtime.ctx, settings.scheduler_period_ms / 1000)
+        )
+        config = uvicorn.Config(
+            runtime.app(),
+            log_level=settings.log_level,
+            lifespan="off",
+            access_log=settings.log_level == "debug",
+        )
+        server = uvicorn.Server(config)
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            timers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timers
+            sock.close()
+    finally:
+        await runtime.close()
