@@ -67,7 +67,7 @@ async def build(settings: Settings, *, clock: Clock | None = None, open_engine: 
     except ValueError as exc:
         raise ConfigError(f"SWITCHBOARD_DATABASE_URL: {exc}") from exc
     try:
-        await migrate(settings.database_url)
+        await migrate(database)
         uow = SqlUnitOfWorkFactory(database)
         signing_key = settings.secret_key
         if signing_key is None:

@@ -56,4 +56,6 @@ def translated(what: str) -> Iterator[None]:
             raise AlreadyExists(f"{what}: already exists") from exc
         raise StorageUnavailable(f"{what}: the database refused the change") from exc
     except (sa_exc.SQLAlchemyError, OSError) as exc:
-        raise StorageUnavailable(f"{what}: the database is unavailable ({exc.__class__.__name__})") from exc
+        raise StorageUnavailable(
+            f"{what}: the database is unavailable ({exc.__class__.__name__})"
+        ) from exc

@@ -41,7 +41,7 @@ class SqlAccountRepository:
         self._tx = tx
 
     async def get(self, key: str) -> Account | None:
-        found = (await self._tx.read("get account", select(accounts).where(accounts.c.key == key)))
+        found = await self._tx.read("get account", select(accounts).where(accounts.c.key == key))
         row = found.mappings().first()
         if row is None:
             return None
@@ -116,10 +116,7 @@ class SqlAccountRepository:
         by_account: dict[str, builtins.list[RowMapping]] = {}
         for number in numbers.mappings():
             by_account.setdefault(number["account_key"], []).append(number)
-        return [
-            rows.account_of(row, by_account.get(row["key"], []))
-            for row in found.mappings()
-        ]
+        return [rows.account_of(row, by_account.get(row["key"], [])) for row in found.mappings()]
 
 
 class SqlAgentRepository:
@@ -215,8 +212,9 @@ class SqlAgentRepository:
         return sorted(agents_found, key=lambda agent: agent_id_sort_key(agent.agent_id))
 
 
-def _is_free(free_states: Sequence[AgentState] | frozenset[AgentState], wrapup_allowed: bool
-             ) -> ColumnElement[bool]:
+def _is_free(
+    free_states: Sequence[AgentState] | frozenset[AgentState], wrapup_allowed: bool
+) -> ColumnElement[bool]:
     labels = sorted(state.label for state in free_states)
     in_free_state: ColumnElement[bool] = agents.c.state.in_(labels) if labels else false()
     if not wrapup_allowed:
@@ -241,9 +239,7 @@ class SqlGroupRepository:
             return {}
         return await self._groups(account_key, builtins.list(dict.fromkeys(group_ids)))
 
-    async def add_members(
-        self, account_key: str, group_id: str, agent_ids: Sequence[str]
-    ) -> None:
+    async def add_members(self, account_key: str, group_id: str, agent_ids: Sequence[str]) -> None:
         group = self._tx.insert_ignoring_duplicates(groups).values(
             account_key=account_key, group_id=group_id
         )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import RowMapping
 
 from switchboard.adapters.storage.coltypes import as_utc
 from switchboard.domain.accounts import Account, CallbackNumber
@@ -55,7 +57,7 @@ def callback_number_values(account_key: str, numbers: list[CallbackNumber]) -> l
     ]
 
 
-def account_of(row: Mapping[str, Any], numbers: Sequence[Mapping[str, Any]]) -> Account:
+def account_of(row: RowMapping, numbers: Sequence[RowMapping]) -> Account:
     return Account(
         key=row["key"],
         region=row["region"],
@@ -97,7 +99,7 @@ def agent_values(agent: Agent) -> dict[str, Any]:
     }
 
 
-def agent_of(row: Mapping[str, Any]) -> Agent:
+def agent_of(row: RowMapping) -> Agent:
     before = row["state_before_call"]
     return Agent(
         account_key=row["account_key"],
@@ -154,7 +156,7 @@ def call_values(call: Call) -> dict[str, Any]:
     }
 
 
-def call_of(row: Mapping[str, Any]) -> Call:
+def call_of(row: RowMapping) -> Call:
     result = None
     if row["result_code"] is not None:
         result = CallResult(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from switchboard.adapters.storage.errors import ReadOnlyUnitOfWork, translated
+
+Rows: TypeAlias = CursorResult[*tuple[Any, ...]]
 
 
 class Transaction:
@@ -24,13 +26,13 @@ class Transaction:
         dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
         return dialect.insert(table).on_conflict_do_nothing()
 
-    async def read(self, what: str, statement: Executable) -> Result[Any]:
+    async def read(self, what: str, statement: Executable) -> Rows:
         with translated(what):
             return await self._connection.execute(statement)
 
     async def write(
         self, what: str, statement: Executable, parameters: list[dict[str, Any]] | None = None
-    ) -> CursorResult[Any]:
+    ) -> Rows:
         if not self._write:
             raise ReadOnlyUnitOfWork(what)
         with translated(what):

@@ -24,17 +24,24 @@ from switchboard.adapters.storage.repositories import (
 )
 from switchboard.adapters.storage.transaction import Transaction
 from switchboard.domain.events import Event
+from switchboard.service.ports import (
+    AccountRepository,
+    AgentRepository,
+    CallRepository,
+    GroupRepository,
+    SettingsRepository,
+)
 
 if TYPE_CHECKING:
     from switchboard.service.ports import UnitOfWork, UnitOfWorkFactory
 
 
 class SqlUnitOfWork:
-    accounts: SqlAccountRepository
-    agents: SqlAgentRepository
-    groups: SqlGroupRepository
-    calls: SqlCallRepository
-    settings: SqlSettingsRepository
+    accounts: AccountRepository
+    agents: AgentRepository
+    groups: GroupRepository
+    calls: CallRepository
+    settings: SettingsRepository
 
     def __init__(self, engine: AsyncEngine, *, write: bool) -> None:
         self._engine = engine

@@ -1,0 +1,97 @@
+"""What the SIP engine is told at start; bootstrap maps the ``SWITCHBOARD_SIP_*`` settings here.
+
+Timers follow RFC 3261 section 17 and derive from T1 unless overridden: tests run with
+T1 = 50 ms so that 64*T1 (timers B, F, H, J) is 3.2 s instead of 32 s.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+TRANSPORTS = ("udp", "tcp")
+
+
+@dataclass(frozen=True)
+class SipConfig:
+    # Where we listen: UDP and TCP on the same port (0 = any free port, for tests).
+    bind_host: str = "127.0.0.1"
+    bind_port: int = 5060
+    # What we put in Via and Contact; defaults to the bound address (must be set when binding
+    # a wildcard address, or behind NAT).
+    advertised_host: str | None = None
+    advertised_port: int | None = None
+    listen_udp: bool = True
+    listen_tcp: bool = True
+
+    # RFC 3261 timers, in milliseconds.
+    t1_ms: int = 500
+    t2_ms: int = 4000
+    t4_ms: int = 5000
+    timer_b_ms: int | None = None  # INVITE transaction timeout; default 64*T1
+    timer_f_ms: int | None = None  # non-INVITE transaction timeout; default 64*T1
+
+    # How long start() waits for the agent's phone to ring or fail.
+    start_window_ms: int = 2000
+    # RFC 3725 flow I (agent offers, simpler, no re-INVITE) only when the destination's ring
+    # timeout is at most this: in flow I the agent's unacknowledged 200 OK dies after 64*T1.
+    flow_i_max_ring_s: float = 25.0
+    # The in-process timer that backs up a persisted no-answer deadline fires this much later.
+    deadline_grace_s: float = 5.0
+
+    # The trunk: where telephone numbers (and tel: agent phones) are sent.
+    trunk_host: str | None = None
+    trunk_port: int = 5060
+    trunk_transport: str = "udp"
+    # An outbound proxy for trunk calls, as a loose-routing SIP URI ("sip:sbc1.example;lr").
+    trunk_proxy: str | None = None
+    trunk_username: str | None = None
+    trunk_password: str | None = None
+    trunk_realm: str | None = None  # answer challenges of this realm only; None = any realm
+    trunk_headers: dict[str, str] = field(default_factory=dict)  # added to trunk INVITEs
+    p_asserted_identity: bool = False
+    # The host part of From; defaults to the advertised host.
+    from_domain: str | None = None
+    user_agent: str = "Switchboard"
+    contact_user: str = "switchboard"
+
+    def __post_init__(self) -> None:
+        if self.trunk_transport not in TRANSPORTS:
+            raise ValueError(f"trunk_transport must be one of {TRANSPORTS}")
+        if not (self.listen_udp or self.listen_tcp):
+            raise ValueError("listen on UDP, TCP or both")
+        if self.t1_ms <= 0 or self.t2_ms < self.t1_ms:
+            raise ValueError("T1 must be positive and T2 at least T1")
+        if self.start_window_ms <= 0:
+            raise ValueError("start_window_ms must be positive")
+        if self.advertised_host is None and _is_wildcard(self.bind_host):
+            raise ValueError("advertised_host is needed when binding a wildcard address")
+        if (self.trunk_username is None) != (self.trunk_password is None):
+            raise ValueError("trunk_username and trunk_password go together")
+
+    @property
+    def t1(self) -> float:
+        return self.t1_ms / 1000
+
+    @property
+    def t2(self) -> float:
+        return self.t2_ms / 1000
+
+    @property
+    def t4(self) -> float:
+        return self.t4_ms / 1000
+
+    @property
+    def timer_b(self) -> float:
+        return (self.timer_b_ms if self.timer_b_ms is not None else 64 * self.t1_ms) / 1000
+
+    @property
+    def timer_f(self) -> float:
+        return (self.timer_f_ms if self.timer_f_ms is not None else 64 * self.t1_ms) / 1000
+
+
+def _is_wildcard(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False

@@ -1,0 +1,299 @@
+"""UDP and TCP transports on asyncio: bytes in, parsed messages out; bytes out, never blocking.
+
+Both listen on the same port. Sending is fire-and-forget with an error callback, because the
+transaction layer above runs on timers and callbacks and must not await a socket: a UDP datagram
+leaves at once; a TCP message goes on the open connection to that address (ours or the peer's,
+so responses and in-dialog requests reuse the connection a request came on) or waits for one
+being opened. TCP streams are framed by Content-Length (RFC 3261 section 18.3).
+
+Input that does not parse is logged and dropped; an exception in the handler is logged and
+dropped too, so no datagram can stop the engine.
+
+Known holes: no TLS/SCTP/WebSocket, no DNS NAPTR/SRV (RFC 3263) and only IPv4 A lookups for
+names, no connection aliasing (RFC 5923), idle TCP connections are never closed by us, and
+there is no rate limit on logging malformed input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import logging
+import re
+import socket
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from switchboard.adapters.telephony.sip.message import (
+    MAX_HEADER_BYTES,
+    Request,
+    Response,
+    SipParseError,
+    parse_message,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+_CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*$",
+                             re.IGNORECASE | re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a message goes, or where one came from."""
+
+    transport: str  # "udp" or "tcp"
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.transport}:{self.host}:{self.port}"
+
+
+class TransportError(Exception):
+    """A message could not be sent (connection refused, unreachable, closed)."""
+
+
+MessageHandler = Callable[[Request | Response, Target], None]
+ErrorCallback = Callable[[Exception], None]
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+class Transports:
+    def __init__(self, host: str, port: int, on_message: MessageHandler, *,
+                 udp: bool = True, tcp: bool = True) -> None:
+        self._host = host
+        self._port = port
+        self._on_message = on_message
+        self._want_udp = udp
+        self._want_tcp = tcp
+        self._udp: asyncio.DatagramTransport | None = None
+        self._server: asyncio.Server | None = None
+        self._connections: dict[tuple[str, int], _TcpConnection] = {}
+        self._connecting: dict[tuple[str, int], list[tuple[bytes, ErrorCallback | None]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._names: dict[str, str] = {}
+        self.port = port
+
+    # ----------------------------------------------------------------- life
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        attempts = 20 if self._port == 0 else 1
+        for attempt in range(attempts):
+            port = self._port
+            try:
+                if self._want_udp:
+                    self._udp, _ = await loop.create_datagram_endpoint(
+                        lambda: _UdpProtocol(self), local_addr=(self._host, port))
+                    port = self._udp.get_extra_info("sockname")[1]
+                if self._want_tcp:
+                    self._server = await loop.create_server(
+                        lambda: _TcpConnection(self), self._host, port, reuse_address=True)
+                    port = self._server.sockets[0].getsockname()[1]
+            except OSError as exc:
+                if self._udp is not None:
+                    self._udp.close()
+                    self._udp = None
+                if exc.errno != errno.EADDRINUSE or attempt == attempts - 1:
+                    raise
+                continue
+            self.port = port
+            return
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for connection in list(self._connections.values()):
+            connection.close()
+        self._connections.clear()
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+            self._server = None
+
+    # ----------------------------------------------------------------- sending
+
+    def send(self, data: bytes, target: Target, on_error: ErrorCallback | None = None) -> None:
+        host = target.host.strip("[]")
+        if not is_ip(host):
+            resolved = self._names.get(host)
+            if resolved is None:
+                self._spawn(self._resolve_then_send(data, target, on_error))
+                return
+            host = resolved
+        try:
+            if target.transport == "udp":
+                self._send_udp(data, host, target.port)
+            elif target.transport == "tcp":
+                self._send_tcp(data, host, target.port, on_error)
+            else:
+                raise TransportError(f"unsupported transport {target.transport}")
+        except (OSError, TransportError) as exc:
+            log.debug("send to %s failed: %s", target, exc)
+            if on_error is not None:
+                on_error(exc)
+
+    def _send_udp(self, data: bytes, host: str, port: int) -> None:
+        if self._udp is None:
+            raise TransportError("UDP is not open")
+        self._udp.sendto(data, (host, port))
+
+    def _send_tcp(self, data: bytes, host: str, port: int, on_error: ErrorCallback | None) -> None:
+        key = (host, port)
+        connection = self._connections.get(key)
+        if connection is not None and not connection.closing:
+            connection.write(data)
+            return
+        waiting = self._connecting.get(key)
+        if waiting is not None:
+            waiting.append((data, on_error))
+            return
+        self._connecting[key] = [(data, on_error)]
+        self._spawn(self._connect(key))
+
+    async def _connect(self, key: tuple[str, int]) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            _, protocol = await asyncio.wait_for(
+                loop.create_connection(lambda: _TcpConnection(self), key[0], key[1]), 10.0)
+        except (OSError, TimeoutError) as exc:
+            waiting = self._connecting.pop(key, [])
+            log.info("TCP connection to %s:%s failed: %s", key[0], key[1], exc)
+            error = TransportError(f"cannot connect to {key[0]}:{key[1]}: {exc}")
+            for _, on_error in waiting:
+                if on_error is not None:
+                    on_error(error)
+            return
+        for data, _ in self._connecting.pop(key, []):
+            protocol.write(data)
+
+    async def _resolve_then_send(self, data: bytes, target: Target,
+                                 on_error: ErrorCallback | None) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(target.host, target.port, family=socket.AF_INET)
+        except OSError as exc:
+            if on_error is not None:
+                on_error(TransportError(f"cannot resolve {target.host}: {exc}"))
+            return
+        self._names[target.host] = str(infos[0][4][0])
+        self.send(data, target, on_error)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ----------------------------------------------------------------- receiving
+
+    def received(self, data: bytes, source: Target, *, stream: bool) -> None:
+        if not data.strip(b"\r\n"):
+            return  # keep-alive
+        try:
+            message = parse_message(data, stream=stream)
+        except SipParseError as exc:
+            log.warning("dropped malformed message from %s: %s", source, exc)
+            return
+        try:
+            self._on_message(message, source)
+        except Exception:
+            log.exception("error handling a message from %s; dropped", source)
+
+    def connection_up(self, key: tuple[str, int], connection: _TcpConnection) -> None:
+        self._connections[key] = connection
+
+    def connection_down(self, key: tuple[str, int], connection: _TcpConnection) -> None:
+        if self._connections.get(key) is connection:
+            del self._connections[key]
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, owner: Transports) -> None:
+        self._owner = owner
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+        self._owner.received(data, Target("udp", addr[0], addr[1]), stream=False)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("UDP error: %s", exc)
+
+
+class _TcpConnection(asyncio.Protocol):
+    """One TCP connection, either way; splits the stream into messages."""
+
+    def __init__(self, owner: Transports) -> None:
+        self._owner = owner
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._key: tuple[str, int] = ("", 0)
+        self.closing = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        self._key = (str(peer[0]), int(peer[1]))
+        self._owner.connection_up(self._key, self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self._owner.connection_down(self._key, self)
+
+    def write(self, data: bytes) -> None:
+        if self._transport is None or self._transport.is_closing():
+            raise TransportError("connection closed")
+        self._transport.write(data)
+
+    def close(self) -> None:
+        self.closing = True
+        if self._transport is not None:
+            self._transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer.extend(data)
+        source = Target("tcp", self._key[0], self._key[1])
+        while self._buffer:
+            start = 0
+            while start < len(self._buffer) and self._buffer[start] in b"\r\n":
+                start += 1
+            if start:
+                del self._buffer[:start]
+                continue
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._buffer) > MAX_HEADER_BYTES:
+                    self._abort("header section too large")
+                return
+            match = _CONTENT_LENGTH.search(bytes(self._buffer[:end]))
+            digits = match.group(1) if match else b"0"
+            length = int(digits) if len(digits) <= 9 else MAX_BODY_BYTES + 1
+            if length > MAX_BODY_BYTES:
+                self._abort("body too large")
+                return
+            total = end + 4 + length
+            if len(self._buffer) < total:
+                return
+            frame = bytes(self._buffer[:total])
+            del self._buffer[:total]
+            self._owner.received(frame, source, stream=True)
+
+    def _abort(self, why: str) -> None:
+        log.warning("closing TCP connection from %s:%s: %s", self._key[0], self._key[1], why)
+        self._buffer.clear()
+        self.close()
