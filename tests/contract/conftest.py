@@ -1,0 +1,132 @@
+"""Backends for the storage contract suite: the fake, SQLite, and PostgreSQL when
+``SWITCHBOARD_TEST_POSTGRES_URL`` names a server (each test gets a schema of its own)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from switchboard.adapters.storage import SqlUnitOfWorkFactory, create_engine, migrate
+from switchboard.service.ports import UnitOfWorkFactory
+from tests.fakes import FakeUnitOfWorkFactory
+
+POSTGRES_URL_VARIABLE = "SWITCHBOARD_TEST_POSTGRES_URL"
+
+
+def postgres_url() -> str:
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not url:
+        pytest.skip(f"{POSTGRES_URL_VARIABLE} is not set: no PostgreSQL to test against")
+    return url
+
+
+@dataclass
+class Backend:
+    """One storage implementation under test, already migrated and empty."""
+
+    name: str
+    uow: UnitOfWorkFactory
+    url: str | None = None
+    engine_options: dict[str, Any] = field(default_factory=dict)
+    engines: list[AsyncEngine] = field(default_factory=list)
+
+    @property
+    def is_sql(self) -> bool:
+        return self.url is not None
+
+    def new_engine(self) -> AsyncEngine:
+        """Another engine on the same database, as a second server process would have."""
+        assert self.url is not None, "the fake has no engine"
+        engine = create_engine(self.url, **self.engine_options)
+        self.engines.append(engine)
+        return engine
+
+    async def dispose(self) -> None:
+        for engine in self.engines:
+            await engine.dispose()
+
+
+class PostgresSchema:
+    """A schema of its own for one test, dropped afterwards."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.name = f"switchboard_test_{uuid.uuid4().hex[:12]}"
+        self.engine_options = {"connect_args": {"server_settings": {"search_path": self.name}}}
+
+    async def _run(self, statement: str) -> None:
+        admin = create_engine(self.url)
+        try:
+            async with admin.begin() as connection:
+                await connection.execute(text(statement))
+        finally:
+            await admin.dispose()
+
+    async def create(self) -> None:
+        await self._run(f'CREATE SCHEMA "{self.name}"')
+
+    async def drop(self) -> None:
+        await self._run(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'switchboard.db'}"
+
+
+@pytest.fixture
+async def postgres_schema() -> AsyncIterator[PostgresSchema]:
+    schema = PostgresSchema(postgres_url())
+    await schema.create()
+    try:
+        yield schema
+    finally:
+        await schema.drop()
+
+
+@asynccontextmanager
+async def _sql_backend(kind: str, tmp_path: Path) -> AsyncIterator[Backend]:
+    schema = None
+    if kind == "sqlite":
+        url, options = f"sqlite:///{tmp_path / 'switchboard.db'}", {}
+    else:
+        schema = PostgresSchema(postgres_url())
+        await schema.create()
+        url, options = schema.url, schema.engine_options
+    backend = Backend(kind, uow=FakeUnitOfWorkFactory(), url=url, engine_options=options)
+    try:
+        engine = backend.new_engine()
+        await migrate(engine)
+        backend.uow = SqlUnitOfWorkFactory(engine)
+        yield backend
+    finally:
+        await backend.dispose()
+        if schema is not None:
+            await schema.drop()
+
+
+_POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+
+
+@pytest.fixture(params=["fake", "sqlite", _POSTGRES])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    if request.param == "fake":
+        yield Backend("fake", uow=FakeUnitOfWorkFactory())
+        return
+    async with _sql_backend(request.param, tmp_path) as sql:
+        yield sql
+
+
+@pytest.fixture(params=["sqlite", _POSTGRES])
+async def sql_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    async with _sql_backend(request.param, tmp_path) as sql:
+        yield sql

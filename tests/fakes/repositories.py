@@ -1,0 +1,345 @@
+"""In-memory repositories with the SQL adapter's semantics (the contract suite holds both).
+
+They work on a ``FakeSession``'s copy of the data; objects go in and out as copies, so a
+caller's change counts only once saved, as with a database.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from switchboard.domain.accounts import Account
+from switchboard.domain.agents import FREE_TO_CALL_OUT, Agent, AgentState, agent_id_sort_key
+from switchboard.domain.calls import Call, Phase
+from switchboard.domain.errors import AlreadyExists, UnknownEntity
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass
+class FakeData:
+    accounts: dict[str, Account] = field(default_factory=dict)
+    token_hashes: dict[str, str] = field(default_factory=dict)
+    agents: dict[tuple[str, str], Agent] = field(default_factory=dict)
+    groups: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    calls: dict[str, Call] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+class FakeSession:
+    """The data one unit of work sees, and whether it may write."""
+
+    def __init__(self, data: FakeData, *, write: bool) -> None:
+        self.data = data
+        self.write = write
+
+    def writing(self, operation: str) -> FakeData:
+        if not self.write:
+            raise RuntimeError(f"{operation} needs a unit of work opened with write=True")
+        return self.data
+
+
+def at_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: storage takes timezone-aware values only")
+    return value.astimezone(UTC)
+
+
+def utc(value: datetime | None) -> datetime | None:
+    return None if value is None else at_utc(value)
+
+
+def candidate_order(agent: Agent) -> tuple[bool, datetime, tuple[int, str]]:
+    idle = agent.idle_since
+    return (idle is not None, _NEVER if idle is None else idle, agent_id_sort_key(agent.agent_id))
+
+
+def _stored_agent(agent: Agent) -> Agent:
+    stored = copy.deepcopy(agent)
+    stored.idle_since = utc(stored.idle_since)
+    stored.wrapup_until = utc(stored.wrapup_until)
+    return stored
+
+
+def _stored_call(call: Call) -> Call:
+    stored = copy.deepcopy(call)
+    for name in ("created_at", "agent_answered_at", "connected_at", "ended_at", "deadline_at"):
+        setattr(stored, name, utc(getattr(stored, name)))
+    return stored
+
+
+class FakeAccountRepository:
+    def __init__(self, session: FakeSession) -> None:
+        self._session = session
+
+    async def get(self, key: str) -> Account | None:
+        return copy.deepcopy(self._session.data.accounts.get(key))
+
+    async def add(self, account: Account, api_token_hash: str) -> None:
+        data = self._session.writing("add account")
+        if account.key in data.accounts:
+            raise AlreadyExists(f"account {account.key} already exists")
+        data.accounts[account.key] = copy.deepcopy(account)
+        data.token_hashes[account.key] = api_token_hash
+
+    async def save(self, account: Account) -> None:
+        data = self._session.writing("save account")
+        stored = data.accounts.get(account.key)
+        if stored is None:
+            raise UnknownEntity(f"unknown account {account.key}")
+        saved = copy.deepcopy(account)
+        saved.token_generation = stored.token_generation  # only rotate_api_token moves it
+        data.accounts[account.key] = saved
+
+    async def credentials(self, key: str) -> tuple[str, int] | None:
+        data = self._session.data
+        if key not in data.accounts:
+            return None
+        return data.token_hashes[key], data.accounts[key].token_generation
+
+    async def rotate_api_token(self, key: str, api_token_hash: str) -> int:
+        data = self._session.writing("rotate API token")
+        if key not in data.accounts:
+            raise UnknownEntity(f"unknown account {key}")
+        data.token_hashes[key] = api_token_hash
+        data.accounts[key].token_generation += 1
+        return data.accounts[key].token_generation
+
+    async def list(self) -> builtins.list[Account]:
+        accounts = self._session.data.accounts
+        return [copy.deepcopy(accounts[key]) for key in sorted(accounts)]
+
+
+class FakeAgentRepository:
+    def __init__(self, session: FakeSession) -> None:
+        self._session = session
+
+    async def get(
+        self, account_key: str, agent_id: str, *, for_update: bool = False
+    ) -> Agent | None:
+        return copy.deepcopy(self._session.data.agents.get((account_key, agent_id)))
+
+    async def add(self, agent: Agent) -> None:
+        data = self._session.writing("add agent")
+        if agent.account_key not in data.accounts:
+            raise UnknownEntity(f"add agent: unknown account {agent.account_key}")
+        if (agent.account_key, agent.agent_id) in data.agents:
+            raise AlreadyExists(f"agent {agent.agent_id} already exists in {agent.account_key}")
+        data.agents[(agent.account_key, agent.agent_id)] = _stored_agent(agent)
+
+    async def save(self, agent: Agent) -> None:
+        data = self._session.writing("save agent")
+        key = (agent.account_key, agent.agent_id)
+        if key not in data.agents:
+            raise UnknownEntity(f"unknown agent {agent.agent_id} in {agent.account_key}")
+        data.agents[key] = _stored_agent(agent)
+
+    async def reserve(
+        self,
+        account_key: str,
+        agent_id: str,
+        *,
+        call_id: str,
+        busy_state: AgentState,
+        free_states: Sequence[AgentState],
+        wrapup_allowed: bool,
+    ) -> bool:
+        data = self._session.writing("reserve agent")
+        agent = data.agents.get((account_key, agent_id))
+        if agent is None or not _is_free(agent, free_states, wrapup_allowed):
+            return False
+        agent.state_before_call = agent.state
+        agent.state = busy_state
+        agent.current_call_id = call_id
+        return True
+
+    async def free_candidates(
+        self, account_key: str, agent_ids: Sequence[str], *, wrapup_allowed: bool
+    ) -> builtins.list[Agent]:
+        agents = self._session.data.agents
+        found = [
+            copy.deepcopy(agents[(account_key, agent_id)])
+            for agent_id in dict.fromkeys(agent_ids)
+            if (account_key, agent_id) in agents
+            and _is_free(agents[(account_key, agent_id)], FREE_TO_CALL_OUT, wrapup_allowed)
+        ]
+        return sorted(found, key=candidate_order)
+
+    async def due_wrapups(self, now: datetime, limit: int = 100) -> builtins.list[tuple[str, str]]:
+        now = at_utc(now)
+        due = [
+            agent
+            for agent in self._session.data.agents.values()
+            if agent.state is AgentState.WRAPUP
+            and agent.wrapup_until is not None
+            and agent.wrapup_until <= now
+            and agent.awaiting_disposition is None
+        ]
+        due.sort(key=lambda a: (a.wrapup_until, a.account_key, a.agent_id))
+        return [(agent.account_key, agent.agent_id) for agent in due[:limit]]
+
+    async def list(self, account_key: str) -> builtins.list[Agent]:
+        found = [
+            copy.deepcopy(agent)
+            for (key, _), agent in self._session.data.agents.items()
+            if key == account_key
+        ]
+        return sorted(found, key=lambda agent: agent_id_sort_key(agent.agent_id))
+
+
+def _is_free(
+    agent: Agent, free_states: Sequence[AgentState] | frozenset[AgentState], wrapup_allowed: bool
+) -> bool:
+    if agent.current_call_id is not None:
+        return False
+    if agent.state in free_states:
+        return True
+    return (
+        wrapup_allowed and agent.state is AgentState.WRAPUP and agent.awaiting_disposition is None
+    )
+
+
+class FakeGroupRepository:
+    def __init__(self, session: FakeSession) -> None:
+        self._session = session
+
+    async def members(
+        self, account_key: str, group_ids: Sequence[str]
+    ) -> dict[str, builtins.list[str]]:
+        groups = self._session.data.groups
+        return {
+            group_id: builtins.list(groups[(account_key, group_id)])
+            for group_id in dict.fromkeys(group_ids)
+            if (account_key, group_id) in groups
+        }
+
+    async def add_members(self, account_key: str, group_id: str, agent_ids: Sequence[str]) -> None:
+        data = self._session.writing("add group members")
+        if account_key not in data.accounts:
+            raise UnknownEntity(f"add group: unknown account {account_key}")
+        for agent_id in agent_ids:
+            if (account_key, agent_id) not in data.agents:
+                raise UnknownEntity(f"add group members: unknown agent {agent_id}")
+        members = data.groups.setdefault((account_key, group_id), [])
+        for agent_id in agent_ids:
+            if agent_id not in members:
+                members.append(agent_id)
+
+    async def list(self, account_key: str) -> dict[str, builtins.list[str]]:
+        groups = self._session.data.groups
+        return {
+            group_id: builtins.list(groups[(key, group_id)])
+            for key, group_id in sorted(groups)
+            if key == account_key
+        }
+
+
+class FakeSettingsRepository:
+    def __init__(self, session: FakeSession) -> None:
+        self._session = session
+
+    async def get_or_create(self, name: str, candidate: str) -> str:
+        return self._session.writing("create setting").settings.setdefault(name, candidate)
+
+
+class FakeCallRepository:
+    def __init__(self, session: FakeSession) -> None:
+        self._session = session
+
+    async def add(self, call: Call) -> None:
+        data = self._session.writing("add call")
+        if call.account_key not in data.accounts:
+            raise UnknownEntity(f"add call: unknown account {call.account_key}")
+        if call.id in data.calls:
+            raise AlreadyExists(f"call {call.id} already exists")
+        data.calls[call.id] = _stored_call(call)
+
+    async def get(self, call_id: str, *, for_update: bool = False) -> Call | None:
+        return copy.deepcopy(self._session.data.calls.get(call_id))
+
+    async def save(self, call: Call) -> None:
+        data = self._session.writing("save call")
+        if call.id not in data.calls:
+            raise UnknownEntity(f"unknown call {call.id}")
+        data.calls[call.id] = _stored_call(call)
+
+    async def delete(self, call_id: str) -> None:
+        self._session.writing("delete call").calls.pop(call_id, None)
+
+    async def latest_for_agent(self, account_key: str, agent_id: str) -> Call | None:
+        found = [
+            call
+            for call in self._calls(account_key)
+            if agent_id in (call.caller_agent_id, call.destination_agent_id)
+        ]
+        return copy.deepcopy(found[0]) if found else None
+
+    async def due_deadlines(
+        self, now: datetime, *, node_id: str, limit: int = 100
+    ) -> builtins.list[tuple[str, datetime, str]]:
+        now = at_utc(now)
+        due = [
+            (call.deadline_at, call.id, call.deadline_tag or "")
+            for call in self._session.data.calls.values()
+            if call.phase is not Phase.ENDED
+            and call.deadline_at is not None
+            and call.deadline_at <= now
+            and (call.engine == "simulator" or call.node_id == node_id)
+        ]
+        due.sort()
+        return [(call_id, at, tag) for at, call_id, tag in due[:limit]]
+
+    async def claim_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> bool:
+        call = self._session.writing("claim deadline").calls.get(call_id)
+        if call is None or call.deadline_at != at_utc(deadline_at) or call.deadline_tag != tag:
+            return False
+        call.deadline_at = None
+        call.deadline_tag = None
+        return True
+
+    async def set_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> None:
+        call = self._session.writing("set deadline").calls.get(call_id)
+        if call is None:
+            raise UnknownEntity(f"unknown call {call_id}")
+        call.deadline_at = at_utc(deadline_at)
+        call.deadline_tag = tag
+
+    async def active_on_node(
+        self, node_id: str, account_key: str | None = None
+    ) -> builtins.list[Call]:
+        found = [
+            copy.deepcopy(call)
+            for call in self._session.data.calls.values()
+            if call.phase is not Phase.ENDED
+            and call.node_id == node_id
+            and account_key in (None, call.account_key)
+        ]
+        return sorted(found, key=lambda call: (call.created_at, call.id))
+
+    async def purge_ended(self, before: datetime) -> int:
+        calls = self._session.writing("purge ended calls").calls
+        cutoff = at_utc(before)
+        gone = [
+            call.id
+            for call in calls.values()
+            if call.phase is Phase.ENDED and call.ended_at is not None and call.ended_at < cutoff
+        ]
+        for call_id in gone:
+            del calls[call_id]
+        return len(gone)
+
+    async def list(
+        self, account_key: str, *, active_only: bool = False, limit: int = 1000
+    ) -> builtins.list[Call]:
+        """Newest first."""
+        found = [call for call in self._calls(account_key) if call.is_active or not active_only]
+        return [copy.deepcopy(call) for call in found[:limit]]
+
+    def _calls(self, account_key: str) -> builtins.list[Call]:
+        """The account's calls, newest first."""
+        found = [c for c in self._session.data.calls.values() if c.account_key == account_key]
+        return sorted(found, key=lambda call: (call.created_at, call.id), reverse=True)
