@@ -1,0 +1,655 @@
+"""The storage ports' contract: the fake, SQLite and PostgreSQL all pass every test here.
+
+Backends come from ``conftest.py``; PostgreSQL runs when ``SWITCHBOARD_TEST_POSTGRES_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from switchboard.adapters.storage import (
+    SqlUnitOfWorkFactory,
+    StorageUnavailable,
+    async_url,
+    create_engine,
+    migrate,
+)
+from switchboard.adapters.storage.tables import metadata
+from switchboard.domain.accounts import Account, CallbackNumber
+from switchboard.domain.agents import FREE_TO_CALL_OUT, Agent, AgentState, PostCallState
+from switchboard.domain.calls import (
+    Call,
+    CallResult,
+    Consent,
+    Party,
+    Phase,
+    Reason,
+    RecordingStatus,
+)
+from switchboard.domain.errors import AlreadyExists, UnknownEntity
+from switchboard.service.ports import UnitOfWorkFactory
+from tests.contract.conftest import Backend, PostgresSchema
+
+T0 = datetime(2025, 1, 6, 9, 0, 0, tzinfo=UTC)
+PARIS = timezone(timedelta(hours=1))
+KEY = "acme"
+BUSY = AgentState.BUSY_OUTGOING
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def an_account(key: str = KEY, **settings: object) -> Account:
+    return Account(key=key, **settings)  # type: ignore[arg-type]
+
+
+def an_agent(agent_id: str, key: str = KEY, **fields: object) -> Agent:
+    return Agent(account_key=key, agent_id=agent_id, **fields)  # type: ignore[arg-type]
+
+
+def a_call(call_id: str, caller: str = "1", key: str = KEY, **fields: object) -> Call:
+    fields.setdefault("created_at", T0)
+    fields.setdefault("agent_phone", "sim:answer")
+    return Call(id=call_id, account_key=key, caller_agent_id=caller, **fields)  # type: ignore[arg-type]
+
+
+async def seed(uow_factory: UnitOfWorkFactory, *items: Account | Agent | Call) -> None:
+    async with uow_factory() as uow:
+        for item in items:
+            if isinstance(item, Account):
+                await uow.accounts.add(item, "token-hash")
+            elif isinstance(item, Agent):
+                await uow.agents.add(item)
+            else:
+                await uow.calls.add(item)
+        await uow.commit()
+
+
+async def reserve(uow_factory: UnitOfWorkFactory, agent_id: str, call_id: str, **kw: bool) -> bool:
+    async with uow_factory() as uow:
+        won = await uow.agents.reserve(
+            KEY,
+            agent_id,
+            call_id=call_id,
+            busy_state=BUSY,
+            free_states=list(FREE_TO_CALL_OUT),
+            wrapup_allowed=kw.get("wrapup_allowed", False),
+        )
+        await uow.commit()
+        return won
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+async def test_an_account_reads_back_with_every_setting(backend: Backend) -> None:
+    account = an_account(
+        region="apac",
+        country="AU",
+        ccxml=False,
+        record_calls=False,
+        agent_timeout_s=7.5,
+        destination_timeout_s=33.25,
+        wrapup_seconds=0.0,
+        post_call_state=PostCallState.UNCHANGED,
+        enforce_dispositions=True,
+        outbound_in_wrapup=True,
+        allow_premium=True,
+        deny_prefixes=["+4490", "0090", "070"],
+        callback_numbers=[
+            CallbackNumber("01256636451", "+441256636451"),
+            CallbackNumber("08008888888", "+448008888888", is_default=True),
+        ],
+    )
+    await seed(backend.uow, account)
+
+    async with backend.uow(write=False) as uow:
+        assert await uow.accounts.get(KEY) == account
+        assert await uow.accounts.get("nobody") is None
+        assert await uow.accounts.credentials(KEY) == ("token-hash", 1)
+        assert await uow.accounts.credentials("nobody") is None
+
+
+async def test_adding_an_account_twice_is_refused(backend: Backend) -> None:
+    await seed(backend.uow, an_account())
+    async with backend.uow() as uow:
+        with pytest.raises(AlreadyExists):
+            await uow.accounts.add(an_account(region="other"), "h2")
+        assert (await uow.accounts.get(KEY)) == an_account()
+
+
+async def test_saving_an_account_replaces_settings_and_numbers_but_not_the_generation(
+    backend: Backend,
+) -> None:
+    numbers = [CallbackNumber("1", "+441"), CallbackNumber("2", "+442", is_default=True)]
+    await seed(backend.uow, an_account(callback_numbers=numbers))
+    changed = an_account(
+        wrapup_seconds=12.5,
+        deny_prefixes=[],
+        callback_numbers=[CallbackNumber("3", "+443")],
+        token_generation=99,
+    )
+    async with backend.uow() as uow:
+        await uow.accounts.save(changed)
+        with pytest.raises(UnknownEntity):
+            await uow.accounts.save(an_account("nobody"))
+        await uow.commit()
+
+    async with backend.uow(write=False) as uow:
+        stored = await uow.accounts.get(KEY)
+    assert stored == an_account(
+        wrapup_seconds=12.5, callback_numbers=[CallbackNumber("3", "+443")], token_generation=1
+    )
+
+
+async def test_rotating_the_api_token_bumps_the_generation(backend: Backend) -> None:
+    await seed(backend.uow, an_account())
+    async with backend.uow() as uow:
+        assert await uow.accounts.rotate_api_token(KEY, "new-hash") == 2
+        assert await uow.accounts.rotate_api_token(KEY, "newer-hash") == 3
+        with pytest.raises(UnknownEntity):
+            await uow.accounts.rotate_api_token("nobody", "x")
+        await uow.commit()
+    async with backend.uow(write=False) as uow:
+        assert await uow.accounts.credentials(KEY) == ("newer-hash", 3)
+        account = await uow.accounts.get(KEY)
+        assert account is not None and account.token_generation == 3
+
+
+async def test_accounts_are_listed_by_key(backend: Backend) -> None:
+    await seed(
+        backend.uow,
+        an_account("b", callback_numbers=[CallbackNumber("2", "+442")]),
+        an_account("a"),
+        an_account("c", callback_numbers=[CallbackNumber("3", "+443"), CallbackNumber("4", "+4")]),
+    )
+    async with backend.uow(write=False) as uow:
+        listed = await uow.accounts.list()
+    assert [a.key for a in listed] == ["a", "b", "c"]
+    assert [len(a.callback_numbers) for a in listed] == [0, 1, 2]
+    assert listed[2].callback_numbers[1] == CallbackNumber("4", "+4")
+
+
+# --------------------------------------------------------------------------- agents
+
+
+async def test_an_agent_reads_back_with_every_field_and_utc_times(backend: Backend) -> None:
+    idle = datetime(2025, 1, 6, 10, 0, 0, 123456, tzinfo=PARIS)
+    agent = an_agent(
+        "0042",
+        name="Zoë O'Brien",
+        phone="sip:0042@pbx.example;transport=tcp",
+        state=AgentState.WRAPUP,
+        settled_state=AgentState.READY_OUTBOUND,
+        state_before_call=AgentState.AWAY,
+        current_call_id=None,
+        idle_since=idle,
+        wrapup_until=idle + timedelta(seconds=180.5),
+        awaiting_disposition="call-1",
+        callback_number="+441256636451",
+        allowed_numbers=["+441256636451", "+448008888888"],
+    )
+    bare = an_agent("7")
+    await seed(backend.uow, an_account(), agent, bare)
+
+    async with backend.uow(write=False) as uow:
+        stored = await uow.agents.get(KEY, "0042")
+        assert await uow.agents.get(KEY, "7") == bare
+        assert await uow.agents.get(KEY, "42") is None
+        assert await uow.agents.get("other", "0042") is None
+    assert stored == agent
+    assert stored.idle_since is not None and stored.wrapup_until is not None
+    assert stored.idle_since.tzinfo is UTC and stored.idle_since.hour == 9
+    assert stored.wrapup_until.tzinfo is UTC
+
+
+async def test_saving_an_agent_writes_every_field(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), an_agent("1", allowed_numbers=["+1"]))
+    changed = an_agent(
+        "1",
+        name="Renamed",
+        state=AgentState.BUSY_INTERNAL,
+        state_before_call=AgentState.READY,
+        current_call_id="call-9",
+        idle_since=at(5),
+        allowed_numbers=[],
+    )
+    async with backend.uow() as uow:
+        agent = await uow.agents.get(KEY, "1", for_update=True)
+        assert agent is not None
+        await uow.agents.save(changed)
+        with pytest.raises(UnknownEntity):
+            await uow.agents.save(an_agent("404"))
+        await uow.commit()
+    async with backend.uow(write=False) as uow:
+        assert await uow.agents.get(KEY, "1") == changed
+
+
+async def test_agent_ids_are_unique_per_account(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), an_account("other"), an_agent("1"))
+    async with backend.uow() as uow:
+        with pytest.raises(AlreadyExists):
+            await uow.agents.add(an_agent("1", name="again"))
+        await uow.agents.add(an_agent("1", key="other"))
+        await uow.agents.add(an_agent("01"))
+        await uow.commit()
+    async with backend.uow(write=False) as uow:
+        assert [a.agent_id for a in await uow.agents.list(KEY)] == ["01", "1"]
+        assert [a.agent_id for a in await uow.agents.list("other")] == ["1"]
+
+
+async def test_an_agent_of_an_unknown_account_is_refused(backend: Backend) -> None:
+    async with backend.uow() as uow:
+        with pytest.raises(UnknownEntity):
+            await uow.agents.add(an_agent("1", key="nobody"))
+
+
+async def test_agents_are_listed_by_id_as_a_number_then_as_text(backend: Backend) -> None:
+    ids = ["10", "9", "7", "007", "100", "0"]
+    await seed(backend.uow, an_account(), *(an_agent(i) for i in ids))
+    async with backend.uow(write=False) as uow:
+        listed = await uow.agents.list(KEY)
+    assert [a.agent_id for a in listed] == ["0", "007", "7", "9", "10", "100"]
+
+
+# --------------------------------------------------------------------------- reservation
+
+
+@pytest.mark.parametrize("state", [AgentState.READY, AgentState.READY_OUTBOUND])
+async def test_a_free_agent_is_reserved(backend: Backend, state: AgentState) -> None:
+    await seed(backend.uow, an_account(), an_agent("1", state=state, wrapup_until=at(9)))
+    assert await reserve(backend.uow, "1", "call-1")
+    async with backend.uow(write=False) as uow:
+        agent = await uow.agents.get(KEY, "1")
+    assert agent is not None
+    assert (agent.state, agent.current_call_id, agent.state_before_call) == (BUSY, "call-1", state)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [s for s in AgentState if s not in FREE_TO_CALL_OUT and s is not AgentState.WRAPUP],
+)
+async def test_an_agent_in_another_state_is_not_reserved(
+    backend: Backend, state: AgentState
+) -> None:
+    await seed(backend.uow, an_account(), an_agent("1", state=state))
+    assert not await reserve(backend.uow, "1", "call-1", wrapup_allowed=True)
+    async with backend.uow(write=False) as uow:
+        assert await uow.agents.get(KEY, "1") == an_agent("1", state=state)
+
+
+async def test_an_agent_on_a_call_is_not_reserved(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), an_agent("1"), an_agent("2", current_call_id="c0"))
+    assert await reserve(backend.uow, "1", "call-1")
+    assert not await reserve(backend.uow, "1", "call-2")
+    assert not await reserve(backend.uow, "2", "call-3")
+    async with backend.uow(write=False) as uow:
+        agent = await uow.agents.get(KEY, "1")
+    assert agent is not None and agent.current_call_id == "call-1"
+
+
+async def test_wrapup_is_free_only_when_allowed_and_no_disposition_is_awaited(
+    backend: Backend,
+) -> None:
+    await seed(
+        backend.uow,
+        an_account(),
+        an_agent("1", state=AgentState.WRAPUP),
+        an_agent("2", state=AgentState.WRAPUP, awaiting_disposition="c0"),
+    )
+    assert not await reserve(backend.uow, "1", "call-1", wrapup_allowed=False)
+    assert not await reserve(backend.uow, "2", "call-2", wrapup_allowed=True)
+    assert await reserve(backend.uow, "1", "call-3", wrapup_allowed=True)
+    async with backend.uow(write=False) as uow:
+        agent = await uow.agents.get(KEY, "1")
+    assert agent is not None and agent.state_before_call is AgentState.WRAPUP
+
+
+async def test_an_unknown_agent_is_not_reserved(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), an_account("other"), an_agent("1", key="other"))
+    assert not await reserve(backend.uow, "1", "call-1")
+    assert not await reserve(backend.uow, "2", "call-1")
+
+
+async def test_free_candidates_come_never_called_first_then_longest_idle_then_by_id(
+    backend: Backend,
+) -> None:
+    agents = [
+        an_agent("10"),
+        an_agent("9"),
+        an_agent("7", idle_since=at(100)),
+        an_agent("007", idle_since=at(100)),
+        an_agent("3", idle_since=at(50)),
+        an_agent("2", idle_since=at(200).astimezone(PARIS)),
+        an_agent("4", state=AgentState.AWAY),
+        an_agent("5", current_call_id="c0"),
+        an_agent("6", state=AgentState.WRAPUP, idle_since=at(1)),
+        an_agent("8", state=AgentState.WRAPUP, awaiting_disposition="c0"),
+        an_agent("11", state=AgentState.READY_OUTBOUND, idle_since=at(150)),
+        an_agent("12"),
+    ]
+    await seed(backend.uow, an_account(), *agents)
+    asked = ["2", "3", "4", "5", "6", "7", "007", "8", "9", "10", "11", "404", "3"]
+    async with backend.uow(write=False) as uow:
+        strict = await uow.agents.free_candidates(KEY, asked, wrapup_allowed=False)
+        loose = await uow.agents.free_candidates(KEY, asked, wrapup_allowed=True)
+        assert await uow.agents.free_candidates(KEY, [], wrapup_allowed=True) == []
+        assert await uow.agents.free_candidates("other", asked, wrapup_allowed=True) == []
+    assert [a.agent_id for a in strict] == ["9", "10", "3", "007", "7", "11", "2"]
+    assert [a.agent_id for a in loose] == ["9", "10", "6", "3", "007", "7", "11", "2"]
+    assert strict[0] == an_agent("9")
+
+
+async def test_due_wrapups_are_past_their_deadline_and_await_no_disposition(
+    backend: Backend,
+) -> None:
+    await seed(
+        backend.uow,
+        an_account(),
+        an_account("other"),
+        an_agent("1", state=AgentState.WRAPUP, wrapup_until=at(10)),
+        an_agent("2", state=AgentState.WRAPUP, wrapup_until=at(5).astimezone(PARIS)),
+        an_agent("3", state=AgentState.WRAPUP, wrapup_until=at(11)),
+        an_agent("4", state=AgentState.WRAPUP, wrapup_until=at(1), awaiting_disposition="c"),
+        an_agent("5", state=AgentState.READY, wrapup_until=at(1)),
+        an_agent("6", state=AgentState.WRAPUP),
+        an_agent("1", key="other", state=AgentState.WRAPUP, wrapup_until=at(7)),
+    )
+    async with backend.uow(write=False) as uow:
+        due = await uow.agents.due_wrapups(at(10))
+        first = await uow.agents.due_wrapups(at(10).astimezone(PARIS), limit=1)
+    assert due == [(KEY, "2"), ("other", "1"), (KEY, "1")]
+    assert first == [(KEY, "2")]
+
+
+# --------------------------------------------------------------------------- groups
+
+
+async def test_groups_keep_members_once_in_the_order_added(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), *(an_agent(i) for i in ["1", "2", "3", "4", "10"]))
+    async with backend.uow() as uow:
+        await uow.groups.add_members(KEY, "030", ["3", "1", "3"])
+        await uow.groups.add_members(KEY, "030", ["10", "1", "2"])
+        await uow.groups.add_members(KEY, "200", ["4"])
+        await uow.groups.add_members(KEY, "empty", [])
+        await uow.commit()
+    async with backend.uow(write=False) as uow:
+        assert await uow.groups.members(KEY, ["030"]) == {"030": ["3", "1", "10", "2"]}
+        assert await uow.groups.members(KEY, ["nope", "200", "30", "empty", "200"]) == {
+            "200": ["4"],
+            "empty": [],
+        }
+        assert await uow.groups.members(KEY, []) == {}
+        assert await uow.groups.members("other", ["030"]) == {}
+        assert await uow.groups.list(KEY) == {
+            "030": ["3", "1", "10", "2"],
+            "200": ["4"],
+            "empty": [],
+        }
+        assert await uow.groups.list("other") == {}
+
+
+async def test_a_group_of_unknown_agents_or_account_is_refused(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), an_agent("1"))
+    async with backend.uow() as uow:
+        with pytest.raises(UnknownEntity):
+            await uow.groups.add_members(KEY, "g", ["1", "404"])
+    async with backend.uow() as uow:
+        with pytest.raises(UnknownEntity):
+            await uow.groups.add_members("nobody", "g", [])
+
+
+# --------------------------------------------------------------------------- calls
+
+
+def a_full_call() -> Call:
+    return a_call(
+        "01461e37-deb9-b2bf-240d-032be5fe917e",
+        caller="1234",
+        created_at=datetime(2025, 1, 6, 10, 0, 0, 1, tzinfo=PARIS),
+        agent_phone="sip:1234@pbx",
+        destination_number="020 7206 8888",
+        destination_e164="+442072068888",
+        destination_agent_id="4567",
+        destination_phone="sip:4567@pbx",
+        presented_clid="01256636451",
+        presented_clid_e164="+441256636451",
+        from_telephone_number="+4400",
+        from_consent=Consent.ONE_PARTY,
+        to_consent=Consent.TWO_PARTY,
+        reference="https://crm.example/case?id=1",
+        application="crm",
+        phase=Phase.ENDED,
+        recording_status=RecordingStatus.PAUSED,
+        recording_set_by_client=True,
+        disposition_code="SALE",
+        result=CallResult.failure(Party.DESTINATION, Reason.NUMBER_BUSY),
+        agent_answered_at=at(1.5),
+        connected_at=at(2.25),
+        ended_at=at(60),
+        agent_timeout_s=15.5,
+        destination_timeout_s=60.0,
+        deadline_at=at(75),
+        deadline_tag="wrapup",
+        engine="sip",
+        node_id="node-a",
+    )
+
+
+async def test_a_call_reads_back_with_every_field(backend: Backend) -> None:
+    full, bare = a_full_call(), a_call("bare")
+    await seed(backend.uow, an_account(), full, bare)
+    async with backend.uow(write=False) as uow:
+        stored = await uow.calls.get(full.id)
+        assert await uow.calls.get("bare") == bare
+        assert await uow.calls.get("nope") is None
+    assert stored == full
+    assert stored.created_at.tzinfo is UTC and stored.created_at.microsecond == 1
+
+
+async def test_saving_a_call_writes_every_field_and_delete_removes_it(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), a_call(a_full_call().id), a_call("other"))
+    async with backend.uow() as uow:
+        await uow.calls.save(a_full_call())
+        with pytest.raises(UnknownEntity):
+            await uow.calls.save(a_call("nope"))
+        await uow.calls.delete("other")
+        await uow.calls.delete("nope")
+        await uow.commit()
+    async with backend.uow(write=False) as uow:
+        assert await uow.calls.get(a_full_call().id) == a_full_call()
+        assert await uow.calls.get("other") is None
+
+
+async def test_a_call_id_is_unique_and_its_account_must_exist(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), a_call("c1"))
+    async with backend.uow() as uow:
+        with pytest.raises(AlreadyExists):
+            await uow.calls.add(a_call("c1", caller="2"))
+    async with backend.uow() as uow:
+        with pytest.raises(UnknownEntity):
+            await uow.calls.add(a_call("c2", key="nobody"))
+
+
+async def test_calls_are_listed_newest_first(backend: Backend) -> None:
+    await seed(
+        backend.uow,
+        an_account(),
+        an_account("other"),
+        a_call("a", created_at=at(1)),
+        a_call("b", created_at=at(3), phase=Phase.ENDED),
+        a_call("c", created_at=at(2)),
+        a_call("d", key="other"),
+    )
+    async with backend.uow(write=False) as uow:
+        assert [c.id for c in await uow.calls.list(KEY)] == ["b", "c", "a"]
+        assert [c.id for c in await uow.calls.list(KEY, active_only=True)] == ["c", "a"]
+        assert [c.id for c in await uow.calls.list(KEY, limit=2)] == ["b", "c"]
+
+
+async def test_an_agents_latest_call_counts_it_as_caller_or_destination(backend: Backend) -> None:
+    await seed(
+        backend.uow,
+        an_account(),
+        an_account("other"),
+        a_call("old", caller="1", created_at=at(1)),
+        a_call("new", caller="2", destination_agent_id="1", created_at=at(5)),
+        a_call("elsewhere", caller="1", key="other", created_at=at(9)),
+    )
+    async with backend.uow(write=False) as uow:
+        latest = await uow.calls.latest_for_agent(KEY, "1")
+        assert latest is not None and latest.id == "new"
+        latest = await uow.calls.latest_for_agent(KEY, "2")
+        assert latest is not None and latest.id == "new"
+        assert await uow.calls.latest_for_agent(KEY, "3") is None
+
+
+async def test_due_deadlines_are_simulator_calls_and_this_nodes_calls(backend: Backend) -> None:
+    sip, sim = {"engine": "sip"}, {"engine": "simulator"}
+    await seed(
+        backend.uow,
+        an_account(),
+        a_call("mine", node_id="a", deadline_at=at(3), deadline_tag="t1", **sip),
+        a_call("theirs", node_id="b", deadline_at=at(1), deadline_tag="t2", **sip),
+        a_call("sim", node_id="b", deadline_at=at(2).astimezone(PARIS), deadline_tag="t3", **sim),
+        a_call("later", node_id="a", deadline_at=at(11), deadline_tag="t4", **sip),
+        a_call("ended", node_id="a", deadline_at=at(1), deadline_tag="t", phase=Phase.ENDED),
+        a_call("none", node_id="a", **sip),
+    )
+    async with backend.uow(write=False) as uow:
+        due = await uow.calls.due_deadlines(at(10), node_id="a")
+        first = await uow.calls.due_deadlines(at(10), node_id="a", limit=1)
+    assert due == [("sim", at(2), "t3"), ("mine", at(3), "t1")]
+    assert first == [("sim", at(2), "t3")]
+    assert due[0][1].tzinfo is UTC
+
+
+async def test_a_deadline_is_claimed_only_while_it_is_the_one_set(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), a_call("c", deadline_at=at(5), deadline_tag="ring"))
+    async with backend.uow() as uow:
+        assert not await uow.calls.claim_deadline("c", at(5), "other-tag")
+        assert not await uow.calls.claim_deadline("c", at(6), "ring")
+        assert not await uow.calls.claim_deadline("nope", at(5), "ring")
+        assert await uow.calls.claim_deadline("c", at(5).astimezone(PARIS), "ring")
+        assert not await uow.calls.claim_deadline("c", at(5), "ring")
+        await uow.calls.set_deadline("c", at(8), "talk")
+        assert not await uow.calls.claim_deadline("c", at(5), "ring")
+        with pytest.raises(UnknownEntity):
+            await uow.calls.set_deadline("nope", at(8), "talk")
+        await uow.commit()
+    async with backend.uow(write=False) as uow:
+        call = await uow.calls.get("c")
+    assert call is not None and (call.deadline_at, call.deadline_tag) == (at(8), "talk")
+
+
+async def test_active_calls_on_a_node(backend: Backend) -> None:
+    await seed(
+        backend.uow,
+        an_account(),
+        an_account("other"),
+        a_call("a2", node_id="a", created_at=at(2)),
+        a_call("a1", node_id="a", created_at=at(1), key="other"),
+        a_call("b", node_id="b"),
+        a_call("done", node_id="a", phase=Phase.ENDED),
+    )
+    async with backend.uow(write=False) as uow:
+        assert [c.id for c in await uow.calls.active_on_node("a")] == ["a1", "a2"]
+        assert [c.id for c in await uow.calls.active_on_node("a", KEY)] == ["a2"]
+        assert await uow.calls.active_on_node("c") == []
+
+
+async def test_purge_removes_only_calls_that_ended_before_the_cutoff(backend: Backend) -> None:
+    ended = {"phase": Phase.ENDED}
+    await seed(
+        backend.uow,
+        an_account(),
+        a_call("old", ended_at=at(1), **ended),
+        a_call("older", ended_at=at(0).astimezone(PARIS), **ended),
+        a_call("recent", ended_at=at(10), **ended),
+        a_call("active", created_at=at(-100)),
+    )
+    async with backend.uow() as uow:
+        assert await uow.calls.purge_ended(at(10)) == 2
+        await uow.commit()
+    async with backend.uow(write=False) as uow:
+        assert sorted(c.id for c in await uow.calls.list(KEY)) == ["active", "recent"]
+
+
+# --------------------------------------------------------------------------- settings
+
+
+async def test_the_first_setting_stored_wins(backend: Backend) -> None:
+    async with backend.uow() as uow:
+        assert await uow.settings.get_or_create("secret_key", "first") == "first"
+        assert await uow.settings.get_or_create("secret_key", "second") == "first"
+        await uow.commit()
+    async with backend.uow() as uow:
+        assert await uow.settings.get_or_create("secret_key", "third") == "first"
+        assert await uow.settings.get_or_create("other", "x") == "x"
+
+
+# --------------------------------------------------------------------------- transactions
+
+
+async def test_leaving_without_commit_discards_everything(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), an_agent("1"))
+    async with backend.uow() as uow:
+        await uow.accounts.add(an_account("other"), "h")
+        await uow.agents.add(an_agent("2"))
+        await uow.agents.save(an_agent("1", name="changed"))
+        await uow.groups.add_members(KEY, "g", ["1"])
+        await uow.calls.add(a_call("c"))
+        await uow.settings.get_or_create("s", "v")
+        assert await uow.reserve_check() if False else True  # noqa: SIM210
+    with pytest.raises(LookupError):
+        async with backend.uow() as uow:
+            await uow.agents.save(an_agent("1", name="changed"))
+            raise LookupError
+    async with backend.uow() as uow:
+        assert await uow.accounts.get("other") is None
+        assert await uow.agents.list(KEY) == [an_agent("1")]
+        assert await uow.groups.list(KEY) == {}
+        assert await uow.calls.get("c") is None
+        assert await uow.settings.get_or_create("s", "w") == "w"
+
+
+async def test_work_after_a_commit_needs_its_own_commit(backend: Backend) -> None:
+    await seed(backend.uow, an_account())
+    async with backend.uow() as uow:
+        await uow.agents.add(an_agent("1"))
+        await uow.commit()
+        await uow.agents.add(an_agent("2"))
+    async with backend.uow(write=False) as uow:
+        assert [a.agent_id for a in await uow.agents.list(KEY)] == ["1"]
+
+
+async def test_a_read_only_unit_of_work_refuses_writes(backend: Backend) -> None:
+    await seed(backend.uow, an_account())
+    async with backend.uow(write=False) as uow:
+        with pytest.raises(RuntimeError, match="write=True"):
+            await uow.agents.add(an_agent("1"))
+        with pytest.raises(RuntimeError, match="write=True"):
+            await uow.settings.get_or_create("s", "v")
+        assert await uow.accounts.get(KEY) == an_account()
+
+
+async def test_changes_to_a_returned_object_count_only_once_saved(backend: Backend) -> None:
+    await seed(backend.uow, an_account(deny_prefixes=["09"]), an_agent("1"))
+    async with backend.uow() as uow:
+        agent = await uow.agents.get(KEY, "1")
+        account = await uow.accounts.get(KEY)
+        assert agent is not None and account is not None
+        agent.name, agent.allowed_numbers[:] = "local", ["+1"]
+        account.deny_prefixes.append("070")
+        assert await uow.agents.get(KEY, "1") == an_agent("1")
+        assert await uow.accounts.get(KEY) == an_account(deny_prefixes=["09"])
+        await uow.commit()
