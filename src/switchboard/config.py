@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     telephony: Literal["simulator", "sip"] = "simulator"
     public_base_url: str | None = None
     trust_forwarded_headers: bool = False
-    secret_key: str | None = None
+    secret_key: str | None = Field(None, min_length=32)
     token_ttl_seconds: float = Field(3600, gt=0)
     call_retention_seconds: float = Field(86400, ge=0)
     start_window_ms: float = Field(2000, gt=0)

@@ -6,8 +6,8 @@ Backends come from ``conftest.py``; PostgreSQL runs when ``SWITCHBOARD_TEST_POST
 from __future__ import annotations
 
 import asyncio
-import copy
 from datetime import UTC, datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -36,7 +36,9 @@ from switchboard.domain.calls import (
 )
 from switchboard.domain.errors import AlreadyExists, UnknownEntity
 from switchboard.service.ports import UnitOfWorkFactory
-from tests.contract.conftest import Backend, PostgresSchema
+
+if TYPE_CHECKING:
+    from tests.contract.conftest import Backend, PostgresSchema
 
 T0 = datetime(2025, 1, 6, 9, 0, 0, tzinfo=UTC)
 PARIS = timezone(timedelta(hours=1))
@@ -609,7 +611,6 @@ async def test_leaving_without_commit_discards_everything(backend: Backend) -> N
         await uow.groups.add_members(KEY, "g", ["1"])
         await uow.calls.add(a_call("c"))
         await uow.settings.get_or_create("s", "v")
-        assert await uow.reserve_check() if False else True  # noqa: SIM210
     with pytest.raises(LookupError):
         async with backend.uow() as uow:
             await uow.agents.save(an_agent("1", name="changed"))
@@ -653,3 +654,162 @@ async def test_changes_to_a_returned_object_count_only_once_saved(backend: Backe
         assert await uow.agents.get(KEY, "1") == an_agent("1")
         assert await uow.accounts.get(KEY) == an_account(deny_prefixes=["09"])
         await uow.commit()
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+async def place_from_group(uow_factory: UnitOfWorkFactory, call_id: str) -> str | None:
+    """As the service does: read the candidates, then reserve them in order until one holds."""
+    async with uow_factory(write=False) as uow:
+        candidates = await uow.agents.free_candidates(KEY, GROUP, wrapup_allowed=False)
+    async with uow_factory() as uow:
+        for candidate in candidates:
+            won = await uow.agents.reserve(
+                KEY,
+                candidate.agent_id,
+                call_id=call_id,
+                busy_state=BUSY,
+                free_states=list(FREE_TO_CALL_OUT),
+                wrapup_allowed=False,
+            )
+            if won:
+                await uow.calls.add(a_call(call_id, caller=candidate.agent_id))
+                await uow.commit()
+                return candidate.agent_id
+    return None
+
+
+GROUP = [str(n) for n in range(1, 11)]
+
+
+@pytest.mark.parametrize("engines", [1, 2], ids=["one-engine", "two-engines"])
+async def test_fifty_concurrent_placements_reserve_each_of_ten_agents_once(
+    backend: Backend, engines: int
+) -> None:
+    if engines == 2 and not backend.is_sql:
+        pytest.skip("two engines are two server processes: SQL backends only")
+    await seed(backend.uow, an_account(), *(an_agent(i) for i in GROUP))
+    factories = [backend.uow]
+    if engines == 2:
+        factories.append(SqlUnitOfWorkFactory(backend.new_engine()))
+
+    winners = await asyncio.gather(
+        *(place_from_group(factories[n % engines], f"call-{n}") for n in range(50))
+    )
+
+    reserved = [agent_id for agent_id in winners if agent_id is not None]
+    assert sorted(reserved, key=int) == GROUP
+    async with backend.uow(write=False) as uow:
+        agents = await uow.agents.list(KEY)
+        calls = await uow.calls.list(KEY)
+    assert {a.current_call_id for a in agents} == {c.id for c in calls}
+    assert len(calls) == 10 and all(a.state is BUSY for a in agents)
+
+
+async def test_one_of_many_concurrent_claimers_wins_a_deadline(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), a_call("c", deadline_at=at(5), deadline_tag="ring"))
+
+    async def claim() -> bool:
+        async with backend.uow() as uow:
+            won = await uow.calls.claim_deadline("c", at(5), "ring")
+            await uow.commit()
+            return won
+
+    assert sorted(await asyncio.gather(*(claim() for _ in range(20)))) == [False] * 19 + [True]
+
+
+async def test_one_of_many_concurrent_creators_sets_a_setting(backend: Backend) -> None:
+    async def create(candidate: str) -> str:
+        async with backend.uow() as uow:
+            stored = await uow.settings.get_or_create("secret_key", candidate)
+            await uow.commit()
+            return stored
+
+    stored = await asyncio.gather(*(create(f"key-{n}") for n in range(20)))
+    assert len(set(stored)) == 1 and stored[0].startswith("key-")
+
+
+# --------------------------------------------------------------------------- the SQL adapter
+
+
+def _schema_differences(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+async def test_the_migrations_build_exactly_the_tables(sql_backend: Backend) -> None:
+    engine = sql_backend.new_engine()
+    async with engine.connect() as connection:
+        assert await connection.run_sync(_schema_differences) == []
+        version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+    assert version == "0001"
+
+
+async def test_migrating_again_changes_nothing(sql_backend: Backend) -> None:
+    await seed(sql_backend.uow, an_account())
+    await migrate(sql_backend.new_engine())
+    async with sql_backend.uow(write=False) as uow:
+        assert await uow.accounts.get(KEY) == an_account()
+
+
+async def test_processes_migrating_a_new_sqlite_database_at_once_agree(sqlite_url: str) -> None:
+    await asyncio.gather(*(migrate(sqlite_url) for _ in range(4)))
+    await _assert_migrated(sqlite_url, {})
+
+
+@pytest.mark.postgres
+async def test_processes_migrating_a_new_postgres_schema_at_once_agree(
+    postgres_schema: PostgresSchema,
+) -> None:
+    options = postgres_schema.engine_options
+    engines = [create_engine(postgres_schema.url, **options) for _ in range(4)]
+    try:
+        await asyncio.gather(*(migrate(engine) for engine in engines))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    await _assert_migrated(postgres_schema.url, options)
+
+
+async def _assert_migrated(url: str, options: dict[str, object]) -> None:
+    engine = create_engine(url, **options)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_schema_differences) == []
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("sqlite:///switchboard.db", "sqlite+aiosqlite:///switchboard.db"),
+        ("sqlite:////var/lib/sb.db", "sqlite+aiosqlite:////var/lib/sb.db"),
+        ("postgresql://u:p@db:5432/sb", "postgresql+asyncpg://u:***@db:5432/sb"),
+        ("postgres://db/sb", "postgresql+asyncpg://db/sb"),
+        ("postgresql+asyncpg://db/sb", "postgresql+asyncpg://db/sb"),
+    ],
+)
+def test_urls_get_their_async_driver(given: str, expected: str) -> None:
+    assert str(async_url(given)) == expected
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "mysql://db/sb", "not a url"])
+def test_unsupported_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        async_url(url)
+
+
+async def test_an_unreachable_database_is_storage_unavailable(tmp_path: object) -> None:
+    for url in (
+        f"sqlite:///{tmp_path}/missing/dir/sb.db",
+        "postgresql://postgres@127.0.0.1:1/nothing",
+    ):
+        engine = create_engine(url)
+        try:
+            with pytest.raises(StorageUnavailable):
+                async with SqlUnitOfWorkFactory(engine)() as uow:
+                    await uow.accounts.get(KEY)
+        finally:
+            await engine.dispose()
