@@ -660,10 +660,12 @@ async def test_changes_to_a_returned_object_count_only_once_saved(backend: Backe
 
 
 async def place_from_group(uow_factory: UnitOfWorkFactory, call_id: str) -> str | None:
-    """As the service does: read the candidates, then reserve them in order until one holds."""
+    """As the service does: read the candidates, then, in a transaction that reads before it
+    writes, reserve them in order until one holds (the list may be stale by then)."""
     async with uow_factory(write=False) as uow:
         candidates = await uow.agents.free_candidates(KEY, GROUP, wrapup_allowed=False)
     async with uow_factory() as uow:
+        assert await uow.accounts.get(KEY) is not None
         for candidate in candidates:
             won = await uow.agents.reserve(
                 KEY,

@@ -43,7 +43,12 @@ class JwtAccessTokens:
                 self._key,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
-                options={"verify_exp": False, "require": ["sub", "gen", "exp"]},
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["sub", "gen", "exp"],
+                },
             )
         except jwt.PyJWTError as exc:
             raise InvalidAccessToken(token_sent=True) from exc

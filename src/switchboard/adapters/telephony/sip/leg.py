@@ -1,0 +1,470 @@
+"""One leg of a third-party call: our INVITE to one party and the dialog it makes.
+
+The leg does the SIP a controller should not have to think about, and reports only what
+changes the call (``LegObserver``):
+
+- the 2xx is held unacknowledged until the controller calls ``ack`` (flow I holds the agent's
+  while the destination rings); the ACK is sent by the dialog (new branch, remote target,
+  route set) and re-sent for every retransmitted 2xx;
+- ``terminate`` gets rid of the leg whatever its state: it waits for a provisional before a
+  CANCEL (RFC 3261 9.1), ACKs and BYEs a 2xx that crosses the CANCEL, ACKs a held 2xx (with an
+  answer rejecting every stream when that 2xx carried an offer) before the BYE;
+- a 401/407 from the trunk is answered once per request with digest credentials;
+- requests from the peer inside the dialog are answered: BYE 200 (and reported), re-INVITE and
+  UPDATE 200 with our current SDP for this leg (a session refresh), INFO and OPTIONS 200.
+
+After ``terminate`` the observer hears nothing more but ``leg_closed``.
+
+Known holes: a second 2xx from another fork is ACKed and hung up rather than kept; a re-INVITE
+that meets ours (491) is not retried; 183 early media is not relayed; no PRACK (RFC 3262).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import secrets
+from typing import Protocol
+
+from switchboard.adapters.telephony.sip import sdp
+from switchboard.adapters.telephony.sip.addressing import LegPlan
+from switchboard.adapters.telephony.sip.auth import Challenge, DigestClient
+from switchboard.adapters.telephony.sip.dialog import Dialog
+from switchboard.adapters.telephony.sip.endpoint import ALLOW, Endpoint, make_response
+from switchboard.adapters.telephony.sip.message import Request, Response, SipParseError
+from switchboard.adapters.telephony.sip.transaction import (
+    ClientTransaction,
+    Failure,
+    ServerTransaction,
+    State,
+)
+from switchboard.adapters.telephony.sip.transport import Target
+from switchboard.adapters.telephony.sip.uri import tag_of
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_STATUS = 408  # RFC 3261 8.1.3.1: a timeout is treated as 408
+TRANSPORT_STATUS = 503  # ... and a transport error as 503
+
+
+class LegState(enum.Enum):
+    IDLE = "idle"
+    CALLING = "calling"  # INVITE sent, no provisional yet: a CANCEL must wait
+    EARLY = "early"  # a provisional came: may CANCEL
+    ANSWERED = "answered"  # a 2xx came; its ACK is held for the controller
+    CONFIRMED = "confirmed"  # ACK sent
+    ENDING = "ending"  # CANCEL or BYE sent
+    ENDED = "ended"
+
+
+class LegObserver(Protocol):
+    def leg_progress(self, leg: Leg, status: int) -> None: ...
+
+    def leg_answered(self, leg: Leg, response: Response) -> None: ...
+
+    def leg_failed(self, leg: Leg, status: int, local: bool) -> None:
+        """A final non-2xx (``local`` is False), or a timeout or transport error (True)."""
+
+    def leg_hung_up(self, leg: Leg) -> None: ...
+
+    def leg_reoffer_answered(self, leg: Leg, response: Response) -> None: ...
+
+    def leg_reoffer_failed(self, leg: Leg, status: int) -> None: ...
+
+    def leg_closed(self, leg: Leg) -> None: ...
+
+
+class Leg:
+    def __init__(self, name: str, plan: LegPlan, endpoint: Endpoint,
+                 observer: LegObserver) -> None:
+        self.name = name
+        self.plan = plan
+        self._endpoint = endpoint
+        self._observer = observer
+        self.call_id = f"{secrets.token_hex(12)}@{endpoint.host}"
+        self.local_tag = secrets.token_hex(6)
+        self.origin = sdp.Origin(endpoint.host)
+        self.state = LegState.IDLE
+        self.dialog: Dialog | None = None
+        self.local_sdp: bytes | None = None  # what this party last got from us
+        self.answer: Response | None = None  # the held 2xx
+        self._cseq = 1
+        self._offer: bytes | None = None  # the body of our INVITE (None: a delayed offer)
+        self._invite: Request | None = None
+        self._invite_tx: ClientTransaction | None = None
+        self._reinvite_tx: ClientTransaction | None = None
+        self._reoffer: bytes | None = None
+        self._bye_tx: ClientTransaction | None = None
+        self._acks: dict[int, tuple[bytes, Target]] = {}
+        self._end_requested = False
+        self._auth_tries: dict[str, int] = {}
+        self._digest = DigestClient(plan.credentials) if plan.credentials else None
+        self._guard: asyncio.TimerHandle | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.call_id, self.local_tag
+
+    def __repr__(self) -> str:
+        return f"<Leg {self.name} {self.state.value} {self.call_id}>"
+
+    # ----------------------------------------------------------------- orders
+
+    def invite(self, offer: bytes | None) -> None:
+        """Send the INVITE, with an SDP offer or without one (delayed offer)."""
+        assert self.state is LegState.IDLE
+        self._offer = offer
+        self.local_sdp = offer
+        self.state = LegState.CALLING
+        self._endpoint.register(self.key, self)
+        self._send_invite(auth=None)
+
+    def ack(self, answer: bytes | None) -> None:
+        """Acknowledge the held 2xx, with the SDP answer it is owed when it carried an offer."""
+        if self.state is not LegState.ANSWERED or self.dialog is None or self._invite is None:
+            return
+        self._send_dialog_ack(self._invite.cseq[0], answer, self._invite)
+        if answer is not None:
+            self.local_sdp = answer
+        self.answer = None
+        self.state = LegState.CONFIRMED
+
+    def reinvite(self, offer: bytes) -> None:
+        """Send the party a new offer inside the dialog (flow IV's second INVITE)."""
+        if self.state is not LegState.CONFIRMED or self.dialog is None:
+            self._observer.leg_reoffer_failed(self, 481)
+            return
+        request = self.dialog.request("INVITE")
+        self._stamp(request, self._invite)
+        request.add("Contact", self._endpoint.contact(self.plan.transport))
+        request.add("Content-Type", sdp.CONTENT_TYPE)
+        request.body = offer
+        self._reoffer = offer
+        self._reinvite_tx = self._endpoint.send_request(request, self.dialog.next_hop(), self)
+
+    def terminate(self) -> None:
+        """Get rid of the leg, whatever its state; nothing but ``leg_closed`` follows."""
+        self._end_requested = True
+        state = self.state
+        if state is LegState.IDLE:
+            self._ended()
+        elif state is LegState.EARLY:
+            self._send_cancel()
+        elif state is LegState.ANSWERED:
+            answer = None
+            if self._offer is None and self.answer is not None:
+                answer = sdp.reject_all(self.answer.body, self.origin)
+            self.ack(answer)
+            self._send_bye()
+        elif state is LegState.CONFIRMED:
+            self._send_bye()
+        # CALLING: wait for a provisional (then CANCEL), a 2xx (then ACK and BYE) or the end.
+
+    # ----------------------------------------------------------------- sending
+
+    def _send_invite(self, auth: tuple[str, str] | None) -> None:
+        plan = self.plan
+        endpoint = self._endpoint
+        request = Request(method="INVITE", uri=str(plan.request_uri))
+        request.add("Via", endpoint.via(plan.transport))
+        if plan.routes:
+            request.add("Route", ", ".join(plan.routes))
+        request.add("Max-Forwards", "70")
+        request.add("From", f"{plan.from_value};tag={self.local_tag}")
+        request.add("To", plan.to_value)
+        request.add("Call-ID", self.call_id)
+        request.add("CSeq", f"{self._cseq} INVITE")
+        request.add("Contact", endpoint.contact(plan.transport))
+        request.add("Allow", ALLOW)
+        request.add("User-Agent", endpoint.config.user_agent)
+        for name, value in plan.headers:
+            request.add(name, value)
+        if auth is not None:
+            request.add(*auth)
+        if self._offer is not None:
+            request.add("Content-Type", sdp.CONTENT_TYPE)
+            request.body = self._offer
+        self._invite = request
+        self._invite_tx = endpoint.send_request(request, plan.target, self)
+
+    def _stamp(self, request: Request, credentials_from: Request | None) -> None:
+        """Via first; the INVITE's credentials on requests in its dialog (RFC 3261 22.1)."""
+        request.headers.insert(0, ("Via", self._endpoint.via(self.plan.transport)))
+        if credentials_from is not None:
+            for name in ("Authorization", "Proxy-Authorization"):
+                value = credentials_from.get(name)
+                if value is not None:
+                    request.add(name, value)
+
+    def _send_dialog_ack(self, cseq: int, body: bytes | None, source: Request) -> None:
+        assert self.dialog is not None
+        ack = self.dialog.request("ACK", cseq=cseq)
+        self._stamp(ack, source)
+        if body is not None:
+            ack.add("Content-Type", sdp.CONTENT_TYPE)
+            ack.body = body
+        target = self.dialog.next_hop()
+        self._acks[cseq] = (self._endpoint.send_ack(ack, target), target)
+
+    def _send_cancel(self) -> None:
+        """RFC 3261 9.1: same Request-URI, Call-ID, From, To, CSeq number, top Via, Route."""
+        invite = self._invite
+        if invite is None:
+            self._ended()
+            return
+        self.state = LegState.ENDING
+        cancel = Request(method="CANCEL", uri=invite.uri)
+        cancel.add("Via", invite.values("Via")[0])
+        for route in invite.lines("Route"):
+            cancel.add("Route", route)
+        cancel.add("Max-Forwards", "70")
+        cancel.add("From", invite.get("From") or "")
+        cancel.add("To", invite.get("To") or "")
+        cancel.add("Call-ID", self.call_id)
+        cancel.add("CSeq", f"{invite.cseq[0]} CANCEL")
+        self._endpoint.send_request(cancel, self.plan.target, self)
+        # If no final response comes for the INVITE, give up on it after 64*T1 (RFC 3261 9.1).
+        loop = asyncio.get_running_loop()
+        self._guard = loop.call_later(self._endpoint.timers.long_wait, self._ended)
+
+    def _send_bye(self, auth: tuple[str, str] | None = None) -> None:
+        if self.dialog is None:
+            self._ended()
+            return
+        self.state = LegState.ENDING
+        bye = self.dialog.request("BYE")
+        self._stamp(bye, None)
+        if auth is not None:
+            bye.add(*auth)
+        self._bye_tx = self._endpoint.send_request(bye, self.dialog.next_hop(), self)
+
+    def _ended(self) -> None:
+        if self.state is LegState.ENDED:
+            return
+        self.state = LegState.ENDED
+        if self._guard is not None:
+            self._guard.cancel()
+            self._guard = None
+        self._invite = None
+        self.answer = None
+        self._endpoint.unregister_later(self.key, self)
+        self._observer.leg_closed(self)
+
+    # ----------------------------------------------------------------- responses
+
+    def response_received(self, tx: ClientTransaction, response: Response) -> None:
+        if tx is self._invite_tx:
+            self._invite_response(response)
+        elif tx is self._reinvite_tx:
+            self._reinvite_response(response)
+        elif tx is self._bye_tx and response.status >= 200:
+            if self._retry_with_auth(tx, response):
+                return
+            self._ended()
+
+    def transaction_failed(self, tx: ClientTransaction, failure: Failure) -> None:
+        status = TIMEOUT_STATUS if failure is Failure.TIMEOUT else TRANSPORT_STATUS
+        if tx is self._invite_tx and self.state in (LegState.CALLING, LegState.EARLY,
+                                                    LegState.ENDING):
+            ending = self._end_requested
+            self._ended()
+            if not ending:
+                self._observer.leg_failed(self, status, True)
+        elif tx is self._reinvite_tx:
+            self._reinvite_tx = None
+            if not self._end_requested:
+                self._observer.leg_reoffer_failed(self, status)
+        elif tx is self._bye_tx:
+            self._ended()
+
+    def _invite_response(self, response: Response) -> None:
+        status = response.status
+        if status < 200:
+            if self.state is LegState.CALLING:
+                self.state = LegState.EARLY
+                if self._end_requested:
+                    self._send_cancel()
+                    return
+            if not self._end_requested:
+                self._observer.leg_progress(self, status)
+        elif status < 300:
+            self._invite_2xx(response)
+        elif self.state in (LegState.CALLING, LegState.EARLY, LegState.ENDING):
+            assert self._invite_tx is not None
+            if not self._end_requested and self._retry_with_auth(self._invite_tx, response):
+                return
+            ending = self._end_requested
+            self._ended()
+            if not ending:
+                self._observer.leg_failed(self, status, False)
+
+    def _invite_2xx(self, response: Response) -> None:
+        if self.dialog is not None:
+            if tag_of(response.get("To")) != self.dialog.remote_tag:
+                self._shed_fork(response)
+            else:
+                self._reack(response)
+            return
+        if self.state not in (LegState.CALLING, LegState.EARLY, LegState.ENDING):
+            return
+        assert self._invite is not None
+        self.dialog = Dialog.as_uac(self._invite, response)
+        self.answer = response
+        self.state = LegState.ANSWERED
+        if self._end_requested:
+            self.terminate()  # the 2xx crossed our CANCEL: ACK it and hang up
+            return
+        self._observer.leg_answered(self, response)
+
+    def _reack(self, response: Response) -> None:
+        sent = self._acks.get(response.cseq[0])
+        if sent is not None:
+            data, target = sent
+            self._endpoint.resend(data, target)
+
+    def _shed_fork(self, response: Response) -> None:
+        """Another fork answered too: acknowledge it and hang it up at once."""
+        if self._invite is None:
+            return
+        fork = Dialog.as_uac(self._invite, response)
+        ack = fork.request("ACK", cseq=self._invite.cseq[0])
+        self._stamp(ack, self._invite)
+        if self._offer is None:
+            ack.add("Content-Type", sdp.CONTENT_TYPE)
+            ack.body = sdp.reject_all(response.body, self.origin)
+        self._endpoint.send_ack(ack, fork.next_hop())
+        bye = fork.request("BYE")
+        self._stamp(bye, None)
+        self._endpoint.send_request(bye, fork.next_hop(), _Ignore())
+
+    def stray_response(self, response: Response) -> None:
+        """A 2xx retransmitted after its transaction ended: ACK it again."""
+        if self.dialog is not None and tag_of(response.get("To")) == self.dialog.remote_tag:
+            self._reack(response)
+
+    def _reinvite_response(self, response: Response) -> None:
+        status = response.status
+        if status < 200:
+            return
+        tx = self._reinvite_tx
+        if 200 <= status < 300:
+            if self.dialog is None or tx is None:
+                return
+            if response.cseq[0] in self._acks:
+                self._reack(response)
+                return
+            self.dialog.refresh_target(response)
+            self._send_dialog_ack(response.cseq[0], None, tx.request)
+            if self._end_requested:
+                return
+            self.local_sdp = self._reoffer
+            self._observer.leg_reoffer_answered(self, response)
+            return
+        if tx is not None and not self._end_requested and self._retry_with_auth(tx, response):
+            return
+        self._reinvite_tx = None
+        if not self._end_requested:
+            self._observer.leg_reoffer_failed(self, status)
+
+    def _retry_with_auth(self, tx: ClientTransaction, response: Response) -> bool:
+        """Answer a 401/407 once for this request; True when a new request went out."""
+        if response.status not in (401, 407) or self._digest is None:
+            return False
+        header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+        field = "Authorization" if response.status == 401 else "Proxy-Authorization"
+        method = tx.request.method
+        try:
+            challenge = Challenge.parse(response.get(header) or "")
+        except SipParseError as exc:
+            log.info("%s: unusable challenge: %s", self, exc)
+            return False
+        tries = self._auth_tries.get(method, 0)
+        if not self._digest.can_answer(challenge) or (tries >= 1 and not challenge.stale):
+            return False
+        self._auth_tries[method] = tries + 1
+        value = self._digest.authorization(challenge, method, tx.request.uri)
+        if tx is self._invite_tx:
+            self._cseq += 1
+            self.state = LegState.CALLING
+            self._send_invite(auth=(field, value))
+        elif tx is self._bye_tx:
+            self._send_bye(auth=(field, value))
+        elif tx is self._reinvite_tx and self.dialog is not None and self._reoffer is not None:
+            request = self.dialog.request("INVITE")
+            self._stamp(request, None)
+            request.add(field, value)
+            request.add("Contact", self._endpoint.contact(self.plan.transport))
+            request.add("Content-Type", sdp.CONTENT_TYPE)
+            request.body = self._reoffer
+            self._reinvite_tx = self._endpoint.send_request(request, self.dialog.next_hop(), self)
+        else:
+            return False
+        return True
+
+    # ----------------------------------------------------------------- requests from the peer
+
+    def request_received(self, tx: ServerTransaction, request: Request) -> None:
+        method = request.method
+        dialog = self.dialog
+        if dialog is None or self.state is LegState.ENDED:
+            self._endpoint.respond(tx, make_response(request, 481))
+            return
+        if not dialog.accepts_remote_cseq(request.cseq[0]):
+            self._endpoint.respond(tx, make_response(request, 500, "CSeq Out of Order"))
+            return
+        if method == "BYE":
+            self._endpoint.respond(tx, make_response(request, 200))
+            hung_up = not self._end_requested
+            self._ended()
+            if hung_up:
+                self._observer.leg_hung_up(self)
+        elif method in ("INVITE", "UPDATE"):
+            self._refresh(tx, request)
+        elif method in ("INFO", "OPTIONS"):
+            response = make_response(request, 200)
+            if method == "OPTIONS":
+                response.add("Allow", ALLOW)
+            self._endpoint.respond(tx, response)
+        else:
+            response = make_response(request, 405)
+            response.add("Allow", ALLOW)
+            self._endpoint.respond(tx, response)
+
+    def _refresh(self, tx: ServerTransaction, request: Request) -> None:
+        """A session refresh or a new offer from the party: answer with what it already has
+        from us (relaying mid-call changes to the other leg is a known hole)."""
+        assert self.dialog is not None
+        busy = self._reinvite_tx is not None and self._reinvite_tx.state in (
+            State.CALLING, State.PROCEEDING)
+        if busy or self.state is not LegState.CONFIRMED:
+            self._endpoint.respond(tx, make_response(request, 491))
+            return
+        offered = bool(request.body)
+        if request.method == "INVITE" and self.local_sdp is None:
+            self._endpoint.respond(tx, make_response(request, 488))
+            return
+        if request.method == "INVITE":
+            self.dialog.refresh_target(request)
+        response = make_response(request, 200)
+        response.add("Contact", self._endpoint.contact(self.plan.transport))
+        expires = request.get("Session-Expires")
+        if expires:
+            if "refresher" not in expires:
+                expires += ";refresher=uac"
+            response.add("Session-Expires", expires)
+            response.add("Require", "timer")
+        if self.local_sdp is not None and (offered or request.method == "INVITE"):
+            response.add("Content-Type", sdp.CONTENT_TYPE)
+            response.body = self.local_sdp
+        self._endpoint.respond(tx, response)
+
+
+class _Ignore:
+    """The user of a BYE nobody waits for."""
+
+    def response_received(self, tx: ClientTransaction, response: Response) -> None:
+        pass
+
+    def transaction_failed(self, tx: ClientTransaction, failure: Failure) -> None:
+        pass
