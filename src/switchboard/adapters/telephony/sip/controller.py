@@ -1,0 +1,438 @@
+"""Third-party call control (RFC 3725): one state machine joins the agent's phone and the
+destination, by flow I or flow IV, and reports the call's progress through ``CallSignals``.
+
+    AGENT_CALLING ─reached─▶ AGENT_RINGING ─agent answers─▶ DEST_CALLING ─dest answers─┐
+          │                        │                             │       flow I ───────┼─▶ CONNECTED
+          │ (start fails:          │                             │       flow IV ─▶ JOINING ─┘
+          │  no ended signal)      └──────────── failure, no answer, hang-up ─────────────┴──▶ ENDED
+
+Flow I (``destination_timeout_s`` <= ``flow_i_max_ring_s``): INVITE the agent without SDP; its
+2xx carries the offer, held unacknowledged; INVITE the destination with it; its 2xx carries the
+answer: ACK the destination, then ACK the agent with the answer. The agent's phone gives up on
+an unacknowledged 2xx after 64*T1 (32 s), hence the ring limit.
+
+Flow IV (longer rings): INVITE the agent with a held offer and ACK at once; INVITE the
+destination without SDP; its 2xx carries an offer: re-INVITE the agent with it (under our
+origin line, next version); the agent's 2xx carries the answer: ACK the agent, then ACK the
+destination with the answer.
+
+Events come from the legs, from persisted deadlines (``on_deadline``), from the service
+(``hangup``) and from the engine (start window, shutdown). ``TRANSITIONS`` says which event
+moves which state where, and the action that does the I/O. Anything else is ignored (a stale
+deadline, a late retransmission). Events raised while an action runs are queued, so actions
+never nest.
+
+Signals are sent in order, one after another, on a chain of tasks that waits until ``start``
+has returned: the service is not asked to record a deadline for a call it is still creating.
+
+Known holes: mid-call re-INVITEs (hold, codec change) are answered but not relayed to the
+other leg; 183 early media from the destination is not played to the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from switchboard.adapters.telephony.sip import sdp
+from switchboard.adapters.telephony.sip.addressing import LegPlan
+from switchboard.adapters.telephony.sip.endpoint import Endpoint
+from switchboard.adapters.telephony.sip.leg import Leg, LegState
+from switchboard.adapters.telephony.sip.message import Response
+from switchboard.domain.calls import CallResult, Party, Reason, reason_for_sip_status
+from switchboard.service.ports import CallSetup, CallSignals, StartOutcome
+
+log = logging.getLogger(__name__)
+
+AGENT_DEADLINE = "sip:agent_no_answer"
+DESTINATION_DEADLINE = "sip:destination_no_answer"
+BUSY_STATUSES = (486, 600)
+
+
+class Flow(enum.Enum):
+    I = "I"  # noqa: E741 - the RFC's name
+    IV = "IV"
+
+
+class CallState(enum.Enum):
+    AGENT_CALLING = "agent_calling"  # start() is waiting for the phone to ring or fail
+    AGENT_RINGING = "agent_ringing"
+    DEST_CALLING = "dest_calling"
+    JOINING = "joining"  # flow IV: the destination answered, the agent is being re-INVITEd
+    CONNECTED = "connected"
+    ENDED = "ended"
+
+
+class Event(enum.Enum):
+    AGENT_REACHED = "agent_reached"  # a provisional other than 100 Trying
+    AGENT_ANSWERED = "agent_answered"
+    AGENT_BAD_ANSWER = "agent_bad_answer"  # flow I: a 2xx without the offer we need
+    AGENT_FAILED = "agent_failed"
+    AGENT_HUNG_UP = "agent_hung_up"
+    AGENT_NO_ANSWER = "agent_no_answer"
+    START_EXPIRED = "start_expired"
+    DEST_ANSWERED = "dest_answered"
+    DEST_BAD_ANSWER = "dest_bad_answer"  # a 2xx without SDP
+    DEST_FAILED = "dest_failed"
+    DEST_HUNG_UP = "dest_hung_up"
+    DEST_NO_ANSWER = "dest_no_answer"
+    REOFFER_ANSWERED = "reoffer_answered"
+    REOFFER_FAILED = "reoffer_failed"
+    HANGUP = "hangup"  # from the service, with the party who put the phone down
+    SHUTDOWN = "shutdown"
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    event: Event
+    response: Response | None = None
+    status: int = 0
+    local: bool = False  # a timeout or transport error of ours, not a status from the network
+    party: Party = Party.ORIGINATOR
+
+
+S, E = CallState, Event
+
+_COMMON: dict[tuple[CallState, Event], tuple[CallState, str]] = {
+    (S.AGENT_CALLING, E.AGENT_REACHED): (S.AGENT_RINGING, "reached"),
+    (S.AGENT_CALLING, E.AGENT_BAD_ANSWER): (S.ENDED, "agent_bad_answer"),
+    (S.AGENT_CALLING, E.AGENT_FAILED): (S.ENDED, "start_failed"),
+    (S.AGENT_CALLING, E.START_EXPIRED): (S.ENDED, "abandon"),
+    (S.AGENT_CALLING, E.SHUTDOWN): (S.ENDED, "abandon"),
+    (S.AGENT_CALLING, E.HANGUP): (S.ENDED, "hangup_while_starting"),
+    (S.AGENT_RINGING, E.AGENT_BAD_ANSWER): (S.ENDED, "agent_bad_answer"),
+    (S.AGENT_RINGING, E.AGENT_FAILED): (S.ENDED, "agent_failed"),
+    (S.AGENT_RINGING, E.AGENT_NO_ANSWER): (S.ENDED, "agent_no_answer"),
+    (S.AGENT_RINGING, E.HANGUP): (S.ENDED, "hangup_unconnected"),
+    (S.AGENT_RINGING, E.SHUTDOWN): (S.ENDED, "shutdown_unconnected"),
+    (S.DEST_CALLING, E.DEST_BAD_ANSWER): (S.ENDED, "dest_bad_answer"),
+    (S.DEST_CALLING, E.DEST_FAILED): (S.ENDED, "dest_failed"),
+    (S.DEST_CALLING, E.DEST_NO_ANSWER): (S.ENDED, "dest_no_answer"),
+    (S.DEST_CALLING, E.AGENT_HUNG_UP): (S.ENDED, "agent_gave_up"),
+    (S.DEST_CALLING, E.HANGUP): (S.ENDED, "hangup_unconnected"),
+    (S.DEST_CALLING, E.SHUTDOWN): (S.ENDED, "shutdown_unconnected"),
+    (S.CONNECTED, E.AGENT_HUNG_UP): (S.ENDED, "agent_hung_up"),
+    (S.CONNECTED, E.DEST_HUNG_UP): (S.ENDED, "dest_hung_up"),
+    (S.CONNECTED, E.HANGUP): (S.ENDED, "hangup_connected"),
+    (S.CONNECTED, E.SHUTDOWN): (S.ENDED, "shutdown_connected"),
+}
+
+TRANSITIONS: dict[Flow, dict[tuple[CallState, Event], tuple[CallState, str]]] = {
+    Flow.I: {
+        **_COMMON,
+        (S.AGENT_CALLING, E.AGENT_ANSWERED): (S.DEST_CALLING, "offer_to_destination"),
+        (S.AGENT_RINGING, E.AGENT_ANSWERED): (S.DEST_CALLING, "offer_to_destination"),
+        (S.DEST_CALLING, E.DEST_ANSWERED): (S.CONNECTED, "answer_to_agent"),
+    },
+    Flow.IV: {
+        **_COMMON,
+        (S.AGENT_CALLING, E.AGENT_ANSWERED): (S.DEST_CALLING, "hold_and_dial"),
+        (S.AGENT_RINGING, E.AGENT_ANSWERED): (S.DEST_CALLING, "hold_and_dial"),
+        (S.DEST_CALLING, E.DEST_ANSWERED): (S.JOINING, "reoffer_to_agent"),
+        (S.JOINING, E.REOFFER_ANSWERED): (S.CONNECTED, "answer_to_destination"),
+        (S.JOINING, E.REOFFER_FAILED): (S.ENDED, "reoffer_failed"),
+        (S.JOINING, E.AGENT_HUNG_UP): (S.ENDED, "agent_gave_up"),
+        (S.JOINING, E.DEST_HUNG_UP): (S.ENDED, "dest_gave_up"),
+        (S.JOINING, E.HANGUP): (S.ENDED, "hangup_unconnected"),
+        (S.JOINING, E.SHUTDOWN): (S.ENDED, "shutdown_unconnected"),
+    },
+}
+
+DEADLINE_EVENTS = {AGENT_DEADLINE: Event.AGENT_NO_ANSWER,
+                   DESTINATION_DEADLINE: Event.DEST_NO_ANSWER}
+
+
+class ThirdPartyCall:
+    def __init__(self, setup: CallSetup, flow: Flow, agent: LegPlan,
+                 destination: LegPlan | None, *, endpoint: Endpoint, signals: CallSignals,
+                 now: Callable[[], datetime], grace_s: float,
+                 on_closed: Callable[[ThirdPartyCall], None]) -> None:
+        self.setup = setup
+        self.flow = flow
+        self.state = CallState.AGENT_CALLING
+        self.agent = Leg("agent", agent, endpoint, self)
+        self.destination: Leg | None = None
+        self._destination_plan = destination
+        self._endpoint = endpoint
+        self._signals = signals
+        self._now = now
+        self._grace = grace_s
+        self._on_closed = on_closed
+        self._table = TRANSITIONS[flow]
+        self._queue: deque[Occurrence] = deque()
+        self._dispatching = False
+        self._fallbacks: list[asyncio.TimerHandle] = []
+        loop = asyncio.get_running_loop()
+        self.started: asyncio.Future[StartOutcome] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self._gate = asyncio.Event()
+        self._chain: asyncio.Task[None] | None = None
+        self._ended_reported = False
+
+    @property
+    def call_id(self) -> str:
+        return self.setup.call_id
+
+    @property
+    def signal_chain(self) -> asyncio.Task[None] | None:
+        return self._chain
+
+    def begin(self) -> None:
+        offer = sdp.held_offer(self.agent.origin) if self.flow is Flow.IV else None
+        self.agent.invite(offer)
+
+    def open_gate(self) -> None:
+        self._gate.set()
+
+    # ----------------------------------------------------------------- the machine
+
+    def dispatch(self, occurrence: Occurrence) -> None:
+        self._queue.append(occurrence)
+        if self._dispatching:
+            return
+        self._dispatching = True
+        try:
+            while self._queue:
+                self._step(self._queue.popleft())
+        finally:
+            self._dispatching = False
+
+    def _step(self, occurrence: Occurrence) -> None:
+        row = self._table.get((self.state, occurrence.event))
+        if row is None:
+            log.debug("call %s: %s ignored in %s", self.call_id, occurrence.event.value,
+                      self.state.value)
+            return
+        before = self.state
+        self.state, action = row
+        log.debug("call %s: %s -> %s on %s (%s)", self.call_id, before.value, self.state.value,
+                  occurrence.event.value, action)
+        try:
+            getattr(self, f"_{action}")(occurrence)
+        except Exception:
+            log.exception("call %s: action %s failed", self.call_id, action)
+            self.state = CallState.ENDED
+            self._settle(StartOutcome.AGENT_UNREACHABLE)
+            self._end(CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED))
+
+    # ----------------------------------------------------------------- actions: the agent
+
+    def _reached(self, _: Occurrence) -> None:
+        self._settle(StartOutcome.RINGING)
+        self._deadline(AGENT_DEADLINE, self.setup.agent_timeout_s, Event.AGENT_NO_ANSWER)
+
+    def _start_failed(self, occurrence: Occurrence) -> None:
+        busy = not occurrence.local and occurrence.status in BUSY_STATUSES
+        self._settle(StartOutcome.AGENT_BUSY if busy else StartOutcome.AGENT_UNREACHABLE)
+        self._quiet_end()
+
+    def _abandon(self, _: Occurrence) -> None:
+        self._settle(StartOutcome.AGENT_UNREACHABLE)
+        self._quiet_end()
+
+    def _hangup_while_starting(self, occurrence: Occurrence) -> None:
+        self._settle(StartOutcome.AGENT_UNREACHABLE)
+        self._end(CallResult.failure(occurrence.party, Reason.NORMAL))
+
+    def _agent_bad_answer(self, _: Occurrence) -> None:
+        self._settle(StartOutcome.RINGING)
+        self._end(CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED))
+
+    def _agent_failed(self, occurrence: Occurrence) -> None:
+        self._end(CallResult.failure(Party.ORIGINATOR, _reason(occurrence)))
+
+    def _agent_no_answer(self, _: Occurrence) -> None:
+        self._end(CallResult.failure(Party.ORIGINATOR, Reason.NO_ANSWER))
+
+    def _offer_to_destination(self, occurrence: Occurrence) -> None:
+        """Flow I: the agent's 2xx holds the offer; its ACK waits for the answer."""
+        assert occurrence.response is not None
+        self._agent_answered()
+        self._dial(occurrence.response.body)
+
+    def _hold_and_dial(self, _: Occurrence) -> None:
+        """Flow IV: the agent accepted the held stream; ACK it now, dial without SDP."""
+        self.agent.ack(None)
+        self._agent_answered()
+        self._dial(None)
+
+    def _agent_answered(self) -> None:
+        self._settle(StartOutcome.RINGING)
+        self._cancel_fallbacks()
+        self._post(lambda: self._signals.agent_answered(self.call_id))
+
+    def _dial(self, offer: bytes | None) -> None:
+        plan = self._destination_plan
+        if plan is None:
+            self.dispatch(Occurrence(Event.DEST_FAILED, status=503, local=True))
+            return
+        self.destination = Leg("destination", plan, self._endpoint, self)
+        self.destination.invite(offer)
+        self._deadline(DESTINATION_DEADLINE, self.setup.destination_timeout_s,
+                       Event.DEST_NO_ANSWER)
+
+    # ----------------------------------------------------------------- actions: the destination
+
+    def _answer_to_agent(self, occurrence: Occurrence) -> None:
+        """Flow I: the destination's 2xx holds the answer the agent's ACK is owed."""
+        assert occurrence.response is not None and self.destination is not None
+        self.destination.ack(None)
+        self.agent.ack(occurrence.response.body)
+        self._connected()
+
+    def _reoffer_to_agent(self, occurrence: Occurrence) -> None:
+        """Flow IV: the destination's 2xx holds an offer; its ACK waits for the agent."""
+        assert occurrence.response is not None
+        self._cancel_fallbacks()
+        self.agent.reinvite(sdp.with_origin(occurrence.response.body, self.agent.origin))
+
+    def _answer_to_destination(self, occurrence: Occurrence) -> None:
+        assert occurrence.response is not None and self.destination is not None
+        self.destination.ack(occurrence.response.body)
+        self._connected()
+
+    def _connected(self) -> None:
+        self._cancel_fallbacks()
+        self._post(lambda: self._signals.destination_answered(self.call_id))
+
+    def _dest_bad_answer(self, _: Occurrence) -> None:
+        self._end(CallResult.failure(Party.DESTINATION, Reason.CALL_FAILED))
+
+    def _dest_failed(self, occurrence: Occurrence) -> None:
+        self._end(CallResult.failure(Party.DESTINATION, _reason(occurrence)))
+
+    def _dest_no_answer(self, _: Occurrence) -> None:
+        self._end(CallResult.failure(Party.DESTINATION, Reason.NO_ANSWER))
+
+    def _reoffer_failed(self, occurrence: Occurrence) -> None:
+        self._end(CallResult.failure(Party.ORIGINATOR, _reason(occurrence)))
+
+    # ----------------------------------------------------------------- actions: hanging up
+
+    def _agent_gave_up(self, _: Occurrence) -> None:
+        self._end(CallResult.failure(Party.ORIGINATOR, Reason.NORMAL))
+
+    def _dest_gave_up(self, _: Occurrence) -> None:
+        self._end(CallResult.failure(Party.DESTINATION, Reason.NORMAL))
+
+    def _agent_hung_up(self, _: Occurrence) -> None:
+        self._end(CallResult.hung_up(Party.ORIGINATOR))
+
+    def _dest_hung_up(self, _: Occurrence) -> None:
+        self._end(CallResult.hung_up(Party.DESTINATION))
+
+    def _hangup_unconnected(self, occurrence: Occurrence) -> None:
+        self._end(CallResult.failure(occurrence.party, Reason.NORMAL))
+
+    def _hangup_connected(self, occurrence: Occurrence) -> None:
+        self._end(CallResult.hung_up(occurrence.party))
+
+    def _shutdown_unconnected(self, _: Occurrence) -> None:
+        self._end(CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED))
+
+    def _shutdown_connected(self, _: Occurrence) -> None:
+        self._end(CallResult.hung_up(Party.ORIGINATOR))
+
+    # ----------------------------------------------------------------- endings
+
+    def _end(self, result: CallResult) -> None:
+        self._quiet_end()
+        if not self._ended_reported:
+            self._ended_reported = True
+            self._post(lambda: self._signals.ended(self.call_id, result))
+
+    def _quiet_end(self) -> None:
+        self._cancel_fallbacks()
+        self.agent.terminate()
+        if self.destination is not None:
+            self.destination.terminate()
+        self._check_closed()
+
+    def _settle(self, outcome: StartOutcome) -> None:
+        if not self.started.done():
+            self.started.set_result(outcome)
+
+    # ----------------------------------------------------------------- deadlines and signals
+
+    def _deadline(self, tag: str, seconds: float, event: Event) -> None:
+        due = self._now() + timedelta(seconds=seconds)
+        self._post(lambda: self._signals.schedule(self.call_id, due, tag))
+        loop = asyncio.get_running_loop()
+        self._fallbacks.append(loop.call_later(seconds + self._grace, self.dispatch,
+                                               Occurrence(event)))
+
+    def _cancel_fallbacks(self) -> None:
+        for handle in self._fallbacks:
+            handle.cancel()
+        self._fallbacks.clear()
+
+    def _post(self, make: Callable[[], Awaitable[None]]) -> None:
+        """Queue a signal after the ones before it (and after start() returned)."""
+        self._chain = asyncio.ensure_future(self._run_signal(self._chain, make))
+
+    async def _run_signal(self, previous: asyncio.Task[None] | None,
+                          make: Callable[[], Awaitable[None]]) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        else:
+            await self._gate.wait()
+        try:
+            await make()
+        except Exception:
+            log.exception("call %s: a signal failed", self.call_id)
+
+    # ----------------------------------------------------------------- from the legs
+
+    def leg_progress(self, leg: Leg, status: int) -> None:
+        if leg is self.agent and status > 100:
+            self.dispatch(Occurrence(Event.AGENT_REACHED, status=status))
+
+    def leg_answered(self, leg: Leg, response: Response) -> None:
+        has_sdp = sdp.has_media(response.body)
+        if leg is self.agent:
+            usable = has_sdp or self.flow is Flow.IV
+            event = Event.AGENT_ANSWERED if usable else Event.AGENT_BAD_ANSWER
+        else:
+            event = Event.DEST_ANSWERED if has_sdp else Event.DEST_BAD_ANSWER
+        self.dispatch(Occurrence(event, response=response, status=response.status))
+
+    def leg_failed(self, leg: Leg, status: int, local: bool) -> None:
+        event = Event.AGENT_FAILED if leg is self.agent else Event.DEST_FAILED
+        self.dispatch(Occurrence(event, status=status, local=local))
+
+    def leg_hung_up(self, leg: Leg) -> None:
+        event = Event.AGENT_HUNG_UP if leg is self.agent else Event.DEST_HUNG_UP
+        self.dispatch(Occurrence(event))
+
+    def leg_reoffer_answered(self, leg: Leg, response: Response) -> None:
+        if sdp.has_media(response.body):
+            self.dispatch(Occurrence(Event.REOFFER_ANSWERED, response=response))
+        else:
+            self.dispatch(Occurrence(Event.REOFFER_FAILED, status=response.status, local=True))
+
+    def leg_reoffer_failed(self, leg: Leg, status: int) -> None:
+        self.dispatch(Occurrence(Event.REOFFER_FAILED, status=status))
+
+    def leg_closed(self, leg: Leg) -> None:
+        self._check_closed()
+
+    def _check_closed(self) -> None:
+        legs = [self.agent] if self.destination is None else [self.agent, self.destination]
+        if self.state is not CallState.ENDED or self.closed.done():
+            return
+        if all(each.state is LegState.ENDED for each in legs):
+            self.closed.set_result(None)
+            self._on_closed(self)
+
+
+def _reason(occurrence: Occurrence) -> Reason:
+    """Section 4 of the spec from a SIP status; our own timeout or transport failure is a
+    failed call, not a party's answer."""
+    if occurrence.local:
+        return Reason.CALL_FAILED
+    return reason_for_sip_status(occurrence.status)
