@@ -265,7 +265,7 @@ def agents_set(ctx: click.Context, key: str, agent_id: str, **params: Any) -> No
     run(ctx, lambda rt: provisioning.update_agent(rt.ctx, key, agent_id, options))
 
 
-@agents_group.command("state")
+@agents_group.command("state", context_settings={"ignore_unknown_options": True})
 @click.argument("key")
 @click.argument("agent_id")
 @click.argument("state")

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 import sys
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -17,6 +19,15 @@ from switchboard.demo import prepare_demo
 from switchboard.service import scheduler
 
 log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, with signals handled by ``serve`` from its first line, so a SIGTERM during
+    start-up is a clean stop too."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -39,6 +50,22 @@ def _say(line: str) -> None:
 
 
 async def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
+    config = uvicorn.Config(
+        None,
+        log_level=settings.log_level,
+        lifespan="off",
+        access_log=settings.log_level == "debug",
+    )
+    server = _Server(config)
+    stop = asyncio.Event()
+
+    def _stop() -> None:
+        server.should_exit = True
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _stop)
     runtime: Runtime = await build(settings)
     try:
         recovered = await scheduler.recover(runtime.ctx)
@@ -55,15 +82,10 @@ async def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
         timers = asyncio.create_task(
             scheduler.run_forever(runtime.ctx, settings.scheduler_period_ms / 1000)
         )
-        config = uvicorn.Config(
-            runtime.app(),
-            log_level=settings.log_level,
-            lifespan="off",
-            access_log=settings.log_level == "debug",
-        )
-        server = uvicorn.Server(config)
+        config.app = runtime.app()
         try:
-            await server.serve(sockets=[sock])
+            if not stop.is_set():
+                await server.serve(sockets=[sock])
         finally:
             timers.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -92,8 +92,10 @@ class Endpoint:
         await self.transports.open()
 
     async def close(self) -> None:
-        for tx in [*self._clients.values(), *self._servers.values()]:
-            tx.terminate()
+        for client in list(self._clients.values()):
+            client.terminate()
+        for server in list(self._servers.values()):
+            server.terminate()
         await self.transports.close()
 
     # ----------------------------------------------------------------- our address

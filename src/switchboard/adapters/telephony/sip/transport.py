@@ -227,7 +227,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
     def __init__(self, owner: Transports) -> None:
         self._owner = owner
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         self._owner.received(data, Target("udp", addr[0], addr[1]), stream=False)
 
     def error_received(self, exc: Exception) -> None:

@@ -1,0 +1,178 @@
+"""The SIP telephony engine: the ``TelephonyEngine`` port over our own SIP stack.
+
+``start`` rings the agent and waits up to the start window for a provisional response
+(RINGING; a 2xx counts too), a busy answer (486, 600: AGENT_BUSY) or anything else
+(AGENT_UNREACHABLE). After RINGING, progress goes through the bound ``CallSignals``; before it,
+nothing does, since the service deletes a call that did not start. 100 Trying does not count as
+ringing: it is hop-by-hop and says nothing of the phone.
+
+No-answer deadlines are persisted through ``signals.schedule`` and come back as
+``on_deadline``; an in-process timer a little later backs each one up, and whichever comes
+second finds nothing to do. The calls live in this process: after a restart ``on_deadline`` and
+``hangup`` for a call we do not know report it ended as failed, so nothing stays active.
+
+Known holes: calls do not survive a restart (their dialogs are in memory), and there is no
+overload control (a start is refused only by the peer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from switchboard.adapters.telephony.sip.addressing import Addressing, LegPlan, UnroutablePhone
+from switchboard.adapters.telephony.sip.config import SipConfig
+from switchboard.adapters.telephony.sip.controller import (
+    DEADLINE_EVENTS,
+    Event,
+    Flow,
+    Occurrence,
+    ThirdPartyCall,
+)
+from switchboard.adapters.telephony.sip.endpoint import Endpoint
+from switchboard.domain.calls import CallResult, Party, Reason
+from switchboard.service.ports import CallSetup, CallSignals, StartOutcome
+
+log = logging.getLogger(__name__)
+
+CLOSE_WAIT_S = 5.0
+
+
+class SipEngine:
+    name = "sip"
+
+    def __init__(self, config: SipConfig, now: Callable[[], datetime]) -> None:
+        self.config = config
+        self._now = now
+        self._signals: CallSignals | None = None
+        self._endpoint = Endpoint(config)
+        self._addressing: Addressing | None = None
+        self._calls: dict[str, ThirdPartyCall] = {}
+        self._chains: set[asyncio.Task[None]] = set()
+        self._open = False
+
+    def bind(self, signals: CallSignals) -> None:
+        self._signals = signals
+
+    @property
+    def signals(self) -> CallSignals:
+        if self._signals is None:
+            raise RuntimeError("SipEngine.bind() was not called")
+        return self._signals
+
+    @property
+    def port(self) -> int:
+        """The port we listen on (UDP and TCP), once open."""
+        return self._endpoint.transports.port
+
+    @property
+    def calls_in_progress(self) -> int:
+        return len(self._calls)
+
+    async def open(self) -> None:
+        await self._endpoint.open()
+        self._addressing = Addressing(self.config, self._endpoint.host)
+        self._open = True
+        log.info("SIP engine listening on %s:%s (advertised %s:%s)", self.config.bind_host,
+                 self.port, self._endpoint.host, self._endpoint.port)
+
+    async def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        calls = list(self._calls.values())
+        for call in calls:
+            call.dispatch(Occurrence(Event.SHUTDOWN))
+        waiting = [call.closed for call in calls if not call.closed.done()]
+        if waiting:
+            await asyncio.wait(waiting, timeout=CLOSE_WAIT_S)
+        chains = [task for call in calls if (task := call.signal_chain) is not None]
+        chains += list(self._chains)
+        if chains:
+            await asyncio.wait(chains, timeout=CLOSE_WAIT_S)
+        self._calls.clear()
+        await self._endpoint.close()
+
+    # ----------------------------------------------------------------- the port
+
+    async def start(self, setup: CallSetup) -> StartOutcome:
+        if not self._open or self._addressing is None:
+            raise RuntimeError("SipEngine.open() was not awaited")
+        try:
+            agent_plan = self._addressing.for_phone(
+                setup.agent_phone, caller=setup.destination_e164)
+        except UnroutablePhone as exc:
+            log.warning("call %s: agent phone unusable: %s", setup.call_id, exc)
+            return StartOutcome.AGENT_UNREACHABLE
+        call = ThirdPartyCall(
+            setup, self._flow_for(setup), agent_plan, self._destination_plan(setup),
+            endpoint=self._endpoint, signals=self.signals, now=self._now,
+            grace_s=self.config.deadline_grace_s, on_closed=self._closed)
+        self._calls[setup.call_id] = call
+        try:
+            call.begin()
+            try:
+                outcome = await asyncio.wait_for(asyncio.shield(call.started),
+                                                 self.config.start_window_ms / 1000)
+            except TimeoutError:
+                call.dispatch(Occurrence(Event.START_EXPIRED))
+                outcome = call.started.result()
+        finally:
+            call.open_gate()
+        log.info("call %s: start %s (flow %s)", setup.call_id, outcome.value, call.flow.value)
+        return outcome
+
+    async def on_deadline(self, setup: CallSetup, tag: str) -> None:
+        call = self._calls.get(setup.call_id)
+        if call is None:
+            await self._unknown(setup, f"deadline {tag}")
+            return
+        event = DEADLINE_EVENTS.get(tag)
+        if event is None:
+            log.warning("call %s: unknown deadline tag %r", setup.call_id, tag)
+            return
+        call.dispatch(Occurrence(event))
+
+    async def hangup(self, setup: CallSetup, by: Party) -> None:
+        call = self._calls.get(setup.call_id)
+        if call is None:
+            await self._unknown(setup, "hangup")
+            return
+        call.dispatch(Occurrence(Event.HANGUP, party=by))
+
+    # ----------------------------------------------------------------- inside
+
+    def _flow_for(self, setup: CallSetup) -> Flow:
+        if setup.destination_timeout_s <= self.config.flow_i_max_ring_s:
+            return Flow.I
+        return Flow.IV
+
+    def _destination_plan(self, setup: CallSetup) -> LegPlan | None:
+        assert self._addressing is not None
+        caller = setup.presented_clid_e164
+        try:
+            if setup.destination_phone:
+                return self._addressing.for_phone(setup.destination_phone, caller=caller)
+            if setup.destination_e164:
+                return self._addressing.for_number(setup.destination_e164, caller=caller)
+        except UnroutablePhone as exc:
+            log.error("call %s: destination unusable: %s", setup.call_id, exc)
+            return None
+        log.error("call %s: no destination", setup.call_id)
+        return None
+
+    def _closed(self, call: ThirdPartyCall) -> None:
+        if self._calls.get(call.call_id) is call:
+            del self._calls[call.call_id]
+        chain = call.signal_chain
+        if chain is not None and not chain.done():
+            self._chains.add(chain)
+            chain.add_done_callback(self._chains.discard)
+
+    async def _unknown(self, setup: CallSetup, what: str) -> None:
+        """A call from before a restart, or already gone: make sure it is not left active."""
+        log.info("call %s: %s for a call this engine does not hold", setup.call_id, what)
+        await self.signals.ended(setup.call_id,
+                                 CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED))

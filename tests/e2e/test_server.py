@@ -1,0 +1,155 @@
+"""The real server process on a free port, driven over HTTP as a newcomer would."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+KEY = "a1b2c3d4e5"
+
+
+class Server:
+    def __init__(self, db: str, *args: str, env: dict[str, str] | None = None) -> None:
+        self.env = {**os.environ, **(env or {})}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "switchboard", "serve", "--port", "0", "--database", db, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env,
+        )
+        assert self.proc.stdout is not None
+        first = self.proc.stdout.readline().strip()
+        assert first.startswith("Listening on http://127.0.0.1:"), (first, self.proc.stderr.read() if self.proc.poll() is not None else "")
+        self.base = first.removeprefix("Listening on ")
+        self.lines: dict[str, str] = {}
+        if "--demo" in args:
+            while "Try" not in self.lines:
+                label, _, value = self.proc.stdout.readline().strip().partition(": ")
+                self.lines[label] = value
+
+    def stop(self) -> int:
+        """SIGTERM, as a service manager would; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, self.stderr = self.proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, self.stderr = self.proc.communicate()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'e2e.db'}"
+
+
+@pytest.fixture
+def demo(db: str) -> Iterator[Server]:
+    server = Server(db, "--demo", env={"SWITCHBOARD_SIMULATOR_TALK_SECONDS": "1", "SWITCHBOARD_SIMULATOR_ANSWER_MS": "200"})
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def cli(db: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "switchboard", *args, "--database", db], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_printed_curl_command_places_a_call_that_lives_and_ends(demo: Server, db: str) -> None:
+    curl = demo.lines["Try"]
+    assert curl.startswith("curl -X POST")
+    done = subprocess.run(["bash", "-c", curl + " -s -w '\\n%{http_code}'"], capture_output=True, text=True, timeout=30)
+    body, _, status = done.stdout.rpartition("\n")
+    assert status == "201", done.stdout
+    call = json.loads(body)
+    assert call["from"] == {"presentedClid": "01256636451", "agentId": "1234"}
+
+    token = demo.lines["Bearer token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=demo.base, headers=headers) as client:
+        deadline = time.monotonic() + 15
+        seen = set()
+        while time.monotonic() < deadline:
+            got = client.get(f"/v0/{KEY}/calls/{call['id']}").json()
+            seen.add((got["status"], got["recordingStatus"]))
+            if got["result"] is not None:
+                break
+            time.sleep(0.05)
+        assert got["result"] == {"code": "Success", "party": "Destination", "reason": "Normal"}
+        assert {("Active", "Stopped"), ("Active", "Started")} <= seen
+        agents = {json.loads(line)["id"]: json.loads(line) for line in cli(db, "agents", "list", KEY, "--json").splitlines()}
+        assert agents["1234"]["state"] == "Wrapup"
+        detail = client.get(f"/V0/{KEY}/Agents/1234").json()
+        assert detail["currentCallGuid"] == call["id"]
+
+
+def test_api_token_from_demo_gets_an_access_token(demo: Server) -> None:
+    with httpx.Client(base_url=demo.base) as client:
+        response = client.post("/v0/oauth2/token", data={"grant_type": "client_credentials"}, auth=(KEY, demo.lines["API token"]))
+        assert response.status_code == 200
+        assert response.json()["expires_in"] == 3600
+
+
+def test_restart_keeps_the_account_and_ends_calls_left_in_progress(db: str) -> None:
+    first = Server(db, "--demo")
+    token = first.lines["Bearer token"]
+    with httpx.Client(base_url=first.base, headers={"Authorization": f"Bearer {token}"}) as client:
+        call = client.post(f"/v0/{KEY}/calls/", json={"from": {"agentId": "1234"}, "to": {"telephoneNumber": "02072060408"}}).json()
+    assert first.stop() == 0
+    second = Server(db, "--demo")
+    try:
+        assert second.lines["API token"].startswith("unchanged")
+        with httpx.Client(base_url=second.base, headers={"Authorization": f"Bearer {token}"}) as client:
+            got = client.get(f"/v0/{KEY}/calls/{call['id']}").json()
+        assert got["result"] == {"code": "Failure", "party": "Originator", "reason": "CallFailed"}
+    finally:
+        second.stop()
+
+
+def test_two_server_processes_never_reserve_an_agent_twice(db: str) -> None:
+    first = Server(db, "--demo")
+    second = Server(db)
+    try:
+        ids = [str(3000 + i) for i in range(10)]
+        for agent_id in ids:
+            cli(db, "agents", "add", KEY, agent_id)
+        cli(db, "groups", "add", KEY, "ten", *ids)
+        headers = {"Authorization": f"Bearer {first.lines['Bearer token']}"}
+        body = {"from": {"groups": ["ten"]}, "to": {"telephoneNumber": "02072068888"}}
+
+        async def fire() -> list[httpx.Response]:
+            async with httpx.AsyncClient(headers=headers, timeout=30) as client:
+                return await asyncio.gather(
+                    *(client.post(f"{(first, second)[i % 2].base}/v0/{KEY}/calls/", json=body) for i in range(50))
+                )
+
+        responses = asyncio.run(fire())
+        assert Counter(r.status_code for r in responses) == {201: 10, 400: 40}
+        assert {r.json()["message"] for r in responses if r.status_code == 400} == {"Unable to place call - Agent number busy"}
+        assert sorted(r.json()["from"]["agentId"] for r in responses if r.status_code == 201) == ids
+    finally:
+        second.stop()
+        first.stop()
+
+
+def test_port_in_use_is_a_clear_error(demo: Server, db: str) -> None:
+    port = demo.base.rsplit(":", 1)[1]
+    done = subprocess.run([sys.executable, "-m", "switchboard", "serve", "--port", port, "--database", db], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "error:" in done.stderr
