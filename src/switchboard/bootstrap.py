@@ -53,12 +53,15 @@ def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
             answer_ms=int(settings.simulator_answer_ms),
             talk_seconds=settings.simulator_talk_seconds,
         )
-    from switchboard.adapters.telephony.sip.wiring import sip_engine  # noqa: PLC0415
+    from switchboard.adapters.telephony.sip.wiring import sip_engine
 
-    return sip_engine(settings, clock)
+    engine: TelephonyEngine = sip_engine(settings, clock)
+    return engine
 
 
-async def build(settings: Settings, *, clock: Clock | None = None, open_engine: bool = True) -> Runtime:
+async def build(
+    settings: Settings, *, clock: Clock | None = None, open_engine: bool = True
+) -> Runtime:
     """Connect, migrate, and wire the service. ``open_engine`` is false for one-shot CLI
     commands, which never listen for SIP."""
     clock = clock or SystemClock()

@@ -36,7 +36,9 @@ def settings_of(ctx: click.Context, **overrides: Any) -> Settings:
     root = ctx.find_root().params
     try:
         return load_settings(
-            root.get("config"), database_url=ctx.params.get("database") or root.get("database"), **overrides
+            root.get("config"),
+            database_url=ctx.params.get("database") or root.get("database"),
+            **overrides,
         )
     except ConfigError as exc:
         fail(str(exc))
@@ -61,7 +63,9 @@ def run(ctx: click.Context, action: Callable[[Runtime], Awaitable[T]]) -> T:
         raise AssertionError from exc
 
 
-database_option = click.option("--database", metavar="URL", help="SQLAlchemy URL (SWITCHBOARD_DATABASE_URL).")
+database_option = click.option(
+    "--database", metavar="URL", help="SQLAlchemy URL (SWITCHBOARD_DATABASE_URL)."
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,10 +87,12 @@ def main(config: str | None, database: str | None) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, demo: bool, database: str | None) -> None:
     """Serve the V0 API (and drive calls) until interrupted."""
-    from switchboard.server import serve as run_server  # noqa: PLC0415
+    from switchboard.server import serve as run_server
 
     settings = settings_of(ctx)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         asyncio.run(run_server(settings, host, port, demo))
     except (ConfigError, SwitchboardError, OSError) as exc:
@@ -106,8 +112,12 @@ def account_options(create: bool) -> Callable[[Callable[..., Any]], Callable[...
             click.option("--ccxml/--no-ccxml", default=None, help="Call control on or off."),
             click.option("--recording/--no-recording", default=None, help="Record calls."),
             click.option("--wrapup-seconds", type=float, help="Outbound wrap-up time (180)."),
-            click.option("--agent-timeout", type=float, help="Agent leg no-answer seconds, 1-180 (15)."),
-            click.option("--destination-timeout", type=float, help="Destination no-answer seconds (60)."),
+            click.option(
+                "--agent-timeout", type=float, help="Agent leg no-answer seconds, 1-180 (15)."
+            ),
+            click.option(
+                "--destination-timeout", type=float, help="Destination no-answer seconds (60)."
+            ),
             click.option(
                 "--post-call-state",
                 type=click.Choice(["Ready", "ReadyOutbound", "Unchanged"], case_sensitive=False),
@@ -152,7 +162,7 @@ def accounts() -> None:
 @click.argument("key")
 @account_options(create=True)
 @click.pass_context
-def accounts_create(ctx: click.Context, key: str, **params: Any) -> None:
+def accounts_create(ctx: click.Context, /, key: str, **params: Any) -> None:
     """Create an account; prints its API authentication token."""
     secret = run(ctx, lambda rt: provisioning.create_account(rt.ctx, key, _account_options(params)))
     click.echo(secret)
@@ -162,7 +172,7 @@ def accounts_create(ctx: click.Context, key: str, **params: Any) -> None:
 @click.argument("key")
 @account_options(create=False)
 @click.pass_context
-def accounts_set(ctx: click.Context, key: str, **params: Any) -> None:
+def accounts_set(ctx: click.Context, /, key: str, **params: Any) -> None:
     """Change an account's settings."""
     run(ctx, lambda rt: provisioning.update_account(rt.ctx, key, _account_options(params)))
 
@@ -203,7 +213,11 @@ def accounts_list(ctx: click.Context, as_json: bool, database: str | None) -> No
         }
         for a in found
     ]
-    emit(rows, as_json, ["key", "region", "country", "ccxml", "recordCalls", "wrapupSeconds", "callbackNumbers"])
+    emit(
+        rows,
+        as_json,
+        ["key", "region", "country", "ccxml", "recordCalls", "wrapupSeconds", "callbackNumbers"],
+    )
 
 
 # --------------------------------------------------------------------------- agents
@@ -233,7 +247,7 @@ def _state(value: str | None) -> AgentState | None:
 @click.option("--allowed-number", "allowed", multiple=True, metavar="N")
 @database_option
 @click.pass_context
-def agents_add(ctx: click.Context, key: str, agent_id: str, **params: Any) -> None:
+def agents_add(ctx: click.Context, /, key: str, agent_id: str, **params: Any) -> None:
     """Add an agent to an account."""
     options = AgentOptions(
         name=params["name"],
@@ -254,7 +268,7 @@ def agents_add(ctx: click.Context, key: str, agent_id: str, **params: Any) -> No
 @click.option("--allowed-number", "allowed", multiple=True, metavar="N")
 @database_option
 @click.pass_context
-def agents_set(ctx: click.Context, key: str, agent_id: str, **params: Any) -> None:
+def agents_set(ctx: click.Context, /, key: str, agent_id: str, **params: Any) -> None:
     """Change an agent's name, phone or callback numbers."""
     options = AgentOptions(
         name=params["name"],
@@ -271,7 +285,9 @@ def agents_set(ctx: click.Context, key: str, agent_id: str, **params: Any) -> No
 @click.argument("state")
 @database_option
 @click.pass_context
-def agents_state(ctx: click.Context, key: str, agent_id: str, state: str, database: str | None) -> None:
+def agents_state(
+    ctx: click.Context, key: str, agent_id: str, state: str, database: str | None
+) -> None:
     """Set an agent's state (a name in any case, or its code)."""
     parsed = _state(state)
     assert parsed is not None
@@ -317,7 +333,9 @@ def groups() -> None:
 @click.argument("agent_ids", nargs=-1, required=True)
 @database_option
 @click.pass_context
-def groups_add(ctx: click.Context, key: str, group_id: str, agent_ids: tuple[str, ...], database: str | None) -> None:
+def groups_add(
+    ctx: click.Context, key: str, group_id: str, agent_ids: tuple[str, ...], database: str | None
+) -> None:
     """Create a group, or add members to it."""
     run(ctx, lambda rt: provisioning.add_group(rt.ctx, key, group_id, agent_ids))
 
@@ -344,7 +362,9 @@ def numbers() -> None:
 @click.option("--default", "is_default", is_flag=True, help="Make it the account's default.")
 @database_option
 @click.pass_context
-def numbers_add(ctx: click.Context, key: str, number: str, is_default: bool, database: str | None) -> None:
+def numbers_add(
+    ctx: click.Context, key: str, number: str, is_default: bool, database: str | None
+) -> None:
     """Add a callback number to an account."""
     run(ctx, lambda rt: provisioning.add_number(rt.ctx, key, number, default=is_default))
 
@@ -373,7 +393,11 @@ def calls_list(ctx: click.Context, key: str, as_json: bool, database: str | None
             "status": "Active" if c.is_active else None,
             "phase": c.phase.value,
             "result": (
-                {"code": c.result.code, "party": c.result.party.value, "reason": c.result.reason.value}
+                {
+                    "code": c.result.code,
+                    "party": c.result.party.value,
+                    "reason": c.result.reason.value,
+                }
                 if c.result
                 else None
             ),
@@ -387,12 +411,14 @@ def calls_list(ctx: click.Context, key: str, as_json: bool, database: str | None
 @calls_group.command("end")
 @click.argument("key")
 @click.argument("call_id")
-@click.option("--by", type=click.Choice(["agent", "destination"]), default="agent", show_default=True)
+@click.option(
+    "--by", type=click.Choice(["agent", "destination"]), default="agent", show_default=True
+)
 @database_option
 @click.pass_context
 def calls_end(ctx: click.Context, key: str, call_id: str, by: str, database: str | None) -> None:
     """Hang a call up as if the agent or the destination put the phone down."""
-    from switchboard.service.ids import normalise_guid  # noqa: PLC0415
+    from switchboard.service.ids import normalise_guid
 
     guid = normalise_guid(call_id)
     if guid is None:
@@ -418,12 +444,10 @@ def emit(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
         for row in rows:
             click.echo(json.dumps(row))
         return
-    from rich.console import Console  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
+    from rich.console import Console
+    from rich.table import Table
 
     table = Table(*columns)
     for row in rows:
         table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
     Console().print(table)
-
-

@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 PREFIX = "SWITCHBOARD_"
 # Variables under this prefix belong to the test suite, not to the service.
@@ -69,7 +74,9 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        if not value.startswith(("sqlite:", "sqlite+aiosqlite:", "postgresql:", "postgresql+asyncpg:", "postgres:")):
+        if not value.startswith(
+            ("sqlite:", "sqlite+aiosqlite:", "postgresql:", "postgresql+asyncpg:", "postgres:")
+        ):
             raise ValueError("expected sqlite:///FILE or postgresql://...")
         return value
 
@@ -91,7 +98,11 @@ def _check_environment() -> None:
     known = {PREFIX + name.upper() for name in Settings.model_fields}
     for name in os.environ:
         upper = name.upper()
-        if upper.startswith(PREFIX) and upper not in known and not upper.startswith(IGNORED_PREFIXES):
+        if (
+            upper.startswith(PREFIX)
+            and upper not in known
+            and not upper.startswith(IGNORED_PREFIXES)
+        ):
             raise ConfigError(f"{name}: unknown setting")
 
 

@@ -28,7 +28,10 @@ async def prepare_demo(ctx: Context, base_url: str) -> list[tuple[str, str]]:
         lines.append(("API token", secret))
     except AlreadyExists:
         lines.append(
-            ("API token", f"unchanged; `switchboard accounts new-api-token {DEMO_KEY}` makes a new one")
+            (
+                "API token",
+                f"unchanged; `switchboard accounts new-api-token {DEMO_KEY}` makes a new one",
+            )
         )
     for number in DEMO_NUMBERS:
         try:

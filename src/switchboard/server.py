@@ -21,6 +21,10 @@ from switchboard.service import scheduler
 log = logging.getLogger(__name__)
 
 
+async def _not_ready(scope: object, receive: object, send: object) -> None:
+    raise RuntimeError("the application is set before serving")
+
+
 class _Server(uvicorn.Server):
     """uvicorn, with signals handled by ``serve`` from its first line, so a SIGTERM during
     start-up is a clean stop too."""
@@ -51,7 +55,7 @@ def _say(line: str) -> None:
 
 async def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
     config = uvicorn.Config(
-        None,
+        _not_ready,
         log_level=settings.log_level,
         lifespan="off",
         access_log=settings.log_level == "debug",

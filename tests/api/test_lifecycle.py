@@ -161,7 +161,9 @@ async def test_destination_agent_no_answer_uses_destination_timeout(sb: Harness)
 
 
 async def test_zero_wrapup_goes_straight_to_post_call_state(sb: Harness) -> None:
-    await provisioning.update_account(sb.ctx, KEY, AccountOptions(wrapup_seconds=0, post_call_state=PostCallState.READY_OUTBOUND))
+    await provisioning.update_account(
+        sb.ctx, KEY, AccountOptions(wrapup_seconds=0, post_call_state=PostCallState.READY_OUTBOUND)
+    )
     call_id = await placed(sb, to_number("02072068888"))
     await sb.advance(2.0)
     await sb.end(call_id, Party.ORIGINATOR)
@@ -169,7 +171,9 @@ async def test_zero_wrapup_goes_straight_to_post_call_state(sb: Harness) -> None
 
 
 async def test_unchanged_post_call_state_returns_to_the_last_settled_state(sb: Harness) -> None:
-    await provisioning.update_account(sb.ctx, KEY, AccountOptions(wrapup_seconds=1, post_call_state=PostCallState.UNCHANGED))
+    await provisioning.update_account(
+        sb.ctx, KEY, AccountOptions(wrapup_seconds=1, post_call_state=PostCallState.UNCHANGED)
+    )
     await sb.set_state("1234", AgentState.READY_OUTBOUND)
     call_id = await placed(sb, to_number("02072068888"))
     await sb.advance(2.0)
@@ -188,7 +192,9 @@ async def test_setting_a_state_by_hand_cancels_wrapup(sb: Harness) -> None:
 
 
 async def test_enforced_disposition_holds_wrapup_until_a_code_is_set(sb: Harness) -> None:
-    await provisioning.update_account(sb.ctx, KEY, AccountOptions(wrapup_seconds=5, enforce_dispositions=True))
+    await provisioning.update_account(
+        sb.ctx, KEY, AccountOptions(wrapup_seconds=5, enforce_dispositions=True)
+    )
     call_id = await placed(sb, to_number("02072068888"))
     await sb.advance(2.0)
     await sb.end(call_id, Party.ORIGINATOR)
@@ -204,10 +210,16 @@ async def test_enforced_disposition_holds_wrapup_until_a_code_is_set(sb: Harness
 
 
 async def test_enforced_disposition_set_during_the_call_counts(sb: Harness) -> None:
-    await provisioning.update_account(sb.ctx, KEY, AccountOptions(wrapup_seconds=5, enforce_dispositions=True))
+    await provisioning.update_account(
+        sb.ctx, KEY, AccountOptions(wrapup_seconds=5, enforce_dispositions=True)
+    )
     call_id = await placed(sb, to_number("02072068888"))
     await sb.advance(2.0)
-    await sb.client.post(f"/v0/{KEY}/calls/{call_id}/dispositionCode", json={"dispositionCode": "Sale"}, headers=await sb.headers())
+    await sb.client.post(
+        f"/v0/{KEY}/calls/{call_id}/dispositionCode",
+        json={"dispositionCode": "Sale"},
+        headers=await sb.headers(),
+    )
     await sb.end(call_id, Party.ORIGINATOR)
     assert await sb.state("1234") == "Wrapup"
     await sb.advance(5.1)
@@ -218,7 +230,11 @@ async def test_without_enforcement_a_code_changes_no_agent_state(sb: Harness) ->
     call_id = await placed(sb, to_number("02072068888"))
     await sb.advance(2.0)
     await sb.end(call_id, Party.ORIGINATOR)
-    await sb.client.post(f"/v0/{KEY}/calls/{call_id}/dispositionCode", json={"dispositionCode": "Sale"}, headers=await sb.headers())
+    await sb.client.post(
+        f"/v0/{KEY}/calls/{call_id}/dispositionCode",
+        json={"dispositionCode": "Sale"},
+        headers=await sb.headers(),
+    )
     assert await sb.state("1234") == "Wrapup"
 
 
@@ -233,7 +249,13 @@ async def test_ended_call_is_readable_for_the_retention_time(sb: Harness) -> Non
 
 
 async def test_two_party_consent_keeps_recording_stopped(sb: Harness) -> None:
-    call_id = await placed(sb, {"from": {"agentId": "1234"}, "to": {"telephoneNumber": "02072068888", "consent": "TwoParty"}})
+    call_id = await placed(
+        sb,
+        {
+            "from": {"agentId": "1234"},
+            "to": {"telephoneNumber": "02072068888", "consent": "TwoParty"},
+        },
+    )
     await sb.advance(2.0)
     assert (await sb.get_call(call_id))["recordingStatus"] == "Stopped"
 
@@ -251,7 +273,11 @@ async def test_from_telephone_number_shows_the_agents_phone_number(sb: Harness) 
     got = await sb.get_call(call_id)
     assert got["from"]["telephoneNumber"] == "+441256636451"
     await phone(sb, "4567", "sip:4567@pbx.example.test")
-    got = await sb.get_call(await placed(sb, {"from": {"agentId": "4567"}, "to": {"telephoneNumber": "02072068888"}}))
+    got = await sb.get_call(
+        await placed(sb, {"from": {"agentId": "4567"}, "to": {"telephoneNumber": "02072068888"}})
+    )
     assert got["from"]["telephoneNumber"] == "4567"
-    got = await sb.get_call(await placed(sb, {"from": {"agentId": "5464"}, "to": {"telephoneNumber": "02072068888"}}))
+    got = await sb.get_call(
+        await placed(sb, {"from": {"agentId": "5464"}, "to": {"telephoneNumber": "02072068888"}})
+    )
     assert "telephoneNumber" not in got["from"]

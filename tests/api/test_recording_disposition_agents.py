@@ -16,14 +16,20 @@ async def new_call(sb: Harness, body: dict[str, Any] = CALL) -> str:
 
 
 async def recording(sb: Harness, call_id: str, payload: Any) -> Any:
-    return await sb.client.post(f"/v0/{KEY}/calls/{call_id}", json=payload, headers=await sb.headers())
+    return await sb.client.post(
+        f"/v0/{KEY}/calls/{call_id}", json=payload, headers=await sb.headers()
+    )
 
 
 async def disposition(sb: Harness, call_id: str, payload: Any) -> Any:
-    return await sb.client.post(f"/v0/{KEY}/calls/{call_id}/dispositionCode", json=payload, headers=await sb.headers())
+    return await sb.client.post(
+        f"/v0/{KEY}/calls/{call_id}/dispositionCode", json=payload, headers=await sb.headers()
+    )
 
 
-@pytest.mark.parametrize(("sent", "stored"), [("Paused", "Paused"), ("started", "Started"), ("PAUSED", "Paused")])
+@pytest.mark.parametrize(
+    ("sent", "stored"), [("Paused", "Paused"), ("started", "Started"), ("PAUSED", "Paused")]
+)
 async def test_recording_is_stored_before_the_202(sb: Harness, sent: str, stored: str) -> None:
     call_id = await new_call(sb)
     response = await recording(sb, call_id, {"recordingStatus": sent})
@@ -39,7 +45,10 @@ async def test_recording_set_before_connection_is_not_overridden(sb: Harness) ->
     assert (await sb.get_call(call_id))["recordingStatus"] == "Paused"
 
 
-@pytest.mark.parametrize("payload", [{"recordingStatus": "Stopped"}, {"recordingStatus": ""}, {}, {"recordingStatus": None}])
+@pytest.mark.parametrize(
+    "payload",
+    [{"recordingStatus": "Stopped"}, {"recordingStatus": ""}, {}, {"recordingStatus": None}],
+)
 async def test_other_recording_values_are_refused(sb: Harness, payload: Any) -> None:
     response = await recording(sb, await new_call(sb), payload)
     assert response.status_code == 400
@@ -71,7 +80,10 @@ async def test_recording_of_unknown_call_is_404_after_type_checks(sb: Harness) -
         ({"dispositionCode": "   "}, "Disposition code field was expected. "),
         ({"dispositionCode": "x" * 256}, "Disposition code excceeds 255 characters."),
         ({"dispositionCode": "ab"}, "Disposition code must be at least 3 characters."),
-        ({"dispositionCode": "Wrong Number", "agentId": "5464"}, "Agent Id is not a participant of this call"),
+        (
+            {"dispositionCode": "Wrong Number", "agentId": "5464"},
+            "Agent Id is not a participant of this call",
+        ),
     ],
 )
 async def test_disposition_rules(sb: Harness, payload: Any, message: str) -> None:
@@ -95,12 +107,19 @@ async def test_disposition_is_echoed_and_replaced(sb: Harness, agent: str | None
 async def test_agent_detail_shows_the_current_then_latest_call(sb: Harness) -> None:
     headers = await sb.headers()
     none = (await sb.client.get(f"/v0/{KEY}/agents/5464", headers=headers)).json()
-    assert none == {"id": "5464", "links": [{"href": f"http://127.0.0.1:8080/V0/{KEY}/Agents/5464", "rel": "_self"}], "currentCallGuid": None}
+    assert none == {
+        "id": "5464",
+        "links": [{"href": f"http://127.0.0.1:8080/V0/{KEY}/Agents/5464", "rel": "_self"}],
+        "currentCallGuid": None,
+    }
     call_id = await new_call(sb)
     for agent in ("1234", "4567"):
         got = (await sb.client.get(f"/v0/{KEY}/agents/{agent}", headers=headers)).json()
         assert got["currentCallGuid"] == call_id
-        assert got["links"][1] == {"href": f"http://127.0.0.1:8080/V0/{KEY}/Calls/{call_id}", "rel": "currentCall"}
+        assert got["links"][1] == {
+            "href": f"http://127.0.0.1:8080/V0/{KEY}/Calls/{call_id}",
+            "rel": "currentCall",
+        }
     await sb.end(call_id, Party.ORIGINATOR)
     got = (await sb.client.get(f"/v0/{KEY}/agents/1234", headers=headers)).json()
     assert got["currentCallGuid"] == call_id

@@ -15,12 +15,16 @@ async def test_basic_credentials_give_a_bearer_token(sb: Harness) -> None:
     body = response.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
     assert response.headers["cache-control"] == "no-store"
-    use = await sb.client.get("/v0/a1b2c3d4e5/agents/1234", headers={"Authorization": f"Bearer {body['access_token']}"})
+    use = await sb.client.get(
+        "/v0/a1b2c3d4e5/agents/1234", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
     assert use.status_code == 200
 
 
 async def test_form_credentials_give_a_bearer_token(sb: Harness) -> None:
-    response = await sb.token_request({**FORM, "client_id": "a1b2c3d4e5", "client_secret": sb.api_token})
+    response = await sb.token_request(
+        {**FORM, "client_id": "a1b2c3d4e5", "client_secret": sb.api_token}
+    )
     assert response.status_code == 200
 
 
@@ -35,15 +39,47 @@ async def test_basic_wins_over_form(sb: Harness) -> None:
 @pytest.mark.parametrize(
     ("data", "headers", "error", "status"),
     [
-        ('{"grant_type": "client_credentials"}', {"Content-Type": "application/json"}, "invalid_request", 400),
-        ("client_id=a", {"Content-Type": "application/x-www-form-urlencoded"}, "invalid_request", 400),
-        ("grant_type=password", {"Content-Type": "application/x-www-form-urlencoded"}, "unsupported_grant_type", 400),
-        ("grant_type=client_credentials", {"Content-Type": "application/x-www-form-urlencoded"}, "invalid_request", 400),
-        ("grant_type=client_credentials&client_id=nobody&client_secret=x", {"Content-Type": "application/x-www-form-urlencoded"}, "invalid_client", 401),
-        ("grant_type=client_credentials&client_id=a1b2c3d4e5&client_secret=x", {"Content-Type": "application/x-www-form-urlencoded"}, "invalid_client", 401),
+        (
+            '{"grant_type": "client_credentials"}',
+            {"Content-Type": "application/json"},
+            "invalid_request",
+            400,
+        ),
+        (
+            "client_id=a",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            "invalid_request",
+            400,
+        ),
+        (
+            "grant_type=password",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            "unsupported_grant_type",
+            400,
+        ),
+        (
+            "grant_type=client_credentials",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            "invalid_request",
+            400,
+        ),
+        (
+            "grant_type=client_credentials&client_id=nobody&client_secret=x",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            "invalid_client",
+            401,
+        ),
+        (
+            "grant_type=client_credentials&client_id=a1b2c3d4e5&client_secret=x",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            "invalid_client",
+            401,
+        ),
     ],
 )
-async def test_token_errors_follow_rfc_6749(sb: Harness, data: str, headers: dict[str, str], error: str, status: int) -> None:
+async def test_token_errors_follow_rfc_6749(
+    sb: Harness, data: str, headers: dict[str, str], error: str, status: int
+) -> None:
     response = await sb.client.post("/v0/oauth2/token", content=data.encode(), headers=headers)
     assert response.status_code == status
     assert response.json() == {"error": error}
@@ -53,7 +89,11 @@ async def test_token_errors_follow_rfc_6749(sb: Harness, data: str, headers: dic
 
 async def test_oversized_token_request_is_invalid_request(sb: Harness) -> None:
     body = b"grant_type=client_credentials&pad=" + b"x" * (100 * 1024)
-    response = await sb.client.post("/v0/oauth2/token", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = await sb.client.post(
+        "/v0/oauth2/token",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 400
     assert response.json() == {"error": "invalid_request"}
 
@@ -82,13 +122,21 @@ async def test_new_api_token_revokes_old_access_tokens(sb: Harness) -> None:
     assert (await sb.client.get("/v0/a1b2c3d4e5/agents/1234", headers=headers)).status_code == 401
     assert (await sb.token_request(FORM, basic=("a1b2c3d4e5", sb.api_token))).status_code == 401
     fresh = (await sb.token_request(FORM, basic=("a1b2c3d4e5", new_secret))).json()["access_token"]
-    ok = await sb.client.get("/v0/a1b2c3d4e5/agents/1234", headers={"Authorization": f"Bearer {fresh}"})
+    ok = await sb.client.get(
+        "/v0/a1b2c3d4e5/agents/1234", headers={"Authorization": f"Bearer {fresh}"}
+    )
     assert ok.status_code == 200
 
 
 async def test_token_signed_with_another_key_is_refused(sb: Harness) -> None:
-    forged = jwt.encode({"iss": "switchboard", "sub": "a1b2c3d4e5", "gen": 1, "exp": 4102444800}, "not-our-key-but-long-enough-for-hs256-0123456789", algorithm="HS256")
-    response = await sb.client.get("/v0/a1b2c3d4e5/agents/1234", headers={"Authorization": f"Bearer {forged}"})
+    forged = jwt.encode(
+        {"iss": "switchboard", "sub": "a1b2c3d4e5", "gen": 1, "exp": 4102444800},
+        "not-our-key-but-long-enough-for-hs256-0123456789",
+        algorithm="HS256",
+    )
+    response = await sb.client.get(
+        "/v0/a1b2c3d4e5/agents/1234", headers={"Authorization": f"Bearer {forged}"}
+    )
     assert response.status_code == 401
 
 

@@ -44,8 +44,15 @@ async def test_reference_and_application_answer_matches_the_contract_shape(sb: H
     response = await sb.place(body)
     got = response.json()
     assert list(got) == [
-        "id", "links", "from", "to", "regarding", "status", "recordingStatus",
-        "application", "dispositionCode",
+        "id",
+        "links",
+        "from",
+        "to",
+        "regarding",
+        "status",
+        "recordingStatus",
+        "application",
+        "dispositionCode",
     ]
     assert got["from"] == {"presentedClid": "01256636451", "agentId": "1234"}
     assert got["to"] == {"telephoneNumber": "02072068888"}
@@ -82,10 +89,14 @@ async def test_group_call_picks_the_longest_idle_agent(sb: Harness) -> None:
 async def test_group_call_prefers_never_called_then_longest_idle(sb: Harness) -> None:
     from switchboard.domain.calls import Party
 
-    call = (await sb.place({"from": {"agentId": "4567"}, "to": {"telephoneNumber": "02072068888"}})).json()
+    call = (
+        await sb.place({"from": {"agentId": "4567"}, "to": {"telephoneNumber": "02072068888"}})
+    ).json()
     await sb.end(call["id"], Party.ORIGINATOR)  # 4567 never connected: straight back to Ready
     sb.clock.advance(5)
-    call = (await sb.place({"from": {"agentId": "1234"}, "to": {"telephoneNumber": "02072068888"}})).json()
+    call = (
+        await sb.place({"from": {"agentId": "1234"}, "to": {"telephoneNumber": "02072068888"}})
+    ).json()
     await sb.end(call["id"], Party.ORIGINATOR)
     # 5464 never had a call; then 4567 (idle longer) before 1234.
     picks = []

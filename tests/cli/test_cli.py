@@ -32,7 +32,16 @@ def provision() -> str:
     ok("numbers", "add", "acme", "01256636451")
     ok("numbers", "add", "acme", "08008888888", "--default")
     ok("agents", "add", "acme", "1234", "--name", "Ann", "--phone", "sim:answer?after=100")
-    ok("agents", "add", "acme", "4567", "--callback-number", "01256636451", "--allowed-number", "01256636451")
+    ok(
+        "agents",
+        "add",
+        "acme",
+        "4567",
+        "--callback-number",
+        "01256636451",
+        "--allowed-number",
+        "01256636451",
+    )
     ok("groups", "add", "acme", "030", "1234", "4567")
     return token
 
@@ -74,8 +83,23 @@ def test_token_prints_a_bearer_token(db: str) -> None:
         (["agents", "add", "acme", "12x"], "agent id"),
         (["agents", "add", "acme", "999", "--phone", "sim:explode"], "unknown sim: word"),
         (["agents", "add", "acme", "999", "--phone", "http://x"], "unsupported phone URI"),
-        (["agents", "add", "acme", "999", "--callback-number", "02072068888"], "not a callback number"),
-        (["agents", "add", "acme", "999", "--callback-number", "01256636451", "--allowed-number", "08008888888"], "must include the default"),
+        (
+            ["agents", "add", "acme", "999", "--callback-number", "02072068888"],
+            "not a callback number",
+        ),
+        (
+            [
+                "agents",
+                "add",
+                "acme",
+                "999",
+                "--callback-number",
+                "01256636451",
+                "--allowed-number",
+                "08008888888",
+            ],
+            "must include the default",
+        ),
         (["numbers", "add", "acme", "12345"], "not a valid number"),
         (["accounts", "create", "acme"], "already exists"),
         (["agents", "add", "acme", "1234"], "already exists"),
@@ -85,7 +109,9 @@ def test_token_prints_a_bearer_token(db: str) -> None:
         (["calls", "end", "acme", "not-a-guid"], "not a GUID"),
     ],
 )
-def test_bad_input_exits_1_with_a_message_and_no_traceback(db: str, args: list[str], message: str) -> None:
+def test_bad_input_exits_1_with_a_message_and_no_traceback(
+    db: str, args: list[str], message: str
+) -> None:
     provision()
     result = sb(*args)
     assert result.exit_code == 1, result.output
@@ -93,13 +119,17 @@ def test_bad_input_exits_1_with_a_message_and_no_traceback(db: str, args: list[s
     assert "Traceback" not in result.output + result.stderr
 
 
-@pytest.mark.parametrize("args", [["agents", "state", "acme", "1234", "Sleeping"], ["nonsense"], ["accounts", "create"]])
+@pytest.mark.parametrize(
+    "args", [["agents", "state", "acme", "1234", "Sleeping"], ["nonsense"], ["accounts", "create"]]
+)
 def test_usage_errors_exit_2(db: str, args: list[str]) -> None:
     provision()
     assert sb(*args).exit_code == 2
 
 
-def test_bad_setting_stops_with_one_line_naming_it(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_setting_stops_with_one_line_naming_it(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SWITCHBOARD_TOKEN_TTL_SECONDS", "soon")
     result = sb("accounts", "list")
     assert result.exit_code == 1
@@ -113,7 +143,9 @@ def test_unknown_setting_is_refused_by_name(db: str, monkeypatch: pytest.MonkeyP
     assert result.exit_code == 1 and "SWITCHBOARD_TOKEN_TTL" in result.stderr
 
 
-def test_config_file_is_the_lowest_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_file_is_the_lowest_precedence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("SWITCHBOARD_DATABASE_URL", raising=False)
     file_db = tmp_path / "file.db"
     option_db = tmp_path / "option.db"
@@ -121,9 +153,17 @@ def test_config_file_is_the_lowest_precedence(tmp_path: Path, monkeypatch: pytes
     config.write_text(f'database_url = "sqlite:///{file_db}"\n')
     ok("--config", str(config), "accounts", "create", "fromfile")
     assert file_db.exists()
-    ok("--config", str(config), "accounts", "create", "fromoption", "--database", f"sqlite:///{option_db}")
+    ok(
+        "--config",
+        str(config),
+        "accounts",
+        "create",
+        "fromoption",
+        "--database",
+        f"sqlite:///{option_db}",
+    )
     assert "fromoption" not in ok("--config", str(config), "accounts", "list", "--json")
-    config.write_text('nonsense_key = 1\n')
+    config.write_text("nonsense_key = 1\n")
     result = sb("--config", str(config), "accounts", "list")
     assert result.exit_code == 1 and "nonsense_key" in result.stderr
 
@@ -141,14 +181,20 @@ def test_calls_list_and_end_drive_a_simulated_call(db: str) -> None:
     async def place() -> str:
         runtime = await build(load_settings(), open_engine=False)
         try:
-            call = await calls.place_call(runtime.ctx, "acme", PlaceCallRequest(from_agent_id="1234", to_telephone_number="02072068888"))
+            call = await calls.place_call(
+                runtime.ctx,
+                "acme",
+                PlaceCallRequest(from_agent_id="1234", to_telephone_number="02072068888"),
+            )
             return call.id
         finally:
             await runtime.close()
 
     call_id = asyncio.run(place())
     rows = [json.loads(line) for line in ok("calls", "list", "acme", "--json").splitlines()]
-    assert rows[0]["id"] == call_id and rows[0]["status"] == "Active" and rows[0]["agentId"] == "1234"
+    assert (
+        rows[0]["id"] == call_id and rows[0]["status"] == "Active" and rows[0]["agentId"] == "1234"
+    )
     ok("calls", "end", "acme", call_id.upper(), "--by", "destination")
     rows = [json.loads(line) for line in ok("calls", "list", "acme", "--json").splitlines()]
     assert rows[0]["status"] is None

@@ -31,7 +31,10 @@ class Server:
         )
         assert self.proc.stdout is not None
         first = self.proc.stdout.readline().strip()
-        assert first.startswith("Listening on http://127.0.0.1:"), (first, self.proc.stderr.read() if self.proc.poll() is not None else "")
+        assert first.startswith("Listening on http://127.0.0.1:"), (
+            first,
+            self.proc.stderr.read() if self.proc.poll() is not None else "",
+        )
         self.base = first.removeprefix("Listening on ")
         self.lines: dict[str, str] = {}
         if "--demo" in args:
@@ -58,7 +61,11 @@ def db(tmp_path: Path) -> str:
 
 @pytest.fixture
 def demo(db: str) -> Iterator[Server]:
-    server = Server(db, "--demo", env={"SWITCHBOARD_SIMULATOR_TALK_SECONDS": "1", "SWITCHBOARD_SIMULATOR_ANSWER_MS": "200"})
+    server = Server(
+        db,
+        "--demo",
+        env={"SWITCHBOARD_SIMULATOR_TALK_SECONDS": "1", "SWITCHBOARD_SIMULATOR_ANSWER_MS": "200"},
+    )
     try:
         yield server
     finally:
@@ -66,7 +73,12 @@ def demo(db: str) -> Iterator[Server]:
 
 
 def cli(db: str, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "switchboard", *args, "--database", db], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "switchboard", *args, "--database", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -74,7 +86,12 @@ def cli(db: str, *args: str) -> str:
 def test_the_printed_curl_command_places_a_call_that_lives_and_ends(demo: Server, db: str) -> None:
     curl = demo.lines["Try"]
     assert curl.startswith("curl -X POST")
-    done = subprocess.run(["bash", "-c", curl + " -s -w '\\n%{http_code}'"], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["bash", "-c", curl + " -s -w '\\n%{http_code}'"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     body, _, status = done.stdout.rpartition("\n")
     assert status == "201", done.stdout
     call = json.loads(body)
@@ -93,7 +110,10 @@ def test_the_printed_curl_command_places_a_call_that_lives_and_ends(demo: Server
             time.sleep(0.05)
         assert got["result"] == {"code": "Success", "party": "Destination", "reason": "Normal"}
         assert {("Active", "Stopped"), ("Active", "Started")} <= seen
-        agents = {json.loads(line)["id"]: json.loads(line) for line in cli(db, "agents", "list", KEY, "--json").splitlines()}
+        agents = {
+            json.loads(line)["id"]: json.loads(line)
+            for line in cli(db, "agents", "list", KEY, "--json").splitlines()
+        }
         assert agents["1234"]["state"] == "Wrapup"
         detail = client.get(f"/V0/{KEY}/Agents/1234").json()
         assert detail["currentCallGuid"] == call["id"]
@@ -101,7 +121,11 @@ def test_the_printed_curl_command_places_a_call_that_lives_and_ends(demo: Server
 
 def test_api_token_from_demo_gets_an_access_token(demo: Server) -> None:
     with httpx.Client(base_url=demo.base) as client:
-        response = client.post("/v0/oauth2/token", data={"grant_type": "client_credentials"}, auth=(KEY, demo.lines["API token"]))
+        response = client.post(
+            "/v0/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=(KEY, demo.lines["API token"]),
+        )
         assert response.status_code == 200
         assert response.json()["expires_in"] == 3600
 
@@ -110,12 +134,17 @@ def test_restart_keeps_the_account_and_ends_calls_left_in_progress(db: str) -> N
     first = Server(db, "--demo")
     token = first.lines["Bearer token"]
     with httpx.Client(base_url=first.base, headers={"Authorization": f"Bearer {token}"}) as client:
-        call = client.post(f"/v0/{KEY}/calls/", json={"from": {"agentId": "1234"}, "to": {"telephoneNumber": "02072060408"}}).json()
+        call = client.post(
+            f"/v0/{KEY}/calls/",
+            json={"from": {"agentId": "1234"}, "to": {"telephoneNumber": "02072060408"}},
+        ).json()
     assert first.stop() == 0
     second = Server(db, "--demo")
     try:
         assert second.lines["API token"].startswith("unchanged")
-        with httpx.Client(base_url=second.base, headers={"Authorization": f"Bearer {token}"}) as client:
+        with httpx.Client(
+            base_url=second.base, headers={"Authorization": f"Bearer {token}"}
+        ) as client:
             got = client.get(f"/v0/{KEY}/calls/{call['id']}").json()
         assert got["result"] == {"code": "Failure", "party": "Originator", "reason": "CallFailed"}
     finally:
@@ -136,12 +165,17 @@ def test_two_server_processes_never_reserve_an_agent_twice(db: str) -> None:
         async def fire() -> list[httpx.Response]:
             async with httpx.AsyncClient(headers=headers, timeout=30) as client:
                 return await asyncio.gather(
-                    *(client.post(f"{(first, second)[i % 2].base}/v0/{KEY}/calls/", json=body) for i in range(50))
+                    *(
+                        client.post(f"{(first, second)[i % 2].base}/v0/{KEY}/calls/", json=body)
+                        for i in range(50)
+                    )
                 )
 
         responses = asyncio.run(fire())
         assert Counter(r.status_code for r in responses) == {201: 10, 400: 40}
-        assert {r.json()["message"] for r in responses if r.status_code == 400} == {"Unable to place call - Agent number busy"}
+        assert {r.json()["message"] for r in responses if r.status_code == 400} == {
+            "Unable to place call - Agent number busy"
+        }
         assert sorted(r.json()["from"]["agentId"] for r in responses if r.status_code == 201) == ids
     finally:
         second.stop()
@@ -150,6 +184,11 @@ def test_two_server_processes_never_reserve_an_agent_twice(db: str) -> None:
 
 def test_port_in_use_is_a_clear_error(demo: Server, db: str) -> None:
     port = demo.base.rsplit(":", 1)[1]
-    done = subprocess.run([sys.executable, "-m", "switchboard", "serve", "--port", port, "--database", db], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "switchboard", "serve", "--port", port, "--database", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "error:" in done.stderr

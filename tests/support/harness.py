@@ -100,7 +100,9 @@ class Harness:
     async def end(self, call_id: str, by: Any, key: str = DEMO_KEY) -> None:
         await calls.end_call(self.ctx, key, call_id, by, wait_s=0)
 
-    async def token_request(self, data: dict[str, str] | None = None, basic: tuple[str, str] | None = None, **kw: Any) -> httpx.Response:
+    async def token_request(
+        self, data: dict[str, str] | None = None, basic: tuple[str, str] | None = None, **kw: Any
+    ) -> httpx.Response:
         headers = kw.pop("headers", {})
         if basic is not None:
             raw = f"{basic[0]}:{basic[1]}".encode()
@@ -113,9 +115,7 @@ async def open_harness(tmp_path: Path, **settings: Any) -> Harness:
     config = load_settings(database_url=f"sqlite:///{tmp_path / 'switchboard.db'}", **settings)
     runtime = await build(config, clock=clock)
     lines = dict(await prepare_demo(runtime.ctx, BASE))
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=runtime.app()), base_url=BASE
-    )
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.app()), base_url=BASE)
     return Harness(runtime, clock, client, lines["API token"])
 
 

@@ -67,7 +67,9 @@ def _route(template: str, methods: dict[str, Handler], authenticated: bool = Tru
 ROUTES = (
     _route("/v0/oauth2/token", {"POST": handlers.issue_token}, authenticated=False),
     _route("/v0/{account}/calls", {"POST": handlers.place_call}),
-    _route("/v0/{account}/calls/{call}", {"GET": handlers.get_call, "POST": handlers.set_recording}),
+    _route(
+        "/v0/{account}/calls/{call}", {"GET": handlers.get_call, "POST": handlers.set_recording}
+    ),
     _route("/v0/{account}/calls/{call}/dispositionCode", {"POST": handlers.set_disposition}),
     _route("/v0/{account}/agents/{agent}", {"GET": handlers.get_agent}),
 )

@@ -46,9 +46,7 @@ def json_response(
     return Response(body, status_code=status, headers=headers, media_type=JSON_TYPE)
 
 
-def message_response(
-    message: str, status: int, headers: dict[str, str] | None = None
-) -> Response:
+def message_response(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
     return json_response({"message": message}, status, headers)
 
 

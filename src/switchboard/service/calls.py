@@ -82,7 +82,8 @@ async def _choose_caller(
             wrapup_allowed=wrapup_ok,
         ):
             raise RuleViolation(Messages.AGENT_BUSY)
-        return caller
+        found: Agent = caller
+        return found
     await _check_destination_agent_exists(uow, account, checked)
     groups = await uow.groups.members(account.key, checked.groups)
     if not groups:

@@ -20,6 +20,9 @@ from switchboard.domain.events import Event
 
 # --------------------------------------------------------------------------- storage
 
+# Repositories have a ``list`` method; inside their class bodies that name hides the builtin.
+List = list
+
 
 class AccountRepository(Protocol):
     async def get(self, key: str) -> Account | None: ...
@@ -30,7 +33,7 @@ class AccountRepository(Protocol):
     async def save(self, account: Account) -> None:
         """Write every setting and the callback numbers (replacing them)."""
 
-    async def list(self) -> list[Account]: ...
+    async def list(self) -> List[Account]: ...
 
     async def credentials(self, key: str) -> tuple[str, int] | None:
         """The API token hash and the token generation, or ``None`` for an unknown key."""
@@ -49,7 +52,7 @@ class AgentRepository(Protocol):
 
     async def save(self, agent: Agent) -> None: ...
 
-    async def list(self, account_key: str) -> list[Agent]: ...
+    async def list(self, account_key: str) -> List[Agent]: ...
 
     async def reserve(
         self,
@@ -71,11 +74,11 @@ class AgentRepository(Protocol):
 
     async def free_candidates(
         self, account_key: str, agent_ids: Sequence[str], *, wrapup_allowed: bool
-    ) -> list[Agent]:
+    ) -> List[Agent]:
         """The free agents among ``agent_ids``, longest idle first (never-called first),
         ties by id as a number then as text."""
 
-    async def due_wrapups(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+    async def due_wrapups(self, now: datetime, limit: int = 100) -> List[tuple[str, str]]:
         """(account_key, agent_id) of agents in Wrapup whose deadline has passed and that
         await no disposition."""
 
@@ -101,14 +104,14 @@ class CallRepository(Protocol):
 
     async def list(
         self, account_key: str, *, active_only: bool = False, limit: int = 1000
-    ) -> list[Call]: ...
+    ) -> List[Call]: ...
 
     async def latest_for_agent(self, account_key: str, agent_id: str) -> Call | None:
         """The agent's most recent call, as caller or destination."""
 
     async def due_deadlines(
         self, now: datetime, *, node_id: str, limit: int = 100
-    ) -> list[tuple[str, datetime, str]]:
+    ) -> List[tuple[str, datetime, str]]:
         """(call_id, deadline_at, tag) of active calls whose deadline has passed and that this
         node may drive: simulator calls, and calls placed by ``node_id``."""
 
@@ -117,7 +120,7 @@ class CallRepository(Protocol):
 
     async def set_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> None: ...
 
-    async def active_on_node(self, node_id: str, account_key: str | None = None) -> list[Call]: ...
+    async def active_on_node(self, node_id: str, account_key: str | None = None) -> List[Call]: ...
 
     async def purge_ended(self, before: datetime) -> int: ...
 
