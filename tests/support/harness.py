@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,28 +16,16 @@ from switchboard.demo import DEMO_KEY, prepare_demo
 from switchboard.domain.agents import Agent, AgentState
 from switchboard.service import agents, calls, provisioning, scheduler
 from switchboard.service.provisioning import AccountOptions, AgentOptions
+from tests.fakes import FakeClock
 
 BASE = "http://127.0.0.1:8080"
 JSON_V6 = "application/json; version=6"
 
 
-class TestClock:
-    """Aware UTC time that moves only when the test says so."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.current = start or datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
-
-
 @dataclass
 class Harness:
     runtime: Runtime
-    clock: TestClock
+    clock: FakeClock
     client: httpx.AsyncClient
     api_token: str
 
@@ -111,7 +98,7 @@ class Harness:
 
 
 async def open_harness(tmp_path: Path, **settings: Any) -> Harness:
-    clock = TestClock()
+    clock = FakeClock()
     config = load_settings(database_url=f"sqlite:///{tmp_path / 'switchboard.db'}", **settings)
     runtime = await build(config, clock=clock)
     lines = dict(await prepare_demo(runtime.ctx, BASE))

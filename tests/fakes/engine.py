@@ -1,0 +1,40 @@
+"""A telephony engine that answers ``start`` as told and records what the service asked."""
+
+from __future__ import annotations
+
+from switchboard.domain.calls import Party
+from switchboard.service.ports import CallSetup, CallSignals, StartOutcome
+
+
+class ScriptedEngine:
+    def __init__(
+        self, name: str = "scripted", outcome: StartOutcome = StartOutcome.RINGING
+    ) -> None:
+        self.name = name
+        self.outcome: StartOutcome | Exception = outcome
+        self.started: list[CallSetup] = []
+        self.deadlines: list[tuple[str, str]] = []
+        self.hangups: list[tuple[str, Party]] = []
+        self.signals: CallSignals | None = None
+        self.closed = False
+
+    def bind(self, signals: CallSignals) -> None:
+        self.signals = signals
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self.closed = True
+
+    async def start(self, setup: CallSetup) -> StartOutcome:
+        self.started.append(setup)
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+    async def on_deadline(self, setup: CallSetup, tag: str) -> None:
+        self.deadlines.append((setup.call_id, tag))
+
+    async def hangup(self, setup: CallSetup, by: Party) -> None:
+        self.hangups.append((setup.call_id, by))

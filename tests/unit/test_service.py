@@ -1,0 +1,211 @@
+"""Use-cases over fakes: storage in memory, a scripted engine, a clock the test moves."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from switchboard.adapters.numbering import LibPhoneNumberPlan
+from switchboard.adapters.tokens import JwtAccessTokens, Sha256SecretHasher
+from switchboard.domain.agents import AgentState
+from switchboard.domain.calls import CallResult, Party, Reason
+from switchboard.domain.errors import (
+    AccountForbidden,
+    CallNotStarted,
+    InvalidAccessToken,
+    InvalidClient,
+)
+from switchboard.domain.events import AgentStateChanged, CallConnected, CallEnded, CallPlaced
+from switchboard.domain.placement import PlaceCallRequest
+from switchboard.service import auth, calls, provisioning, scheduler
+from switchboard.service.context import Context
+from switchboard.service.ports import StartOutcome
+from switchboard.service.progress import CallProgress
+from switchboard.service.provisioning import AccountOptions, AgentOptions
+from tests.fakes import FakeClock, FakeEventPublisher, FakeUnitOfWorkFactory
+from tests.fakes.engine import ScriptedEngine
+
+REQUEST = PlaceCallRequest(from_agent_id="1", to_telephone_number="02072068888")
+
+
+def context(
+    engine: ScriptedEngine | None = None,
+    uow: FakeUnitOfWorkFactory | None = None,
+    node: str = "node-1",
+) -> Context:
+    engine = engine or ScriptedEngine()
+    ctx = Context(
+        uow=uow or FakeUnitOfWorkFactory(),
+        clock=FakeClock(),
+        engine=engine,
+        numbers=LibPhoneNumberPlan(),
+        tokens=JwtAccessTokens("k" * 40),
+        hasher=Sha256SecretHasher(),
+        publisher=FakeEventPublisher(),
+        node_id=node,
+    )
+    engine.bind(CallProgress(ctx))
+    return ctx
+
+
+async def provisioned(ctx: Context) -> str:
+    secret = await provisioning.create_account(ctx, "acme", AccountOptions(wrapup_seconds=10))
+    await provisioning.add_number(ctx, "acme", "01256636451")
+    await provisioning.add_agent(ctx, "acme", "1", AgentOptions())
+    await provisioning.add_agent(ctx, "acme", "2", AgentOptions())
+    return secret
+
+
+def published(ctx: Context) -> FakeEventPublisher:
+    assert isinstance(ctx.publisher, FakeEventPublisher)
+    return ctx.publisher
+
+
+async def test_placing_a_call_commits_it_and_publishes_call_placed() -> None:
+    ctx = context()
+    await provisioned(ctx)
+    call = await calls.place_call(ctx, "acme", REQUEST)
+    assert (await calls.get_call(ctx, "acme", call.id)).caller_agent_id == "1"
+    assert [type(e) for e in published(ctx).published] == [CallPlaced]
+    setup = ctx.engine.started[0]  # type: ignore[attr-defined]
+    assert (setup.destination_e164, setup.presented_clid_e164, setup.agent_timeout_s) == (
+        "+442072068888",
+        "+441256636451",
+        15.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("outcome", "message"),
+    [
+        (StartOutcome.AGENT_BUSY, "Unable to place call - Agent number busy"),
+        (StartOutcome.AGENT_UNREACHABLE, "Unable to place call to Agent. Please try again"),
+        (RuntimeError("socket exploded"), "Unable to place call to Agent. Please try again"),
+    ],
+)
+async def test_engine_failure_to_start_leaves_no_trace(
+    outcome: StartOutcome | Exception, message: str
+) -> None:
+    engine = ScriptedEngine()
+    engine.outcome = outcome
+    ctx = context(engine)
+    await provisioned(ctx)
+    with pytest.raises(CallNotStarted) as raised:
+        await calls.place_call(ctx, "acme", REQUEST)
+    assert raised.value.message == message
+    assert await calls.list_calls(ctx, "acme") == []
+    agents = {a.agent_id: a for a in await provisioning.list_agents(ctx, "acme")}
+    assert (agents["1"].state, agents["1"].current_call_id, agents["1"].state_before_call) == (
+        AgentState.READY,
+        None,
+        None,
+    )
+
+
+async def test_signals_move_the_call_and_end_it_in_one_transaction() -> None:
+    ctx = context()
+    await provisioned(ctx)
+    call = await calls.place_call(ctx, "acme", REQUEST)
+    progress = CallProgress(ctx)
+    await progress.agent_answered(call.id)
+    await progress.destination_answered(call.id)
+    await progress.ended(call.id, CallResult.hung_up(Party.ORIGINATOR))
+    await progress.ended(
+        call.id, CallResult.failure(Party.DESTINATION, Reason.CALL_FAILED)
+    )  # ignored
+    ended = await calls.get_call(ctx, "acme", call.id)
+    assert ended.result == CallResult.hung_up(Party.ORIGINATOR)
+    kinds = [type(e) for e in published(ctx).published]
+    assert kinds.count(CallEnded) == 1 and CallConnected in kinds
+    changed = published(ctx).of_type(AgentStateChanged)
+    assert (changed[-1].agent_id, changed[-1].state, changed[-1].previous) == (
+        "1",
+        "Wrapup",
+        "BusyOutgoing",
+    )
+
+
+async def test_signals_for_unknown_calls_are_ignored() -> None:
+    ctx = context()
+    await provisioned(ctx)
+    await CallProgress(ctx).agent_answered("nope")
+    await CallProgress(ctx).ended("nope", CallResult.hung_up(Party.ORIGINATOR))
+    assert published(ctx).published == []
+
+
+async def test_a_deadline_fires_once_across_two_processes() -> None:
+    shared = FakeUnitOfWorkFactory()
+    first_engine, second_engine = ScriptedEngine(), ScriptedEngine()
+    first, second = context(first_engine, shared), context(second_engine, shared)
+    await provisioned(first)
+    call = await calls.place_call(first, "acme", REQUEST)
+    await CallProgress(first).schedule(call.id, first.clock.now() + timedelta(seconds=1), "t1")
+    for ctx in (first, second):
+        ctx.clock.advance(2)  # type: ignore[attr-defined]
+    assert (
+        await scheduler.fire_due_deadlines(first) + await scheduler.fire_due_deadlines(second) == 1
+    )
+    assert first_engine.deadlines + second_engine.deadlines == [(call.id, "t1")]
+
+
+async def test_only_the_owning_node_drives_a_non_simulator_call() -> None:
+    shared = FakeUnitOfWorkFactory()
+    owner_engine, other_engine = ScriptedEngine("sip"), ScriptedEngine("sip")
+    owner, other = context(owner_engine, shared, "a"), context(other_engine, shared, "b")
+    await provisioned(owner)
+    call = await calls.place_call(owner, "acme", REQUEST)
+    ended = await calls.end_call(other, "acme", call.id, Party.DESTINATION, wait_s=0)
+    assert ended.is_active and other_engine.hangups == []  # left as a request for the owner
+    assert await scheduler.fire_due_deadlines(other) == 0
+    assert await scheduler.fire_due_deadlines(owner) == 1
+    assert owner_engine.hangups == [(call.id, Party.DESTINATION)]
+
+
+async def test_recover_ends_this_nodes_calls_only() -> None:
+    shared = FakeUnitOfWorkFactory()
+    mine, theirs = (
+        context(ScriptedEngine("sip"), shared, "a"),
+        context(ScriptedEngine("sip"), shared, "b"),
+    )
+    await provisioned(mine)
+    kept = await calls.place_call(
+        theirs, "acme", PlaceCallRequest(from_agent_id="2", to_telephone_number="02072068888")
+    )
+    lost = await calls.place_call(mine, "acme", REQUEST)
+    assert await scheduler.recover(mine) == 1
+    assert (await calls.get_call(mine, "acme", lost.id)).result == CallResult.failure(
+        Party.ORIGINATOR, Reason.CALL_FAILED
+    )
+    assert (await calls.get_call(mine, "acme", kept.id)).is_active
+
+
+async def test_wrapup_ends_by_the_scheduler() -> None:
+    ctx = context()
+    await provisioned(ctx)
+    call = await calls.place_call(ctx, "acme", REQUEST)
+    await CallProgress(ctx).agent_answered(call.id)
+    await CallProgress(ctx).ended(
+        call.id, CallResult.failure(Party.DESTINATION, Reason.NUMBER_BUSY)
+    )
+    ctx.clock.advance(9.9)  # type: ignore[attr-defined]
+    assert await scheduler.tick(ctx) == 0
+    ctx.clock.advance(0.1)  # type: ignore[attr-defined]
+    assert await scheduler.tick(ctx) == 1
+    agents = {a.agent_id: a for a in await provisioning.list_agents(ctx, "acme")}
+    assert agents["1"].state is AgentState.READY
+
+
+async def test_tokens_check_account_generation_and_path() -> None:
+    ctx = context()
+    secret = await provisioned(ctx)
+    with pytest.raises(InvalidClient):
+        await auth.issue_access_token(ctx, "acme", secret + "x")
+    token, lifetime = await auth.issue_access_token(ctx, "acme", secret)
+    assert lifetime == 3600
+    await auth.authorise(ctx, token, "acme")
+    with pytest.raises(AccountForbidden):
+        await auth.authorise(ctx, token, "other")
+    await provisioning.new_api_token(ctx, "acme")
+    with pytest.raises(InvalidAccessToken):
+        await auth.authorise(ctx, token, "acme")
