@@ -1,9 +1,16 @@
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.harness import Harness, close_harness, open_harness
+from tests.support.harness import (
+    POSTGRES_URL_VARIABLE,
+    Harness,
+    PostgresDatabase,
+    close_harness,
+    open_harness,
+)
 
 
 @pytest.fixture
@@ -13,3 +20,28 @@ async def sb(tmp_path: Path) -> AsyncIterator[Harness]:
         yield harness
     finally:
         await close_harness(harness)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def sb_any(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    """The same app over SQLite and, when a server is configured, PostgreSQL."""
+    if request.param == "sqlite":
+        harness = await open_harness(tmp_path)
+        try:
+            yield harness
+        finally:
+            await close_harness(harness)
+        return
+    server = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not server:
+        pytest.skip(f"{POSTGRES_URL_VARIABLE} is not set: no PostgreSQL to test against")
+    database = PostgresDatabase(server)
+    url = await database.create()
+    try:
+        harness = await open_harness(tmp_path, database_url=url)
+        try:
+            yield harness
+        finally:
+            await close_harness(harness)
+    finally:
+        await database.drop()

@@ -8,7 +8,8 @@ from tests.support.harness import Harness
 KEY = "a1b2c3d4e5"
 
 
-async def test_fifty_group_calls_for_ten_free_agents(sb: Harness) -> None:
+async def test_fifty_group_calls_for_ten_free_agents(sb_any: Harness) -> None:
+    sb = sb_any
     ids = [str(2000 + i) for i in range(10)]
     for agent_id in ids:
         await sb.add_agent(KEY, agent_id)

@@ -28,7 +28,8 @@ async def phone(sb: Harness, agent_id: str, uri: str) -> None:
     await provisioning.update_agent(sb.ctx, KEY, agent_id, AgentOptions(phone=uri))
 
 
-async def test_answered_call_goes_through_its_life(sb: Harness) -> None:
+async def test_answered_call_goes_through_its_life(sb_any: Harness) -> None:
+    sb = sb_any
     call_id = await placed(sb, to_number("02072068888"))
     assert await sb.state("1234") == "BusyOutgoing"
     got = await sb.get_call(call_id)
@@ -191,7 +192,8 @@ async def test_setting_a_state_by_hand_cancels_wrapup(sb: Harness) -> None:
     assert await sb.state("1234") == "Away"
 
 
-async def test_enforced_disposition_holds_wrapup_until_a_code_is_set(sb: Harness) -> None:
+async def test_enforced_disposition_holds_wrapup_until_a_code_is_set(sb_any: Harness) -> None:
+    sb = sb_any
     await provisioning.update_account(
         sb.ctx, KEY, AccountOptions(wrapup_seconds=5, enforce_dispositions=True)
     )

@@ -61,7 +61,9 @@ class PostgresSchema:
     def __init__(self, url: str) -> None:
         self.url = url
         self.name = f"switchboard_test_{uuid.uuid4().hex[:12]}"
-        self.engine_options = {"connect_args": {"server_settings": {"search_path": self.name}}}
+        self.engine_options: dict[str, Any] = {
+            "connect_args": {"server_settings": {"search_path": self.name}}
+        }
 
     async def _run(self, statement: str) -> None:
         admin = create_engine(self.url)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -516,16 +516,18 @@ async def test_an_agents_latest_call_counts_it_as_caller_or_destination(backend:
 
 
 async def test_due_deadlines_are_simulator_calls_and_this_nodes_calls(backend: Backend) -> None:
-    sip, sim = {"engine": "sip"}, {"engine": "simulator"}
+    sip, sim = "sip", "simulator"
     await seed(
         backend.uow,
         an_account(),
-        a_call("mine", node_id="a", deadline_at=at(3), deadline_tag="t1", **sip),
-        a_call("theirs", node_id="b", deadline_at=at(1), deadline_tag="t2", **sip),
-        a_call("sim", node_id="b", deadline_at=at(2).astimezone(PARIS), deadline_tag="t3", **sim),
-        a_call("later", node_id="a", deadline_at=at(11), deadline_tag="t4", **sip),
+        a_call("mine", node_id="a", deadline_at=at(3), deadline_tag="t1", engine=sip),
+        a_call("theirs", node_id="b", deadline_at=at(1), deadline_tag="t2", engine=sip),
+        a_call(
+            "sim", node_id="b", deadline_at=at(2).astimezone(PARIS), deadline_tag="t3", engine=sim
+        ),
+        a_call("later", node_id="a", deadline_at=at(11), deadline_tag="t4", engine=sip),
         a_call("ended", node_id="a", deadline_at=at(1), deadline_tag="t", phase=Phase.ENDED),
-        a_call("none", node_id="a", **sip),
+        a_call("none", node_id="a", engine=sip),
     )
     async with backend.uow(write=False) as uow:
         due = await uow.calls.due_deadlines(at(10), node_id="a")
@@ -570,13 +572,13 @@ async def test_active_calls_on_a_node(backend: Backend) -> None:
 
 
 async def test_purge_removes_only_calls_that_ended_before_the_cutoff(backend: Backend) -> None:
-    ended = {"phase": Phase.ENDED}
+    ended = Phase.ENDED
     await seed(
         backend.uow,
         an_account(),
-        a_call("old", ended_at=at(1), **ended),
-        a_call("older", ended_at=at(0).astimezone(PARIS), **ended),
-        a_call("recent", ended_at=at(10), **ended),
+        a_call("old", ended_at=at(1), phase=ended),
+        a_call("older", ended_at=at(0).astimezone(PARIS), phase=ended),
+        a_call("recent", ended_at=at(10), phase=ended),
         a_call("active", created_at=at(-100)),
     )
     async with backend.uow() as uow:
@@ -685,19 +687,11 @@ async def place_from_group(uow_factory: UnitOfWorkFactory, call_id: str) -> str 
 GROUP = [str(n) for n in range(1, 11)]
 
 
-@pytest.mark.parametrize("engines", [1, 2], ids=["one-engine", "two-engines"])
-async def test_fifty_concurrent_placements_reserve_each_of_ten_agents_once(
-    backend: Backend, engines: int
-) -> None:
-    if engines == 2 and not backend.is_sql:
-        pytest.skip("two engines are two server processes: SQL backends only")
+async def fifty_placements_on_ten_agents(backend: Backend, *factories: UnitOfWorkFactory) -> None:
     await seed(backend.uow, an_account(), *(an_agent(i) for i in GROUP))
-    factories = [backend.uow]
-    if engines == 2:
-        factories.append(SqlUnitOfWorkFactory(backend.new_engine()))
 
     winners = await asyncio.gather(
-        *(place_from_group(factories[n % engines], f"call-{n}") for n in range(50))
+        *(place_from_group(factories[n % len(factories)], f"call-{n}") for n in range(50))
     )
 
     reserved = [agent_id for agent_id in winners if agent_id is not None]
@@ -707,6 +701,19 @@ async def test_fifty_concurrent_placements_reserve_each_of_ten_agents_once(
         calls = await uow.calls.list(KEY)
     assert {a.current_call_id for a in agents} == {c.id for c in calls}
     assert len(calls) == 10 and all(a.state is BUSY for a in agents)
+
+
+async def test_fifty_concurrent_placements_reserve_each_of_ten_agents_once(
+    backend: Backend,
+) -> None:
+    await fifty_placements_on_ten_agents(backend, backend.uow)
+
+
+async def test_two_processes_placing_at_once_never_share_an_agent_nor_hit_a_lock(
+    sql_backend: Backend,
+) -> None:
+    second_process = SqlUnitOfWorkFactory(sql_backend.new_engine())
+    await fifty_placements_on_ten_agents(sql_backend, sql_backend.uow, second_process)
 
 
 async def test_one_of_many_concurrent_claimers_wins_a_deadline(backend: Backend) -> None:
@@ -774,7 +781,7 @@ async def test_processes_migrating_a_new_postgres_schema_at_once_agree(
     await _assert_migrated(postgres_schema.url, options)
 
 
-async def _assert_migrated(url: str, options: dict[str, object]) -> None:
+async def _assert_migrated(url: str, options: dict[str, Any]) -> None:
     engine = create_engine(url, **options)
     try:
         async with engine.connect() as connection:

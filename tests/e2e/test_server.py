@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.harness import POSTGRES_URL_VARIABLE, PostgresDatabase
+
 KEY = "a1b2c3d4e5"
 
 
@@ -151,14 +153,44 @@ def test_restart_keeps_the_account_and_ends_calls_left_in_progress(db: str) -> N
         second.stop()
 
 
-def test_two_server_processes_never_reserve_an_agent_twice(db: str) -> None:
+async def _add_group(db: str, group_id: str, agent_ids: list[str]) -> None:
+    from switchboard.bootstrap import build
+    from switchboard.config import load_settings
+    from switchboard.service import provisioning
+    from switchboard.service.provisioning import AgentOptions
+
+    runtime = await build(load_settings(database_url=db), open_engine=False)
+    try:
+        for agent_id in agent_ids:
+            await provisioning.add_agent(runtime.ctx, KEY, agent_id, AgentOptions())
+        await provisioning.add_group(runtime.ctx, KEY, group_id, agent_ids)
+    finally:
+        await runtime.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared.db'}"
+        return
+    server = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not server:
+        pytest.skip(f"{POSTGRES_URL_VARIABLE} is not set: no PostgreSQL to test against")
+    database = PostgresDatabase(server)
+    url = asyncio.run(database.create())
+    try:
+        yield url
+    finally:
+        asyncio.run(database.drop())
+
+
+def test_two_server_processes_never_reserve_an_agent_twice(shared_db: str) -> None:
+    db = shared_db
     first = Server(db, "--demo")
     second = Server(db)
     try:
         ids = [str(3000 + i) for i in range(10)]
-        for agent_id in ids:
-            cli(db, "agents", "add", KEY, agent_id)
-        cli(db, "groups", "add", KEY, "ten", *ids)
+        asyncio.run(_add_group(db, "ten", ids))
         headers = {"Authorization": f"Bearer {first.lines['Bearer token']}"}
         body = {"from": {"groups": ["ten"]}, "to": {"telephoneNumber": "02072068888"}}
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.adapters.telephony.sip import SipConfig, SipEngine
-from switchboard.adapters.telephony.sip.sipp import SippPeer
+from switchboard.adapters.telephony.sip.sipp import SippPeer, free_port
 from switchboard.domain.calls import CallResult, Phase
 from switchboard.service.ports import CallSetup, StartOutcome
 
@@ -222,6 +222,15 @@ class SipHarness:
             destination_e164=None if phone else number, destination_phone=phone,
             presented_clid_e164=clid, agent_timeout_s=agent_timeout_s,
             destination_timeout_s=destination_timeout_s)
+
+    def peer_uri_nobody_listens(self) -> str:
+        suffix = ";transport=tcp" if self.transport == "tcp" else ""
+        return f"sip:agent@127.0.0.1:{free_port()}{suffix}"
+
+    def current(self, call_id: str) -> CallSetup:
+        """The setup as storage would rebuild it now (with the phase the signals say)."""
+        assert self.driver is not None
+        return self.driver.current(call_id)
 
     async def start(self, setup: CallSetup) -> StartOutcome:
         assert self.engine is not None and self.driver is not None

@@ -99,7 +99,8 @@ class Harness:
 
 async def open_harness(tmp_path: Path, **settings: Any) -> Harness:
     clock = FakeClock()
-    config = load_settings(database_url=f"sqlite:///{tmp_path / 'switchboard.db'}", **settings)
+    settings.setdefault("database_url", f"sqlite:///{tmp_path / 'switchboard.db'}")
+    config = load_settings(**settings)
     runtime = await build(config, clock=clock)
     lines = dict(await prepare_demo(runtime.ctx, BASE))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.app()), base_url=BASE)
@@ -109,3 +110,40 @@ async def open_harness(tmp_path: Path, **settings: Any) -> Harness:
 async def close_harness(harness: Harness) -> None:
     await harness.client.aclose()
     await harness.runtime.close()
+
+
+POSTGRES_URL_VARIABLE = "SWITCHBOARD_TEST_POSTGRES_URL"
+
+
+class PostgresDatabase:
+    """A database of its own on the test server, for one test; dropped afterwards."""
+
+    def __init__(self, server_url: str) -> None:
+        import uuid
+
+        from sqlalchemy.engine import make_url
+
+        self.server_url = server_url
+        self.name = f"switchboard_{uuid.uuid4().hex[:12]}"
+        self.url = (
+            make_url(server_url).set(database=self.name).render_as_string(hide_password=False)
+        )
+
+    async def _admin(self, statement: str) -> None:
+        from sqlalchemy import text
+
+        from switchboard.adapters.storage import create_engine
+
+        engine = create_engine(self.server_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    async def create(self) -> str:
+        await self._admin(f'CREATE DATABASE "{self.name}"')
+        return self.url
+
+    async def drop(self) -> None:
+        await self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')

@@ -206,8 +206,10 @@ def _retained(ctx: Context, call: Call) -> bool:
     return call.ended_at + timedelta(seconds=ctx.retention_s) > ctx.clock.now()
 
 
-async def _readable_call(ctx: Context, uow: UnitOfWork, account_key: str, call_id: str) -> Call:
-    call = await uow.calls.get(call_id, for_update=True)
+async def _readable_call(
+    ctx: Context, uow: UnitOfWork, account_key: str, call_id: str, *, for_update: bool = False
+) -> Call:
+    call = await uow.calls.get(call_id, for_update=for_update)
     if call is None or call.account_key != account_key or not _retained(ctx, call):
         raise NotFound()
     return call
@@ -218,14 +220,10 @@ async def get_call(ctx: Context, account_key: str, call_id: str) -> Call:
         return await _readable_call(ctx, uow, account_key, call_id)
 
 
-async def require_call(ctx: Context, account_key: str, call_id: str) -> None:
-    """Step 8 of the order of checks: the call in the path exists (before the body's rules)."""
-    await get_call(ctx, account_key, call_id)
-
 
 async def set_recording(ctx: Context, account_key: str, call_id: str, value: str | None) -> str:
     async with ctx.transaction() as uow:
-        call = await _readable_call(ctx, uow, account_key, call_id)
+        call = await _readable_call(ctx, uow, account_key, call_id, for_update=True)
         status = _recording_status(value)
         if not call.is_active:
             raise RuleViolation(Messages.CALL_NOT_IN_PROGRESS)
@@ -248,7 +246,7 @@ async def set_disposition(
     ctx: Context, account_key: str, call_id: str, code: str | None, agent_id: str | None
 ) -> str:
     async with ctx.transaction() as uow:
-        call = await _readable_call(ctx, uow, account_key, call_id)
+        call = await _readable_call(ctx, uow, account_key, call_id, for_update=True)
         if code is None or not code.strip():
             raise RuleViolation(Messages.DISPOSITION_MISSING)
         if len(code) > 255:

@@ -57,5 +57,13 @@ def translated(what: str) -> Iterator[None]:
         raise StorageUnavailable(f"{what}: the database refused the change") from exc
     except (sa_exc.SQLAlchemyError, OSError) as exc:
         raise StorageUnavailable(
-            f"{what}: the database is unavailable ({exc.__class__.__name__})"
+            f"{what}: the database is unavailable: {_driver_text(exc)}"
         ) from exc
+
+
+def _driver_text(exc: BaseException) -> str:
+    """The driver's own words, first line only: the operator's clue (the API shows clients a
+    generic text for any 5xx)."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines() or [type(cause).__name__]
+    return lines[0][:200]
