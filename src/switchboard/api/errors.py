@@ -26,6 +26,7 @@ STATUS: dict[type[e.SwitchboardError], int] = {
     e.UnsupportedGrantType: 400,
     e.InvalidClient: 401,
     e.NotFound: 404,
+    e.StorageUnavailable: 503,
     e.RuleViolation: 400,
     e.ProvisioningError: 400,
     e.SwitchboardError: 500,
@@ -65,6 +66,8 @@ def error_response(exc: e.SwitchboardError) -> Response:
         headers["WWW-Authenticate"] = challenge
     if status == 500:
         return message_response("An error has occurred.", 500)
+    if status == 503:  # the cause is for the log, not for the client
+        return message_response(e.StorageUnavailable.message, 503, {"Retry-After": "1"})
     return message_response(exc.message, status, headers)
 
 

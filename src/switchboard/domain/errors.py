@@ -19,6 +19,7 @@ below knows about HTTP.
     │   ├── UnsupportedGrantType
     │   └── InvalidClient
     ├── NotFound                     (404) unknown or expired resource
+    ├── StorageUnavailable           (503) the database did not answer; retryable
     ├── RuleViolation                (400) a rule of the endpoint, with its VCC message
     │   └── CallNotStarted           the agent's phone could not be reached (rule 20)
     └── ProvisioningError            operator input (CLI): bad value, duplicate, unknown
@@ -107,6 +108,12 @@ class InvalidClient(OAuthError):
 
 class NotFound(SwitchboardError):
     message = "The requested resource was not found."
+
+
+class StorageUnavailable(SwitchboardError):
+    """The database could not be reached or did not answer in time; the client may retry."""
+
+    message = "The service is temporarily unavailable."
 
 
 class RuleViolation(SwitchboardError):

@@ -220,7 +220,6 @@ async def get_call(ctx: Context, account_key: str, call_id: str) -> Call:
         return await _readable_call(ctx, uow, account_key, call_id)
 
 
-
 async def set_recording(ctx: Context, account_key: str, call_id: str, value: str | None) -> str:
     async with ctx.transaction() as uow:
         call = await _readable_call(ctx, uow, account_key, call_id, for_update=True)

@@ -31,7 +31,9 @@ class AccountRepository(Protocol):
         """Raises ``AlreadyExists`` when the key is taken."""
 
     async def save(self, account: Account) -> None:
-        """Write every setting and the callback numbers (replacing them)."""
+        """Write every setting and the callback numbers (replacing them). Never writes the
+        token generation (a stale copy must not un-revoke tokens); ``UnknownEntity`` for a
+        missing account."""
 
     async def list(self) -> List[Account]: ...
 

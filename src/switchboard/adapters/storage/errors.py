@@ -23,11 +23,9 @@ from contextlib import contextmanager
 
 from sqlalchemy import exc as sa_exc
 
-from switchboard.domain.errors import AlreadyExists, SwitchboardError, UnknownEntity
+from switchboard.domain.errors import AlreadyExists, StorageUnavailable, UnknownEntity
 
-
-class StorageUnavailable(SwitchboardError):
-    message = "The database is unavailable."
+__all__ = ["ReadOnlyUnitOfWork", "StorageUnavailable", "translated"]
 
 
 class ReadOnlyUnitOfWork(RuntimeError):
