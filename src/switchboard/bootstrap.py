@@ -91,6 +91,7 @@ async def build(
             publisher=events,
             node_id=settings.node_id,
             retention_s=settings.call_retention_seconds,
+            engine_running=open_engine,
         )
         engine.bind(CallProgress(ctx))
         if open_engine:

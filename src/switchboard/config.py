@@ -47,20 +47,27 @@ class Settings(BaseSettings):
     scheduler_period_ms: float = Field(50, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
 
-    # SIP engine (SWITCHBOARD_TELEPHONY=sip)
+    # SIP engine (SWITCHBOARD_TELEPHONY=sip); see docs/sip.md
     sip_bind_host: str = "127.0.0.1"
     sip_bind_port: int = Field(5060, ge=0, le=65535)
     sip_advertised_host: str | None = None
     sip_advertised_port: int | None = Field(None, ge=1, le=65535)
+    sip_listen_udp: bool = True
+    sip_listen_tcp: bool = True
     sip_t1_ms: float = Field(500, gt=0)
+    sip_t2_ms: float = Field(4000, gt=0)
     sip_flow1_max_ring_seconds: float = Field(25, ge=0)
     sip_trunk_host: str | None = None
     sip_trunk_port: int = Field(5060, ge=1, le=65535)
     sip_trunk_transport: Literal["udp", "tcp"] = "udp"
+    sip_trunk_proxy: str | None = None
     sip_trunk_username: str | None = None
     sip_trunk_password: str | None = None
+    sip_trunk_realm: str | None = None
     sip_trunk_headers: dict[str, str] = Field(default_factory=dict)
     sip_p_asserted_identity: bool = False
+    sip_from_domain: str | None = None
+    sip_user_agent: str = "Switchboard"
 
     @field_validator("public_base_url")
     @classmethod

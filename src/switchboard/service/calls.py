@@ -285,7 +285,7 @@ async def end_call(
     if not call.is_active:
         raise RuleViolation(Messages.CALL_NOT_IN_PROGRESS)
     drivable = call.engine == ctx.engine.name and (
-        call.engine == "simulator" or call.node_id == ctx.node_id
+        call.engine == "simulator" or (ctx.engine_running and call.node_id == ctx.node_id)
     )
     if drivable:
         await ctx.engine.hangup(CallSetup.of(call), by)

@@ -29,6 +29,9 @@ class Context:
     publisher: EventPublisher
     node_id: str = "node-1"
     retention_s: float = 86400.0
+    # False in one-shot CLI processes: their engine is not open, so they never drive a call
+    # that needs this node's live engine state (a SIP call); they leave a request instead.
+    engine_running: bool = True
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[UnitOfWork]:
