@@ -190,19 +190,30 @@ class SipHarness:
         self.driver: DeadlineDriver | None = None
         self._counter = 0
 
-    async def peer(self, scenario: str, *, ring_ms: int = 100, timeout_s: float = 20.0,
-                   **values: str) -> SippPeer:
-        peer = SippPeer(SCENARIOS / scenario, self.workdir, transport=self.transport,
-                        values=values, ring_ms=ring_ms, timeout_s=timeout_s)
+    async def peer(
+        self, scenario: str, *, ring_ms: int = 100, timeout_s: float = 20.0, **values: str
+    ) -> SippPeer:
+        peer = SippPeer(
+            SCENARIOS / scenario,
+            self.workdir,
+            transport=self.transport,
+            values=values,
+            ring_ms=ring_ms,
+            timeout_s=timeout_s,
+        )
         await peer.start()
         self.peers.append(peer)
         return peer
 
     async def open_engine(self, *, trunk: SippPeer | None = None, **overrides: Any) -> SipEngine:
         settings: dict[str, Any] = {
-            "bind_host": "127.0.0.1", "bind_port": 0, "t1_ms": 50,
-            "trunk_host": "127.0.0.1", "trunk_port": trunk.port if trunk else 9,
-            "trunk_transport": self.transport, "deadline_grace_s": 2.0,
+            "bind_host": "127.0.0.1",
+            "bind_port": 0,
+            "t1_ms": 50,
+            "trunk_host": "127.0.0.1",
+            "trunk_port": trunk.port if trunk else 9,
+            "trunk_transport": self.transport,
+            "deadline_grace_s": 2.0,
         }
         settings.update(overrides)
         engine = SipEngine(SipConfig(**settings), now)
@@ -213,15 +224,26 @@ class SipHarness:
         self.driver.start()
         return engine
 
-    def setup(self, agent_phone: str, *, number: str | None = "+441632960123",
-              phone: str | None = None, clid: str | None = "+441632960001",
-              agent_timeout_s: float = 5.0, destination_timeout_s: float = 10.0) -> CallSetup:
+    def setup(
+        self,
+        agent_phone: str,
+        *,
+        number: str | None = "+441632960123",
+        phone: str | None = None,
+        clid: str | None = "+441632960001",
+        agent_timeout_s: float = 5.0,
+        destination_timeout_s: float = 10.0,
+    ) -> CallSetup:
         self._counter += 1
         return CallSetup(
-            call_id=f"call-{self._counter}", agent_phone=agent_phone,
-            destination_e164=None if phone else number, destination_phone=phone,
-            presented_clid_e164=clid, agent_timeout_s=agent_timeout_s,
-            destination_timeout_s=destination_timeout_s)
+            call_id=f"call-{self._counter}",
+            agent_phone=agent_phone,
+            destination_e164=None if phone else number,
+            destination_phone=phone,
+            presented_clid_e164=clid,
+            agent_timeout_s=agent_timeout_s,
+            destination_timeout_s=destination_timeout_s,
+        )
 
     def peer_uri_nobody_listens(self) -> str:
         suffix = ";transport=tcp" if self.transport == "tcp" else ""

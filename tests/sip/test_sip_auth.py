@@ -16,19 +16,35 @@ from switchboard.adapters.telephony.sip.message import SipParseError
 
 def test_rfc_2617_example_response() -> None:
     """RFC 2617 section 3.5: Mufasa / "Circle Of Life" fetching /dir/index.html."""
-    assert digest_response(
-        username="Mufasa", password="Circle Of Life", realm="testrealm@host.com",
-        nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", method="GET", uri="/dir/index.html",
-        qop="auth", nc="00000001", cnonce="0a4f113b",
-    ) == "6629fae49393a05397450978507c4ef1"
+    assert (
+        digest_response(
+            username="Mufasa",
+            password="Circle Of Life",
+            realm="testrealm@host.com",
+            nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093",
+            method="GET",
+            uri="/dir/index.html",
+            qop="auth",
+            nc="00000001",
+            cnonce="0a4f113b",
+        )
+        == "6629fae49393a05397450978507c4ef1"
+    )
 
 
 def test_challenge_parsing_honours_quotes_and_lists() -> None:
     challenge = Challenge.parse(
         'Digest realm="trunk, inc", nonce="abc\\"d", qop="auth,auth-int", '
-        "algorithm=MD5, opaque=\"xyz\", stale=TRUE")
-    assert challenge == Challenge(realm="trunk, inc", nonce='abc"d', qop=("auth", "auth-int"),
-                                  opaque="xyz", algorithm="MD5", stale=True)
+        'algorithm=MD5, opaque="xyz", stale=TRUE'
+    )
+    assert challenge == Challenge(
+        realm="trunk, inc",
+        nonce='abc"d',
+        qop=("auth", "auth-int"),
+        opaque="xyz",
+        algorithm="MD5",
+        stale=True,
+    )
 
 
 @pytest.mark.parametrize("value", ["Basic realm=x", 'Digest realm="x"', 'Digest nonce="x'])
@@ -41,26 +57,39 @@ def test_authorization_with_qop_verifies_and_counts_nonce_uses() -> None:
     client = DigestClient(Credentials("acme", "s3cret"))
     challenge = Challenge(realm="trunk.test", nonce="n1", qop=("auth",), opaque="op")
 
-    first = parse_auth_params(client.authorization(challenge, "INVITE", "sip:+44@trunk")
-                              .removeprefix("Digest "))
-    second = parse_auth_params(client.authorization(challenge, "BYE", "sip:far@trunk")
-                               .removeprefix("Digest "))
+    first = parse_auth_params(
+        client.authorization(challenge, "INVITE", "sip:+44@trunk").removeprefix("Digest ")
+    )
+    second = parse_auth_params(
+        client.authorization(challenge, "BYE", "sip:far@trunk").removeprefix("Digest ")
+    )
 
     assert first["nc"] == "00000001" and second["nc"] == "00000002"
     assert first["opaque"] == "op" and first["qop"] == "auth"
     assert first["response"] == digest_response(
-        username="acme", password="s3cret", realm="trunk.test", nonce="n1", method="INVITE",
-        uri="sip:+44@trunk", qop="auth", nc="00000001", cnonce=first["cnonce"])
+        username="acme",
+        password="s3cret",
+        realm="trunk.test",
+        nonce="n1",
+        method="INVITE",
+        uri="sip:+44@trunk",
+        qop="auth",
+        nc="00000001",
+        cnonce=first["cnonce"],
+    )
 
 
 def test_authorization_without_qop_uses_the_rfc_2069_form() -> None:
     client = DigestClient(Credentials("acme", "s3cret"))
-    fields = parse_auth_params(client.authorization(
-        Challenge(realm="r", nonce="n"), "INVITE", "sip:x@y").removeprefix("Digest "))
+    fields = parse_auth_params(
+        client.authorization(Challenge(realm="r", nonce="n"), "INVITE", "sip:x@y").removeprefix(
+            "Digest "
+        )
+    )
     assert "qop" not in fields and "cnonce" not in fields
     assert fields["response"] == digest_response(
-        username="acme", password="s3cret", realm="r", nonce="n", method="INVITE",
-        uri="sip:x@y")
+        username="acme", password="s3cret", realm="r", nonce="n", method="INVITE", uri="sip:x@y"
+    )
 
 
 def test_only_the_configured_realm_and_md5_are_answered() -> None:

@@ -23,8 +23,14 @@ REJECTED_OFFER = "m=audio 0 "  # the answer an agent gets when its offer can no 
 
 
 async def flow_i_trunk(sip: SipHarness, hangup: str, ring_ms: int = 100) -> SippPeer:
-    return await sip.peer("trunk_flow1.xml", ring_ms=ring_ms, OFFER_RE="o=agent",
-                          FROM_RE=CLID_IN_FROM, ORIGIN="trunk", HANGUP=hangup)
+    return await sip.peer(
+        "trunk_flow1.xml",
+        ring_ms=ring_ms,
+        OFFER_RE="o=agent",
+        FROM_RE=CLID_IN_FROM,
+        ORIGIN="trunk",
+        HANGUP=hangup,
+    )
 
 
 # --------------------------------------------------------------------------- connected calls
@@ -77,7 +83,9 @@ async def test_flow_iv_connects_and_the_destination_hangs_up(sip: SipHarness) ->
     await sip.assert_peers_passed()
 
 
-async def test_service_hangup_of_a_connected_call_hangs_up_both_phones(sip: SipHarness) -> None:
+async def test_service_hangup_ends_a_connected_call_and_stale_deadlines_do_not(
+    sip: SipHarness,
+) -> None:
     agent = await sip.peer("agent_flow1.xml", ACK_RE="o=trunk", HANGUP=RECEIVE_BYE)
     trunk = await flow_i_trunk(sip, RECEIVE_BYE)
     engine = await sip.open_engine(trunk=trunk)
@@ -85,6 +93,10 @@ async def test_service_hangup_of_a_connected_call_hangs_up_both_phones(sip: SipH
 
     assert await sip.start(setup) is StartOutcome.RINGING
     await sip.signals.wait_for("destination_answered", setup.call_id)
+    await engine.on_deadline(setup, "sip:agent_no_answer")  # stale: the agent answered long ago
+    await engine.on_deadline(setup, "sip:destination_no_answer")
+    await asyncio.sleep(0.1)
+    assert sip.signals.kinds(setup.call_id) == ["agent_answered", "destination_answered"]
     await engine.hangup(setup, Party.DESTINATION)
     assert await sip.signals.wait_ended(setup.call_id) == CallResult.hung_up(Party.DESTINATION)
     await sip.assert_peers_passed()
@@ -92,8 +104,9 @@ async def test_service_hangup_of_a_connected_call_hangs_up_both_phones(sip: SipH
 
 async def test_agent_to_agent_call_uses_the_same_machinery(sip: SipHarness) -> None:
     caller = await sip.peer("agent_flow1.xml", ACK_RE="o=agent2", HANGUP=RECEIVE_BYE)
-    callee = await sip.peer("trunk_flow1.xml", OFFER_RE="o=agent", FROM_RE=".*",
-                            ORIGIN="agent2", HANGUP=send_bye())
+    callee = await sip.peer(
+        "trunk_flow1.xml", OFFER_RE="o=agent", FROM_RE=".*", ORIGIN="agent2", HANGUP=send_bye()
+    )
     await sip.open_engine()
     setup = sip.setup(caller.uri(), phone=callee.uri("agent2"))
 
@@ -127,14 +140,16 @@ async def test_agent_declining_before_ringing_is_unreachable(sip: SipHarness) ->
 
 
 async def test_agent_declining_while_ringing_ends_the_call_rejected(sip: SipHarness) -> None:
-    agent = await sip.peer("reject.xml", ring_ms=200, PROVISIONAL=RINGING, CODE="603",
-                           REASON="Decline")
+    agent = await sip.peer(
+        "reject.xml", ring_ms=200, PROVISIONAL=RINGING, CODE="603", REASON="Decline"
+    )
     await sip.open_engine()
     setup = sip.setup(agent.uri())
 
     assert await sip.start(setup) is StartOutcome.RINGING
     assert await sip.signals.wait_ended(setup.call_id) == CallResult.failure(
-        Party.ORIGINATOR, Reason.CALL_REJECTED)
+        Party.ORIGINATOR, Reason.CALL_REJECTED
+    )
     assert sip.signals.kinds(setup.call_id) == ["ended"]
     await sip.assert_peers_passed()
 
@@ -147,7 +162,8 @@ async def test_agent_not_answering_is_cancelled_when_its_deadline_comes(sip: Sip
 
     assert await sip.start(setup) is StartOutcome.RINGING
     assert await sip.signals.wait_ended(setup.call_id) == CallResult.failure(
-        Party.ORIGINATOR, Reason.NO_ANSWER)
+        Party.ORIGINATOR, Reason.NO_ANSWER
+    )
     [(due, tag)] = sip.signals.schedules(setup.call_id)
     assert tag == "sip:agent_no_answer"
     assert timedelta(seconds=0.9) < due - started < timedelta(seconds=1.5)
@@ -155,14 +171,16 @@ async def test_agent_not_answering_is_cancelled_when_its_deadline_comes(sip: Sip
 
 
 async def test_agent_answer_crossing_our_cancel_is_acknowledged_and_hung_up(
-        sip: SipHarness) -> None:
+    sip: SipHarness,
+) -> None:
     agent = await sip.peer("cancel_race.xml", ACK_RE=REJECTED_OFFER)
     await sip.open_engine()
     setup = sip.setup(agent.uri(), agent_timeout_s=0.5)
 
     assert await sip.start(setup) is StartOutcome.RINGING
     assert await sip.signals.wait_ended(setup.call_id) == CallResult.failure(
-        Party.ORIGINATOR, Reason.NO_ANSWER)
+        Party.ORIGINATOR, Reason.NO_ANSWER
+    )
     await sip.assert_peers_passed()
     assert sip.signals.kinds(setup.call_id) == ["ended"]
 
@@ -185,7 +203,8 @@ async def test_agent_hanging_up_while_the_destination_rings(sip: SipHarness) -> 
 
     assert await sip.start(setup) is StartOutcome.RINGING
     assert await sip.signals.wait_ended(setup.call_id) == CallResult.failure(
-        Party.ORIGINATOR, Reason.NORMAL)
+        Party.ORIGINATOR, Reason.NORMAL
+    )
     assert sip.signals.kinds(setup.call_id) == ["agent_answered", "ended"]
     await sip.assert_peers_passed()
 
@@ -193,13 +212,17 @@ async def test_agent_hanging_up_while_the_destination_rings(sip: SipHarness) -> 
 # --------------------------------------------------------------------------- the destination's leg
 
 
-@pytest.mark.parametrize(("code", "reason", "expected"), [
-    ("486", "Busy Here", Reason.NUMBER_BUSY),
-    ("404", "Not Found", Reason.NUMBER_UNOBTAINABLE),
-    ("503", "Service Unavailable", Reason.CALL_FAILED),
-])
+@pytest.mark.parametrize(
+    ("code", "reason", "expected"),
+    [
+        ("486", "Busy Here", Reason.NUMBER_BUSY),
+        ("404", "Not Found", Reason.NUMBER_UNOBTAINABLE),
+        ("503", "Service Unavailable", Reason.CALL_FAILED),
+    ],
+)
 async def test_destination_failure_rejects_the_agents_offer_and_hangs_up(
-        sip: SipHarness, code: str, reason: str, expected: Reason) -> None:
+    sip: SipHarness, code: str, reason: str, expected: Reason
+) -> None:
     agent = await sip.peer("agent_flow1.xml", ACK_RE=REJECTED_OFFER, HANGUP=RECEIVE_BYE)
     trunk = await sip.peer("reject.xml", PROVISIONAL="", CODE=code, REASON=reason)
     await sip.open_engine(trunk=trunk)
@@ -207,7 +230,8 @@ async def test_destination_failure_rejects_the_agents_offer_and_hangs_up(
 
     assert await sip.start(setup) is StartOutcome.RINGING
     assert await sip.signals.wait_ended(setup.call_id) == CallResult.failure(
-        Party.DESTINATION, expected)
+        Party.DESTINATION, expected
+    )
     assert sip.signals.kinds(setup.call_id) == ["agent_answered", "ended"]
     await sip.assert_peers_passed()
 
@@ -220,7 +244,8 @@ async def test_destination_busy_under_flow_iv_hangs_up_the_held_agent(sip: SipHa
 
     assert await sip.start(setup) is StartOutcome.RINGING
     assert await sip.signals.wait_ended(setup.call_id) == CallResult.failure(
-        Party.DESTINATION, Reason.NUMBER_BUSY)
+        Party.DESTINATION, Reason.NUMBER_BUSY
+    )
     await sip.assert_peers_passed()
 
 
@@ -232,7 +257,8 @@ async def test_destination_not_answering_is_cancelled(sip: SipHarness) -> None:
 
     assert await sip.start(setup) is StartOutcome.RINGING
     assert await sip.signals.wait_ended(setup.call_id) == CallResult.failure(
-        Party.DESTINATION, Reason.NO_ANSWER)
+        Party.DESTINATION, Reason.NO_ANSWER
+    )
     assert sip.signals.schedules(setup.call_id)[-1][1] == "sip:destination_no_answer"
     await sip.assert_peers_passed()
 
@@ -248,7 +274,8 @@ async def test_service_hangup_while_the_destination_rings(sip: SipHarness) -> No
     await asyncio.sleep(0.2)
     await engine.hangup(sip.current(setup.call_id), Party.ORIGINATOR)
     assert await sip.signals.wait_ended(setup.call_id) == CallResult.failure(
-        Party.ORIGINATOR, Reason.NORMAL)
+        Party.ORIGINATOR, Reason.NORMAL
+    )
     await sip.assert_peers_passed()
 
 
@@ -296,8 +323,9 @@ async def test_flow_iv_survives_a_ring_far_longer_than_64_t1(sip: SipHarness) ->
     """T1 = 50 ms: a phone holding an unacknowledged 2xx (flow I) would give up after 3.2 s.
     Flow IV acknowledges the agent at once, so a 40 s ring is no problem."""
     agent = await sip.peer("agent_flow4.xml", timeout_s=60, HANGUP=send_bye(100))
-    trunk = await sip.peer("trunk_flow4.xml", ring_ms=40_000, timeout_s=60, ORIGIN="trunk",
-                           HANGUP=RECEIVE_BYE)
+    trunk = await sip.peer(
+        "trunk_flow4.xml", ring_ms=40_000, timeout_s=60, ORIGIN="trunk", HANGUP=RECEIVE_BYE
+    )
     await sip.open_engine(trunk=trunk)
     setup = sip.setup(agent.uri(), destination_timeout_s=60)
 

@@ -77,7 +77,8 @@ def test_remote_cseq_must_not_go_down_and_target_refreshes() -> None:
 
 def test_targets_of_uris() -> None:
     assert target_of(SipUri.parse("sip:x@h;maddr=10.0.0.1;transport=TCP")) == Target(
-        "tcp", "10.0.0.1", 5060)
+        "tcp", "10.0.0.1", 5060
+    )
     with pytest.raises(SipParseError):
         target_of(SipUri.parse("tel:+441632960123"))
     with pytest.raises(SipParseError):

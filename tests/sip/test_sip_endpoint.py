@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
 
@@ -20,8 +21,7 @@ class UdpPeer(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.received.put_nowait(data)
@@ -53,15 +53,22 @@ async def endpoint() -> AsyncIterator[Endpoint]:
 async def peer(endpoint: Endpoint) -> AsyncIterator[UdpPeer]:
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.create_datagram_endpoint(
-        UdpPeer, local_addr=("127.0.0.1", 0), remote_addr=("127.0.0.1", endpoint.port))
+        UdpPeer, local_addr=("127.0.0.1", 0), remote_addr=("127.0.0.1", endpoint.port)
+    )
     try:
         yield protocol
     finally:
         transport.close()
 
 
-def request(method: str, *, branch: str = "z9hG4bKpeer1", to_tag: str | None = None,
-            via_host: str = "127.0.0.1", cseq: int = 1) -> bytes:
+def request(
+    method: str,
+    *,
+    branch: str = "z9hG4bKpeer1",
+    to_tag: str | None = None,
+    via_host: str = "127.0.0.1",
+    cseq: int = 1,
+) -> bytes:
     to = "<sip:switchboard@127.0.0.1>" + (f";tag={to_tag}" if to_tag else "")
     return (
         f"{method} sip:switchboard@127.0.0.1 SIP/2.0\r\n"
@@ -102,19 +109,32 @@ async def test_a_retransmitted_request_gets_the_same_response(peer: UdpPeer) -> 
     assert first.to_bytes() == second.to_bytes()
 
 
-@pytest.mark.parametrize(("method", "status"), [
-    ("BYE", 481), ("UPDATE", 481), ("INFO", 481), ("INVITE", 481),
-])
-async def test_requests_for_unknown_dialogs_get_481(peer: UdpPeer, method: str,
-                                                    status: int) -> None:
+@pytest.mark.parametrize(
+    ("method", "status"),
+    [
+        ("BYE", 481),
+        ("UPDATE", 481),
+        ("INFO", 481),
+        ("INVITE", 481),
+    ],
+)
+async def test_requests_for_unknown_dialogs_get_481(
+    peer: UdpPeer, method: str, status: int
+) -> None:
     assert peer.transport is not None
     peer.transport.sendto(request(method, to_tag="nosuchdialog"))
     assert (await peer.response()).status == status
 
 
-@pytest.mark.parametrize(("method", "status"), [
-    ("INVITE", 403), ("BYE", 481), ("REGISTER", 405), ("FROB", 501),
-])
+@pytest.mark.parametrize(
+    ("method", "status"),
+    [
+        ("INVITE", 403),
+        ("BYE", 481),
+        ("REGISTER", 405),
+        ("FROB", 501),
+    ],
+)
 async def test_requests_outside_a_dialog(peer: UdpPeer, method: str, status: int) -> None:
     assert peer.transport is not None
     peer.transport.sendto(request(method))
@@ -129,7 +149,8 @@ async def test_a_rejected_invite_is_retransmitted_until_acked(peer: UdpPeer) -> 
     again = await peer.response(within=0.5)  # timer G, T1 = 50 ms
     assert again.to_bytes() == first.to_bytes()
     ack = request("ACK", branch="z9hG4bKinv").replace(
-        b"To: <sip:switchboard@127.0.0.1>", f"To: {first.get('To')}".encode())
+        b"To: <sip:switchboard@127.0.0.1>", f"To: {first.get('To')}".encode()
+    )
     peer.transport.sendto(ack)
     await asyncio.sleep(0.05)
     while not peer.received.empty():

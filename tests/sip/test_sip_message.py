@@ -18,7 +18,7 @@ INVITE = (
     b"v: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport,"
     b" SIP/2.0/TCP proxy.example;branch=z9hG4bK2\r\n"
     b"Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bK3\r\n"
-    b"f: \"Smith, John\" <sip:+441632960001@example.com>;tag=abc\r\n"
+    b'f: "Smith, John" <sip:+441632960001@example.com>;tag=abc\r\n'
     b"t: <sip:+441632960123@trunk.example>\r\n"
     b"i: call-1@example.com\r\n"
     b"CSeq: 7 INVITE\r\n"
@@ -48,7 +48,10 @@ def test_list_headers_are_split_across_lines_and_commas_but_not_inside_quotes() 
     message = parse_message(INVITE)
 
     assert [Via.parse(v).branch for v in message.values("Via")] == [
-        "z9hG4bK1", "z9hG4bK2", "z9hG4bK3"]
+        "z9hG4bK1",
+        "z9hG4bK2",
+        "z9hG4bK3",
+    ]
     assert NameAddr.parse(message.get("From") or "").display == '"Smith, John"'
     assert split_values('"a, b" <sip:x@y>, <sip:z@w;lr>') == ['"a, b" <sip:x@y>', "<sip:z@w;lr>"]
 
@@ -56,7 +59,8 @@ def test_list_headers_are_split_across_lines_and_commas_but_not_inside_quotes() 
 def test_response_round_trip_recomputes_content_length() -> None:
     response = parse_message(
         b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\n"
-        b"To: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+        b"To: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    )
     assert isinstance(response, Response)
     response.body = b"hello"
 
@@ -70,29 +74,35 @@ def test_response_round_trip_recomputes_content_length() -> None:
 def test_a_datagram_without_content_length_keeps_the_rest_as_body() -> None:
     message = parse_message(
         b"OPTIONS sip:x@y SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\nFrom: <sip:a@b>;tag=1\n"
-        b"To: <sip:c@d>\nCall-ID: x\nCSeq: 1 OPTIONS\n\nbody")
+        b"To: <sip:c@d>\nCall-ID: x\nCSeq: 1 OPTIONS\n\nbody"
+    )
     assert message.body == b"body"
     stream = parse_message(
         b"OPTIONS sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1"
-        b"\r\nTo: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\nbody", stream=True)
+        b"\r\nTo: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\nbody",
+        stream=True,
+    )
     assert stream.body == b""
 
 
-@pytest.mark.parametrize("data", [
-    b"",
-    b"\r\n\r\n",
-    b"HELLO WORLD\r\n\r\n",
-    b"INVITE sip:x@y SIP/3.0\r\n\r\n",
-    b"SIP/2.0 99 Too Low\r\n\r\n",
-    INVITE.replace(b"CSeq: 7 INVITE", b"CSeq: seven INVITE"),
-    INVITE.replace(b"CSeq: 7 INVITE", b"CSeq: 7 BYE"),
-    INVITE.replace(b"i: call-1@example.com\r\n", b""),
-    INVITE.replace(b"l: 4", b"l: 400"),
-    INVITE.replace(b"l: 4", b"l: -4"),
-    INVITE.replace(b"Subject:", b"Sub ject:"),
-    b"INVITE sip:x@y SIP/2.0\r\n folded first\r\n\r\n",
-    b"INVITE sip:x@y SIP/2.0\r\nVia: \xff\xfe\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\r\n\r\n",
+        b"HELLO WORLD\r\n\r\n",
+        b"INVITE sip:x@y SIP/3.0\r\n\r\n",
+        b"SIP/2.0 99 Too Low\r\n\r\n",
+        INVITE.replace(b"CSeq: 7 INVITE", b"CSeq: seven INVITE"),
+        INVITE.replace(b"CSeq: 7 INVITE", b"CSeq: 7 BYE"),
+        INVITE.replace(b"i: call-1@example.com\r\n", b""),
+        INVITE.replace(b"l: 4", b"l: 400"),
+        INVITE.replace(b"l: 4", b"l: -4"),
+        INVITE.replace(b"Subject:", b"Sub ject:"),
+        b"INVITE sip:x@y SIP/2.0\r\n folded first\r\n\r\n",
+        b"INVITE sip:x@y SIP/2.0\r\nVia: \xff\xfe\r\n\r\n",
+    ],
+)
 def test_unusable_input_raises_the_parse_error_only(data: bytes) -> None:
     with pytest.raises(SipParseError):
         parse_message(data)
@@ -113,16 +123,30 @@ def test_set_and_remove_keep_header_order() -> None:
 # --------------------------------------------------------------------------- URIs
 
 
-@pytest.mark.parametrize(("text", "user", "host", "port", "params"), [
-    ("sip:sbc1;lr", None, "sbc1", None, {"lr": None}),
-    ("sip:+441632960123@10.0.0.1:5080;transport=TCP", "+441632960123", "10.0.0.1", 5080,
-     {"transport": "TCP"}),
-    ("SIP:alice@[2001:db8::1]:5070;maddr=10.1.1.1;lr", "alice", "[2001:db8::1]", 5070,
-     {"maddr": "10.1.1.1", "lr": None}),
-    ("sips:bob@example.com", "bob", "example.com", None, {}),
-])
-def test_sip_uris(text: str, user: str | None, host: str, port: int | None,
-                  params: dict[str, str | None]) -> None:
+@pytest.mark.parametrize(
+    ("text", "user", "host", "port", "params"),
+    [
+        ("sip:sbc1;lr", None, "sbc1", None, {"lr": None}),
+        (
+            "sip:+441632960123@10.0.0.1:5080;transport=TCP",
+            "+441632960123",
+            "10.0.0.1",
+            5080,
+            {"transport": "TCP"},
+        ),
+        (
+            "SIP:alice@[2001:db8::1]:5070;maddr=10.1.1.1;lr",
+            "alice",
+            "[2001:db8::1]",
+            5070,
+            {"maddr": "10.1.1.1", "lr": None},
+        ),
+        ("sips:bob@example.com", "bob", "example.com", None, {}),
+    ],
+)
+def test_sip_uris(
+    text: str, user: str | None, host: str, port: int | None, params: dict[str, str | None]
+) -> None:
     uri = SipUri.parse(text)
     assert (uri.user, uri.host, uri.port, uri.params) == (user, host, port, params)
     assert SipUri.parse(str(uri)) == uri
@@ -137,13 +161,25 @@ def test_uri_with_password_headers_and_transport() -> None:
 def test_tel_uri() -> None:
     uri = SipUri.parse("tel:+441632960123;phone-context=example.com")
     assert (uri.scheme, uri.host, uri.params) == (
-        "tel", "+441632960123", {"phone-context": "example.com"})
+        "tel",
+        "+441632960123",
+        {"phone-context": "example.com"},
+    )
 
 
-@pytest.mark.parametrize("text", [
-    "http://example.com", "sip:", "sip:@host", "sip:host:99999", "sip:host:port",
-    "sip:[::1", "sip:ho st", "sip:a@b;=x",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "http://example.com",
+        "sip:",
+        "sip:@host",
+        "sip:host:99999",
+        "sip:host:port",
+        "sip:[::1",
+        "sip:ho st",
+        "sip:a@b;=x",
+    ],
+)
 def test_bad_uris(text: str) -> None:
     with pytest.raises(SipParseError):
         SipUri.parse(text)
@@ -169,8 +205,12 @@ def test_name_addr_forms() -> None:
 
 def test_via() -> None:
     via = Via.parse("SIP/2.0/udp 192.0.2.1:5062;branch=z9hG4bKabc;rport;received=10.0.0.1")
-    assert (via.transport, via.host, via.port, via.branch) == ("UDP", "192.0.2.1", 5062,
-                                                                "z9hG4bKabc")
+    assert (via.transport, via.host, via.port, via.branch) == (
+        "UDP",
+        "192.0.2.1",
+        5062,
+        "z9hG4bKabc",
+    )
     assert via.params["rport"] is None
     assert via.sent_by == "192.0.2.1:5062"
     assert str(via) == "SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKabc;rport;received=10.0.0.1"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from switchboard.adapters.telephony.sip import sdp
 
-OFFER = (b"v=0\r\no=agent 7 7 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\n"
-         b"m=audio 4000 RTP/AVP 8 0\r\nm=video 4002 RTP/AVP 96\r\n")
+OFFER = (
+    b"v=0\r\no=agent 7 7 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\n"
+    b"m=audio 4000 RTP/AVP 8 0\r\nm=video 4002 RTP/AVP 96\r\n"
+)
 
 
 def test_held_offer_is_what_real_phones_accept_before_media_is_known() -> None:

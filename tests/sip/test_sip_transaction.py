@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -78,9 +79,12 @@ def response_to(req: Request, status: int) -> Response:
     return resp
 
 
-def start(kind: type[ClientTransaction], method: str, target: Target = UDP,
-          sender: LoopbackSender | None = None) -> tuple[ClientTransaction, LoopbackSender,
-                                                          Recorder, list[object]]:
+def start(
+    kind: type[ClientTransaction],
+    method: str,
+    target: Target = UDP,
+    sender: LoopbackSender | None = None,
+) -> tuple[ClientTransaction, LoopbackSender, Recorder, list[object]]:
     sender = sender or LoopbackSender()
     user = Recorder()
     ended: list[object] = []
@@ -94,7 +98,7 @@ async def test_invite_is_retransmitted_with_doubling_intervals_until_timer_b() -
     await asyncio.sleep(64 * T1 + 0.1)
 
     times = [at for at, _, _ in sender.sent]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == 7  # at 0, 1, 3, 7, 15, 31 and 63 T1; timer B fires at 64 T1
     for gap, expected in zip(gaps, [T1, 2 * T1, 4 * T1, 8 * T1, 16 * T1, 32 * T1], strict=True):
         assert expected * 0.8 < gap < expected + 0.05
@@ -142,7 +146,7 @@ async def test_every_2xx_reaches_the_user_who_acks_it() -> None:
 
 
 async def test_nothing_is_retransmitted_over_tcp() -> None:
-    tx, sender, user, _ = start(InviteClientTransaction, "INVITE", TCP)
+    tx, sender, _user, _ = start(InviteClientTransaction, "INVITE", TCP)
     await asyncio.sleep(10 * T1)
     assert sender.methods() == ["INVITE"]
     tx.receive(response_to(tx.request, 404))
@@ -152,10 +156,10 @@ async def test_nothing_is_retransmitted_over_tcp() -> None:
 
 
 async def test_non_invite_retransmission_is_capped_at_t2_then_times_out() -> None:
-    tx, sender, user, _ = start(NonInviteClientTransaction, "BYE")
+    _tx, sender, user, _ = start(NonInviteClientTransaction, "BYE")
     await asyncio.sleep(64 * T1 + 0.1)
     times = [at for at, _, _ in sender.sent]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert max(gaps) < TIMERS.t2 + 0.05
     assert gaps[-1] > TIMERS.t2 * 0.8
     assert user.failures == [Failure.TIMEOUT]
@@ -173,8 +177,11 @@ async def test_non_invite_final_response_completes_it_once() -> None:
 
 @pytest.mark.parametrize("kind", [InviteClientTransaction, NonInviteClientTransaction])
 async def test_transport_error_fails_the_transaction(kind: type[ClientTransaction]) -> None:
-    tx, _, user, ended = start(kind, "INVITE" if kind is InviteClientTransaction else "BYE",
-                               sender=LoopbackSender(fail=True))
+    tx, _, user, ended = start(
+        kind,
+        "INVITE" if kind is InviteClientTransaction else "BYE",
+        sender=LoopbackSender(fail=True),
+    )
     assert user.failures == [Failure.TRANSPORT]
     assert ended == [tx]
 

@@ -1,13 +1,17 @@
 """The SQL unit of work: one connection, one transaction, the five repositories over it.
 
 A write unit of work begins its transaction at once (``BEGIN IMMEDIATE`` on SQLite: writers
-queue here, on the busy timeout, rather than failing later on a lock upgrade). Leaving it
-without ``commit`` rolls back. After ``commit`` it may go on: the next statement begins a new
+queue here, on the busy timeout, rather than failing later on a lock upgrade). On SQLite the
+writers of one process also queue on an asyncio lock first: SQLite's busy handler polls with
+sleeps of up to 100 ms, so letting a process's own writers contend through it turned a
+queue of 20 requests into second-long tails; across processes the busy timeout still rules.
+Leaving it without ``commit`` rolls back. After ``commit`` it may go on: the next statement begins a new
 transaction, which leaving again rolls back unless committed.
 """
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -43,24 +47,34 @@ class SqlUnitOfWork:
     calls: CallRepository
     settings: SettingsRepository
 
-    def __init__(self, engine: AsyncEngine, *, write: bool) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, write: bool, writer_lock: asyncio.Lock | None = None
+    ) -> None:
         self._engine = engine
         self._write = write
+        self._writer_lock = writer_lock if write else None
         self._connection: AsyncConnection | None = None
         self.events: list[Event] = []
 
     async def __aenter__(self) -> SqlUnitOfWork:
         if self._connection is not None:
             raise RuntimeError("a unit of work is entered once")
-        with translated("open a transaction"):
-            connection = await self._engine.connect()
-            try:
-                if self._write:
-                    connection = await connection.execution_options(**{WRITER: True})
-                await connection.begin()
-            except BaseException:
-                await connection.close()
-                raise
+        if self._writer_lock is not None:
+            await self._writer_lock.acquire()
+        try:
+            with translated("open a transaction"):
+                connection = await self._engine.connect()
+                try:
+                    if self._write:
+                        connection = await connection.execution_options(**{WRITER: True})
+                    await connection.begin()
+                except BaseException:
+                    await connection.close()
+                    raise
+        except BaseException:
+            if self._writer_lock is not None:
+                self._writer_lock.release()
+            raise
         self._connection = connection
         tx = Transaction(connection, write=self._write)
         self.accounts = SqlAccountRepository(tx)
@@ -92,6 +106,9 @@ class SqlUnitOfWork:
             if exc is None:
                 raise
             # The error already on its way out says more than a failed rollback.
+        finally:
+            if self._writer_lock is not None:
+                self._writer_lock.release()
 
 
 class SqlUnitOfWorkFactory:
@@ -99,9 +116,10 @@ class SqlUnitOfWorkFactory:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._writer_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write)
+        return SqlUnitOfWork(self.engine, write=write, writer_lock=self._writer_lock)
 
 
 if TYPE_CHECKING:

@@ -60,8 +60,14 @@ class Addressing:
         params: dict[str, str | None] = {}
         if config.trunk_transport == "tcp":
             params["transport"] = "tcp"
-        uri = SipUri("sip", config.trunk_host, number, None,
-                     config.trunk_port if config.trunk_port != 5060 else None, params)
+        uri = SipUri(
+            "sip",
+            config.trunk_host,
+            number,
+            None,
+            config.trunk_port if config.trunk_port != 5060 else None,
+            params,
+        )
         routes: tuple[str, ...] = ()
         if config.trunk_proxy:
             proxy = SipUri.parse(config.trunk_proxy)
@@ -72,8 +78,9 @@ class Addressing:
             target = Target(config.trunk_transport, config.trunk_host, config.trunk_port)
         credentials = None
         if config.trunk_username is not None and config.trunk_password is not None:
-            credentials = Credentials(config.trunk_username, config.trunk_password,
-                                      config.trunk_realm)
+            credentials = Credentials(
+                config.trunk_username, config.trunk_password, config.trunk_realm
+            )
         headers = [*config.trunk_headers.items()]
         from_value = self._identity(caller)
         if config.p_asserted_identity and caller:
@@ -94,8 +101,11 @@ class Addressing:
             target = target_of(uri)
         except SipParseError as exc:
             raise UnroutablePhone(str(exc)) from exc
-        from_value = self._identity(caller) if caller else (
-            f"<sip:{self._config.contact_user}@{self._domain}>")
+        from_value = (
+            self._identity(caller)
+            if caller
+            else (f"<sip:{self._config.contact_user}@{self._domain}>")
+        )
         return LegPlan(uri, target, f"<{uri}>", from_value)
 
     def _identity(self, number: str | None) -> str:

@@ -93,9 +93,18 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-def digest_response(*, username: str, password: str, realm: str, nonce: str, method: str,
-                    uri: str, qop: str | None = None, nc: str = "00000001",
-                    cnonce: str = "") -> str:
+def digest_response(
+    *,
+    username: str,
+    password: str,
+    realm: str,
+    nonce: str,
+    method: str,
+    uri: str,
+    qop: str | None = None,
+    nc: str = "00000001",
+    cnonce: str = "",
+) -> str:
     ha1 = _md5(f"{username}:{realm}:{password}")
     ha2 = _md5(f"{method}:{uri}")
     if qop:
@@ -113,7 +122,8 @@ class DigestClient:
     def can_answer(self, challenge: Challenge) -> bool:
         wanted = self._credentials.realm
         return challenge.algorithm.upper() == "MD5" and (
-            wanted is None or wanted == challenge.realm)
+            wanted is None or wanted == challenge.realm
+        )
 
     def authorization(self, challenge: Challenge, method: str, uri: str) -> str:
         """The value of Authorization or Proxy-Authorization for this request."""
@@ -131,14 +141,32 @@ class DigestClient:
             nc = f"{count:08x}"
             cnonce = secrets.token_hex(8)
             response = digest_response(
-                username=username, password=self._credentials.password, realm=challenge.realm,
-                nonce=challenge.nonce, method=method, uri=uri, qop=qop, nc=nc, cnonce=cnonce)
-            fields += [f'response="{response}"', "algorithm=MD5", f"qop={qop}", f"nc={nc}",
-                       f'cnonce="{cnonce}"']
+                username=username,
+                password=self._credentials.password,
+                realm=challenge.realm,
+                nonce=challenge.nonce,
+                method=method,
+                uri=uri,
+                qop=qop,
+                nc=nc,
+                cnonce=cnonce,
+            )
+            fields += [
+                f'response="{response}"',
+                "algorithm=MD5",
+                f"qop={qop}",
+                f"nc={nc}",
+                f'cnonce="{cnonce}"',
+            ]
         else:
             response = digest_response(
-                username=username, password=self._credentials.password, realm=challenge.realm,
-                nonce=challenge.nonce, method=method, uri=uri)
+                username=username,
+                password=self._credentials.password,
+                realm=challenge.realm,
+                nonce=challenge.nonce,
+                method=method,
+                uri=uri,
+            )
             fields += [f'response="{response}"', "algorithm=MD5"]
         if challenge.opaque is not None:
             fields.append(f'opaque="{challenge.opaque}"')

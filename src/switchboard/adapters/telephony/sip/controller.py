@@ -143,15 +143,26 @@ TRANSITIONS: dict[Flow, dict[tuple[CallState, Event], tuple[CallState, str]]] = 
     },
 }
 
-DEADLINE_EVENTS = {AGENT_DEADLINE: Event.AGENT_NO_ANSWER,
-                   DESTINATION_DEADLINE: Event.DEST_NO_ANSWER}
+DEADLINE_EVENTS = {
+    AGENT_DEADLINE: Event.AGENT_NO_ANSWER,
+    DESTINATION_DEADLINE: Event.DEST_NO_ANSWER,
+}
 
 
 class ThirdPartyCall:
-    def __init__(self, setup: CallSetup, flow: Flow, agent: LegPlan,
-                 destination: LegPlan | None, *, endpoint: Endpoint, signals: CallSignals,
-                 now: Callable[[], datetime], grace_s: float,
-                 on_closed: Callable[[ThirdPartyCall], None]) -> None:
+    def __init__(
+        self,
+        setup: CallSetup,
+        flow: Flow,
+        agent: LegPlan,
+        destination: LegPlan | None,
+        *,
+        endpoint: Endpoint,
+        signals: CallSignals,
+        now: Callable[[], datetime],
+        grace_s: float,
+        on_closed: Callable[[ThirdPartyCall], None],
+    ) -> None:
         self.setup = setup
         self.flow = flow
         self.state = CallState.AGENT_CALLING
@@ -205,13 +216,20 @@ class ThirdPartyCall:
     def _step(self, occurrence: Occurrence) -> None:
         row = self._table.get((self.state, occurrence.event))
         if row is None:
-            log.debug("call %s: %s ignored in %s", self.call_id, occurrence.event.value,
-                      self.state.value)
+            log.debug(
+                "call %s: %s ignored in %s", self.call_id, occurrence.event.value, self.state.value
+            )
             return
         before = self.state
         self.state, action = row
-        log.debug("call %s: %s -> %s on %s (%s)", self.call_id, before.value, self.state.value,
-                  occurrence.event.value, action)
+        log.debug(
+            "call %s: %s -> %s on %s (%s)",
+            self.call_id,
+            before.value,
+            self.state.value,
+            occurrence.event.value,
+            action,
+        )
         try:
             getattr(self, f"_{action}")(occurrence)
         except Exception:
@@ -273,8 +291,7 @@ class ThirdPartyCall:
             return
         self.destination = Leg("destination", plan, self._endpoint, self)
         self.destination.invite(offer)
-        self._deadline(DESTINATION_DEADLINE, self.setup.destination_timeout_s,
-                       Event.DEST_NO_ANSWER)
+        self._deadline(DESTINATION_DEADLINE, self.setup.destination_timeout_s, Event.DEST_NO_ANSWER)
 
     # ----------------------------------------------------------------- actions: the destination
 
@@ -363,8 +380,9 @@ class ThirdPartyCall:
         due = self._now() + timedelta(seconds=seconds)
         self._post(lambda: self._signals.schedule(self.call_id, due, tag))
         loop = asyncio.get_running_loop()
-        self._fallbacks.append(loop.call_later(seconds + self._grace, self.dispatch,
-                                               Occurrence(event)))
+        self._fallbacks.append(
+            loop.call_later(seconds + self._grace, self.dispatch, Occurrence(event))
+        )
 
     def _cancel_fallbacks(self) -> None:
         for handle in self._fallbacks:
@@ -375,8 +393,9 @@ class ThirdPartyCall:
         """Queue a signal after the ones before it (and after start() returned)."""
         self._chain = asyncio.ensure_future(self._run_signal(self._chain, make))
 
-    async def _run_signal(self, previous: asyncio.Task[None] | None,
-                          make: Callable[[], Awaitable[None]]) -> None:
+    async def _run_signal(
+        self, previous: asyncio.Task[None] | None, make: Callable[[], Awaitable[None]]
+    ) -> None:
         if previous is not None:
             await asyncio.wait([previous])
         else:

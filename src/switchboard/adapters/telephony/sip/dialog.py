@@ -100,8 +100,14 @@ class Dialog:
         if "lr" in first.params:
             return str(self.remote_target), list(self.route_set)
         # Strict routing (RFC 2543 proxies): the first route becomes the Request-URI.
-        stripped = SipUri(first.scheme, first.host, first.user, None, first.port,
-                          {k: v for k, v in first.params.items() if k not in ("method", "ttl")})
+        stripped = SipUri(
+            first.scheme,
+            first.host,
+            first.user,
+            None,
+            first.port,
+            {k: v for k, v in first.params.items() if k not in ("method", "ttl")},
+        )
         return str(stripped), [*self.route_set[1:], f"<{self.remote_target}>"]
 
     def accepts_remote_cseq(self, number: int) -> bool:

@@ -46,9 +46,17 @@ log = logging.getLogger(__name__)
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO"
 _REASONS = {
-    100: "Trying", 180: "Ringing", 200: "OK", 403: "Forbidden", 405: "Method Not Allowed",
-    481: "Call/Transaction Does Not Exist", 487: "Request Terminated", 488: "Not Acceptable Here",
-    491: "Request Pending", 500: "Server Internal Error", 501: "Not Implemented",
+    100: "Trying",
+    180: "Ringing",
+    200: "OK",
+    403: "Forbidden",
+    405: "Method Not Allowed",
+    481: "Call/Transaction Does Not Exist",
+    487: "Request Terminated",
+    488: "Not Acceptable Here",
+    491: "Request Pending",
+    500: "Server Internal Error",
+    501: "Not Implemented",
 }
 _OTHER_METHODS = {"REGISTER", "SUBSCRIBE", "NOTIFY", "MESSAGE", "REFER", "PUBLISH", "PRACK"}
 
@@ -61,8 +69,9 @@ class DialogUsage(Protocol):
     def stray_response(self, response: Response) -> None: ...
 
 
-def make_response(request: Request, status: int, reason: str | None = None, *,
-                  to_tag: str | None = None) -> Response:
+def make_response(
+    request: Request, status: int, reason: str | None = None, *, to_tag: str | None = None
+) -> Response:
     """A response echoing Via, From, To (tagged when given), Call-ID and CSeq."""
     response = Response(status=status, reason=reason or _REASONS.get(status, "Unknown"))
     for via in request.lines("Via"):
@@ -81,8 +90,13 @@ class Endpoint:
     def __init__(self, config: SipConfig) -> None:
         self.config = config
         self.timers = Timers.of(config)
-        self.transports = Transports(config.bind_host, config.bind_port, self._received,
-                                     udp=config.listen_udp, tcp=config.listen_tcp)
+        self.transports = Transports(
+            config.bind_host,
+            config.bind_port,
+            self._received,
+            udp=config.listen_udp,
+            tcp=config.listen_tcp,
+        )
         self._clients: dict[tuple[str, str], ClientTransaction] = {}
         self._servers: dict[tuple[str, str, str], ServerTransaction] = {}
         self._accepted: dict[tuple[str, int], ServerTransaction] = {}
@@ -203,8 +217,9 @@ class Endpoint:
         if existing is not None:
             existing.retransmitted()
             return
-        tx = ServerTransaction(request, _reply_target(request, source), self.transports,
-                               self.timers, self._server_done)
+        tx = ServerTransaction(
+            request, _reply_target(request, source), self.transports, self.timers, self._server_done
+        )
         self._servers[key] = tx
         if request.method == "CANCEL":
             self._on_cancel(tx, request, key)
@@ -244,8 +259,9 @@ class Endpoint:
         if tx is not None:
             tx.ack_received()
 
-    def _on_cancel(self, tx: ServerTransaction, request: Request,
-                   key: tuple[str, str, str]) -> None:
+    def _on_cancel(
+        self, tx: ServerTransaction, request: Request, key: tuple[str, str, str]
+    ) -> None:
         invite = self._servers.get((key[0], key[1], "INVITE"))
         if invite is None:
             self.respond(tx, make_response(request, 481))

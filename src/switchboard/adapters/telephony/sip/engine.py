@@ -75,8 +75,13 @@ class SipEngine:
         await self._endpoint.open()
         self._addressing = Addressing(self.config, self._endpoint.host)
         self._open = True
-        log.info("SIP engine listening on %s:%s (advertised %s:%s)", self.config.bind_host,
-                 self.port, self._endpoint.host, self._endpoint.port)
+        log.info(
+            "SIP engine listening on %s:%s (advertised %s:%s)",
+            self.config.bind_host,
+            self.port,
+            self._endpoint.host,
+            self._endpoint.port,
+        )
 
     async def close(self) -> None:
         if not self._open:
@@ -102,23 +107,35 @@ class SipEngine:
             raise RuntimeError("SipEngine.open() was not awaited")
         try:
             agent_plan = self._addressing.for_phone(
-                setup.agent_phone, caller=setup.destination_e164)
+                setup.agent_phone, caller=setup.destination_e164
+            )
         except UnroutablePhone as exc:
             log.warning("call %s: agent phone unusable: %s", setup.call_id, exc)
             return StartOutcome.AGENT_UNREACHABLE
         call = ThirdPartyCall(
-            setup, self._flow_for(setup), agent_plan, self._destination_plan(setup),
-            endpoint=self._endpoint, signals=self.signals, now=self._now,
-            grace_s=self.config.deadline_grace_s, on_closed=self._closed)
+            setup,
+            self._flow_for(setup),
+            agent_plan,
+            self._destination_plan(setup),
+            endpoint=self._endpoint,
+            signals=self.signals,
+            now=self._now,
+            grace_s=self.config.deadline_grace_s,
+            on_closed=self._closed,
+        )
         self._calls[setup.call_id] = call
         try:
             call.begin()
             try:
-                outcome = await asyncio.wait_for(asyncio.shield(call.started),
-                                                 self.config.start_window_ms / 1000)
+                outcome = await asyncio.wait_for(
+                    asyncio.shield(call.started), self.config.start_window_ms / 1000
+                )
             except TimeoutError:
                 call.dispatch(Occurrence(Event.START_EXPIRED))
                 outcome = call.started.result()
+            except asyncio.CancelledError:
+                call.dispatch(Occurrence(Event.START_EXPIRED))  # nobody will hear of this call
+                raise
         finally:
             call.open_gate()
         log.info("call %s: start %s (flow %s)", setup.call_id, outcome.value, call.flow.value)
@@ -174,5 +191,6 @@ class SipEngine:
     async def _unknown(self, setup: CallSetup, what: str) -> None:
         """A call from before a restart, or already gone: make sure it is not left active."""
         log.info("call %s: %s for a call this engine does not hold", setup.call_id, what)
-        await self.signals.ended(setup.call_id,
-                                 CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED))
+        await self.signals.ended(
+            setup.call_id, CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED)
+        )

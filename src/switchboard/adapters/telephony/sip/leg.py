@@ -76,8 +76,7 @@ class LegObserver(Protocol):
 
 
 class Leg:
-    def __init__(self, name: str, plan: LegPlan, endpoint: Endpoint,
-                 observer: LegObserver) -> None:
+    def __init__(self, name: str, plan: LegPlan, endpoint: Endpoint, observer: LegObserver) -> None:
         self.name = name
         self.plan = plan
         self._endpoint = endpoint
@@ -265,8 +264,11 @@ class Leg:
 
     def transaction_failed(self, tx: ClientTransaction, failure: Failure) -> None:
         status = TIMEOUT_STATUS if failure is Failure.TIMEOUT else TRANSPORT_STATUS
-        if tx is self._invite_tx and self.state in (LegState.CALLING, LegState.EARLY,
-                                                    LegState.ENDING):
+        if tx is self._invite_tx and self.state in (
+            LegState.CALLING,
+            LegState.EARLY,
+            LegState.ENDING,
+        ):
             ending = self._end_requested
             self._ended()
             if not ending:
@@ -436,7 +438,9 @@ class Leg:
         from us (relaying mid-call changes to the other leg is a known hole)."""
         assert self.dialog is not None
         busy = self._reinvite_tx is not None and self._reinvite_tx.state in (
-            State.CALLING, State.PROCEEDING)
+            State.CALLING,
+            State.PROCEEDING,
+        )
         if busy or self.state is not LegState.CONFIRMED:
             self._endpoint.respond(tx, make_response(request, 491))
             return

@@ -63,18 +63,31 @@ class SipParseError(ValueError):
     """The input is not a SIP message we can use."""
 
 
+_CANONICAL: dict[str, str] = {}
+_CANONICAL_LIMIT = 2048  # names seen in the wild are few; a flood of odd ones is not cached
+
+
 def canonical_name(name: str) -> str:
+    known = _CANONICAL.get(name)
+    if known is not None:
+        return known
     lowered = name.strip().lower()
     if len(lowered) == 1 and lowered in COMPACT_FORMS:
-        return COMPACT_FORMS[lowered]
-    special = _SPECIAL_CASE.get(lowered)
-    if special is not None:
-        return special
-    return "-".join(part.capitalize() for part in lowered.split("-"))
+        canonical = COMPACT_FORMS[lowered]
+    else:
+        canonical = _SPECIAL_CASE.get(lowered) or "-".join(
+            part.capitalize() for part in lowered.split("-"))
+    if len(_CANONICAL) < _CANONICAL_LIMIT:
+        _CANONICAL[name] = canonical
+    return canonical
 
 
 def split_values(value: str) -> list[str]:
     """Split a header value on commas that are outside quotes and angle brackets."""
+    if "," not in value:
+        return [value.strip()] if value.strip() else []
+    if '"' not in value and "<" not in value:
+        return [part.strip() for part in value.split(",") if part.strip()]
     parts: list[str] = []
     depth = 0
     quoted = False
@@ -244,14 +257,16 @@ def parse_message(data: bytes, *, stream: bool = False) -> Request | Response:
     message: Request | Response
     status_match = _STATUS_LINE.match(first)
     if status_match:
-        message = Response(headers=headers, status=int(status_match.group(1)),
-                           reason=status_match.group(2))
+        message = Response(
+            headers=headers, status=int(status_match.group(1)), reason=status_match.group(2)
+        )
     else:
         request_match = _REQUEST_LINE.match(first)
         if not request_match:
             raise SipParseError(f"bad start line {first[:80]!r}")
-        message = Request(headers=headers, method=request_match.group(1).upper(),
-                          uri=request_match.group(2))
+        message = Request(
+            headers=headers, method=request_match.group(1).upper(), uri=request_match.group(2)
+        )
     message.body = _body(message, rest, stream)
     _check_mandatory(message)
     return message

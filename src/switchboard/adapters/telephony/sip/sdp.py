@@ -46,19 +46,21 @@ def _lines(body: bytes) -> list[str]:
 
 
 def held_offer(origin: Origin) -> bytes:
-    return _join([
-        "v=0",
-        origin.next_line(),
-        "s=-",
-        "c=IN IP4 0.0.0.0",
-        "t=0 0",
-        "m=audio 9 RTP/AVP 0 8 101",
-        "a=rtpmap:0 PCMU/8000",
-        "a=rtpmap:8 PCMA/8000",
-        "a=rtpmap:101 telephone-event/8000",
-        "a=fmtp:101 0-16",
-        "a=inactive",
-    ])
+    return _join(
+        [
+            "v=0",
+            origin.next_line(),
+            "s=-",
+            "c=IN IP4 0.0.0.0",
+            "t=0 0",
+            "m=audio 9 RTP/AVP 0 8 101",
+            "a=rtpmap:0 PCMU/8000",
+            "a=rtpmap:8 PCMA/8000",
+            "a=rtpmap:101 telephone-event/8000",
+            "a=fmtp:101 0-16",
+            "a=inactive",
+        ]
+    )
 
 
 def reject_all(offer: bytes, origin: Origin) -> bytes:

@@ -38,7 +38,8 @@ def free_port(span: int = 1) -> int:
         if port + span >= 65535:
             continue
         if all(_free(port + offset, socket.SOCK_DGRAM) for offset in range(span)) and _free(
-                port, socket.SOCK_STREAM):
+            port, socket.SOCK_STREAM
+        ):
             return port
     raise RuntimeError("no free port found")
 
@@ -85,8 +86,11 @@ def port_bound(port: int, transport: str) -> bool:
             next(lines)
             for line in lines:
                 fields = line.split()
-                if len(fields) > 3 and fields[1] == wanted and (
-                        transport == "udp" or fields[3] == "0A"):
+                if (
+                    len(fields) > 3
+                    and fields[1] == wanted
+                    and (transport == "udp" or fields[3] == "0A")
+                ):
                     return True
     except OSError:
         return False
@@ -94,10 +98,19 @@ def port_bound(port: int, transport: str) -> bool:
 
 
 class SippPeer:
-    def __init__(self, scenario: Path, workdir: Path, *, transport: str = "udp",
-                 values: dict[str, str] | None = None, ring_ms: int = 0, calls: int = 1,
-                 timeout_s: float = 20.0, trace: bool = True,
-                 extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        scenario: Path,
+        workdir: Path,
+        *,
+        transport: str = "udp",
+        values: dict[str, str] | None = None,
+        ring_ms: int = 0,
+        calls: int = 1,
+        timeout_s: float = 20.0,
+        trace: bool = True,
+        extra: tuple[str, ...] = (),
+    ) -> None:
         if SIPP is None:
             raise RuntimeError("sipp is not installed (Debian package sip-tester)")
         self.transport = transport
@@ -129,11 +142,33 @@ class SippPeer:
         assert SIPP is not None
         control, media = free_port(), free_port(span=4)
         args = [
-            SIPP, "-sf", str(self.scenario), "-i", "127.0.0.1", "-p", str(self.port),
-            "-t", "u1" if self.transport == "udp" else "t1", "-m", str(self._calls),
-            "-nostdin", "-bind_local", "-timeout", f"{self._timeout_s:g}s", "-timeout_error",
-            "-d", str(self._ring_ms), "-ci", "127.0.0.1", "-cp", str(control),
-            "-mp", str(media), "-trace_err", "-error_file", str(self.error_file),
+            SIPP,
+            "-sf",
+            str(self.scenario),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-t",
+            "u1" if self.transport == "udp" else "t1",
+            "-m",
+            str(self._calls),
+            "-nostdin",
+            "-bind_local",
+            "-timeout",
+            f"{self._timeout_s:g}s",
+            "-timeout_error",
+            "-d",
+            str(self._ring_ms),
+            "-ci",
+            "127.0.0.1",
+            "-cp",
+            str(control),
+            "-mp",
+            str(media),
+            "-trace_err",
+            "-error_file",
+            str(self.error_file),
             *self._extra,
         ]
         if self._trace:
@@ -141,8 +176,12 @@ class SippPeer:
         screen = _open_log(self.workdir / f"{self.name}.screen.log")
         try:
             self._process = await asyncio.create_subprocess_exec(
-                *args, stdin=asyncio.subprocess.DEVNULL, stdout=screen,
-                stderr=asyncio.subprocess.STDOUT, cwd=str(self.workdir))
+                *args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=screen,
+                stderr=asyncio.subprocess.STDOUT,
+                cwd=str(self.workdir),
+            )
         finally:
             screen.close()
         deadline = time.monotonic() + 5.0
@@ -178,10 +217,8 @@ class SippPeer:
     def report(self, limit: int = 6000) -> str:
         """What sipp said, for an assertion message."""
         parts = []
-        for path in (self.error_file, self.message_file,
-                     self.workdir / f"{self.name}.screen.log"):
+        for path in (self.error_file, self.message_file, self.workdir / f"{self.name}.screen.log"):
             if path.exists():
                 text = path.read_text(errors="replace")
                 parts.append(f"--- {path.name}\n{text[-limit:]}")
         return "\n".join(parts) or "(sipp wrote nothing)"
-

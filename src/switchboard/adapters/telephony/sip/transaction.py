@@ -109,8 +109,15 @@ class _Timed:
 
 
 class ClientTransaction(_Timed):
-    def __init__(self, request: Request, target: Target, sender: Sender, timers: Timers,
-                 user: ClientUser, on_terminated: Terminated) -> None:
+    def __init__(
+        self,
+        request: Request,
+        target: Target,
+        sender: Sender,
+        timers: Timers,
+        user: ClientUser,
+        on_terminated: Terminated,
+    ) -> None:
         super().__init__()
         self.request = request
         self.target = target
@@ -251,8 +258,14 @@ def server_key(request: Request) -> tuple[str, str, str]:
 
 
 class ServerTransaction(_Timed):
-    def __init__(self, request: Request, reply_to: Target, sender: Sender, timers: Timers,
-                 on_terminated: Terminated) -> None:
+    def __init__(
+        self,
+        request: Request,
+        reply_to: Target,
+        sender: Sender,
+        timers: Timers,
+        on_terminated: Terminated,
+    ) -> None:
         super().__init__()
         self.request = request
         self.reply_to = reply_to
@@ -299,8 +312,11 @@ class ServerTransaction(_Timed):
 
     def _no_ack(self) -> None:
         if self.state in (State.ACCEPTED, State.COMPLETED):
-            log.info("no ACK for our %s response to %s", "2xx" if self.state is State.ACCEPTED
-                     else "final", self.request.call_id)
+            log.info(
+                "no ACK for our %s response to %s",
+                "2xx" if self.state is State.ACCEPTED else "final",
+                self.request.call_id,
+            )
         self.terminate()
 
     def retransmitted(self) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import ipaddress
 import logging
 import re
@@ -38,8 +39,9 @@ from switchboard.adapters.telephony.sip.message import (
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
-_CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*$",
-                             re.IGNORECASE | re.MULTILINE)
+_CONTENT_LENGTH = re.compile(
+    rb"^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*$", re.IGNORECASE | re.MULTILINE
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ MessageHandler = Callable[[Request | Response, Target], None]
 ErrorCallback = Callable[[Exception], None]
 
 
+@functools.lru_cache(maxsize=4096)
 def is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))
@@ -71,8 +74,15 @@ def is_ip(host: str) -> bool:
 
 
 class Transports:
-    def __init__(self, host: str, port: int, on_message: MessageHandler, *,
-                 udp: bool = True, tcp: bool = True) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        on_message: MessageHandler,
+        *,
+        udp: bool = True,
+        tcp: bool = True,
+    ) -> None:
         self._host = host
         self._port = port
         self._on_message = on_message
@@ -96,11 +106,13 @@ class Transports:
             try:
                 if self._want_udp:
                     self._udp, _ = await loop.create_datagram_endpoint(
-                        lambda: _UdpProtocol(self), local_addr=(self._host, port))
+                        lambda: _UdpProtocol(self), local_addr=(self._host, port)
+                    )
                     port = self._udp.get_extra_info("sockname")[1]
                 if self._want_tcp:
                     self._server = await loop.create_server(
-                        lambda: _TcpConnection(self), self._host, port, reuse_address=True)
+                        lambda: _TcpConnection(self), self._host, port, reuse_address=True
+                    )
                     port = self._server.sockets[0].getsockname()[1]
             except OSError as exc:
                 if self._udp is not None:
@@ -171,7 +183,8 @@ class Transports:
         loop = asyncio.get_running_loop()
         try:
             _, protocol = await asyncio.wait_for(
-                loop.create_connection(lambda: _TcpConnection(self), key[0], key[1]), 10.0)
+                loop.create_connection(lambda: _TcpConnection(self), key[0], key[1]), 10.0
+            )
         except (OSError, TimeoutError) as exc:
             waiting = self._connecting.pop(key, [])
             log.info("TCP connection to %s:%s failed: %s", key[0], key[1], exc)
@@ -183,8 +196,9 @@ class Transports:
         for data, _ in self._connecting.pop(key, []):
             protocol.write(data)
 
-    async def _resolve_then_send(self, data: bytes, target: Target,
-                                 on_error: ErrorCallback | None) -> None:
+    async def _resolve_then_send(
+        self, data: bytes, target: Target, on_error: ErrorCallback | None
+    ) -> None:
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(target.host, target.port, family=socket.AF_INET)

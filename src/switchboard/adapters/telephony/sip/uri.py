@@ -35,8 +35,9 @@ def parse_params(text: str) -> dict[str, str | None]:
 
 
 def format_params(params: dict[str, str | None]) -> str:
-    return "".join(f";{name}" if value is None else f";{name}={value}"
-                   for name, value in params.items())
+    return "".join(
+        f";{name}" if value is None else f";{name}={value}" for name, value in params.items()
+    )
 
 
 @dataclass
@@ -71,8 +72,9 @@ class SipUri:
             password = pw or None
         hostport, _, params = hostpart.partition(";")
         host, port = _split_hostport(hostport)
-        return cls(scheme, host, user, password, port, parse_params(params),
-                   headers if question else None)
+        return cls(
+            scheme, host, user, password, port, parse_params(params), headers if question else None
+        )
 
     def __str__(self) -> str:
         if self.scheme == "tel":
