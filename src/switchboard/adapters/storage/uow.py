@@ -5,8 +5,8 @@ queue here, on the busy timeout, rather than failing later on a lock upgrade). O
 writers of one process also queue on an asyncio lock first: SQLite's busy handler polls with
 sleeps of up to 100 ms, so letting a process's own writers contend through it turned a
 queue of 20 requests into second-long tails; across processes the busy timeout still rules.
-Leaving it without ``commit`` rolls back. After ``commit`` it may go on: the next statement begins a new
-transaction, which leaving again rolls back unless committed.
+Leaving it without ``commit`` rolls back. After ``commit`` it may go on: the next statement
+begins a new transaction, which leaving again rolls back unless committed.
 """
 
 from __future__ import annotations
