@@ -73,14 +73,7 @@ async def _choose_caller(
         if not caller.may_present(checked.clid_e164, _allowed_e164(ctx, account, caller)):
             raise RuleViolation(Messages.CLID_NOT_CONFIGURED)
         await _check_destination_agent_exists(uow, account, checked)
-        if not await uow.agents.reserve(
-            account.key,
-            caller.agent_id,
-            call_id=call_id,
-            busy_state=AgentState.BUSY_OUTGOING,
-            free_states=tuple(FREE_TO_CALL_OUT),
-            wrapup_allowed=wrapup_ok,
-        ):
+        if not await _reserve_caller(uow, account, caller.agent_id, call_id):
             raise RuleViolation(Messages.AGENT_BUSY)
         found: Agent = caller
         return found
@@ -103,17 +96,21 @@ async def _choose_caller(
     ]
     if not eligible:
         raise RuleViolation(Messages.CLID_NOT_CONFIGURED)
-    for agent in eligible:
-        if await uow.agents.reserve(
-            account.key,
-            agent.agent_id,
-            call_id=call_id,
-            busy_state=AgentState.BUSY_OUTGOING,
-            free_states=tuple(FREE_TO_CALL_OUT),
-            wrapup_allowed=wrapup_ok,
-        ):
+    for agent in eligible:  # a lost race for one candidate moves on to the next
+        if await _reserve_caller(uow, account, agent.agent_id, call_id):
             return agent
     raise RuleViolation(Messages.AGENT_BUSY)
+
+
+async def _reserve_caller(uow: UnitOfWork, account: Account, agent_id: str, call_id: str) -> bool:
+    return await uow.agents.reserve(
+        account.key,
+        agent_id,
+        call_id=call_id,
+        busy_state=AgentState.BUSY_OUTGOING,
+        free_states=tuple(FREE_TO_CALL_OUT),
+        wrapup_allowed=account.outbound_in_wrapup,
+    )
 
 
 async def _check_destination_agent_exists(
