@@ -32,17 +32,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+from tests.sip.sip_harness import RECEIVE_BYE, SCENARIOS  # noqa: E402
+
 from switchboard.adapters.telephony.sip import SipConfig, SipEngine  # noqa: E402
 from switchboard.adapters.telephony.sip.sipp import SippPeer, sipp_available  # noqa: E402
 from switchboard.domain.calls import CallResult, Party  # noqa: E402
 from switchboard.service.ports import CallSetup, StartOutcome  # noqa: E402
-from tests.sip.sip_harness import RECEIVE_BYE, SCENARIOS  # noqa: E402
 
 
 class Sink:
@@ -83,9 +85,9 @@ class Sink:
             self.failures[key] = self.failures.get(key, 0) + 1
         self.changed.set()
 
-    async def wait(self, predicate: object, limit_s: float) -> bool:
+    async def wait(self, predicate: Callable[[], bool], limit_s: float) -> bool:
         deadline = time.monotonic() + limit_s
-        while not predicate():  # type: ignore[operator]
+        while not predicate():
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
@@ -109,7 +111,7 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def paced(count: int, rate: float, action: object) -> None:
+async def paced(count: int, rate: float, action: Callable[[int], Awaitable[None]]) -> None:
     """Call ``action(i)`` for i in range(count) at ``rate`` per second, without drift."""
     begin = time.perf_counter()
     tasks = []
@@ -118,33 +120,59 @@ async def paced(count: int, rate: float, action: object) -> None:
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.ensure_future(action(index)))  # type: ignore[operator]
+        tasks.append(asyncio.ensure_future(action(index)))
     await asyncio.gather(*tasks)
 
 
 async def one_run(calls: int, rate: float, transport: str, workdir: Path) -> dict[str, object]:
     logging.basicConfig(level=logging.WARNING)
-    agent = SippPeer(SCENARIOS / "agent_flow1.xml", workdir, transport=transport,
-                     values={"ACK_RE": "o=trunk", "HANGUP": RECEIVE_BYE}, calls=calls,
-                     timeout_s=calls / rate * 3 + 120, trace=False)
-    trunk = SippPeer(SCENARIOS / "trunk_flow1.xml", workdir, transport=transport,
-                     values={"OFFER_RE": "o=agent", "FROM_RE": ".*", "ORIGIN": "trunk",
-                             "HANGUP": RECEIVE_BYE}, calls=calls,
-                     timeout_s=calls / rate * 3 + 120, trace=False)
+    agent = SippPeer(
+        SCENARIOS / "agent_flow1.xml",
+        workdir,
+        transport=transport,
+        values={"ACK_RE": "o=trunk", "HANGUP": RECEIVE_BYE},
+        calls=calls,
+        timeout_s=calls / rate * 3 + 120,
+        trace=False,
+    )
+    trunk = SippPeer(
+        SCENARIOS / "trunk_flow1.xml",
+        workdir,
+        transport=transport,
+        values={"OFFER_RE": "o=agent", "FROM_RE": ".*", "ORIGIN": "trunk", "HANGUP": RECEIVE_BYE},
+        calls=calls,
+        timeout_s=calls / rate * 3 + 120,
+        trace=False,
+    )
     await agent.start()
     await trunk.start()
     sink = Sink()
-    engine = SipEngine(SipConfig(bind_host="127.0.0.1", bind_port=0, trunk_host="127.0.0.1",
-                                 trunk_port=trunk.port, trunk_transport=transport),
-                       lambda: datetime.now(UTC))
+    engine = SipEngine(
+        SipConfig(
+            bind_host="127.0.0.1",
+            bind_port=0,
+            trunk_host="127.0.0.1",
+            trunk_port=trunk.port,
+            trunk_transport=transport,
+        ),
+        lambda: datetime.now(UTC),
+    )
     engine.bind(sink)
     await engine.open()
     baseline_kib = vm_kib("VmRSS")
     cpu_before = cpu_seconds()
-    setups = [CallSetup(call_id=f"bench-{i}", agent_phone=agent.uri(),
-                        destination_e164="+441632960123", destination_phone=None,
-                        presented_clid_e164="+441632960001", agent_timeout_s=30.0,
-                        destination_timeout_s=20.0) for i in range(calls)]
+    setups = [
+        CallSetup(
+            call_id=f"bench-{i}",
+            agent_phone=agent.uri(),
+            destination_e164="+441632960123",
+            destination_phone=None,
+            presented_clid_e164="+441632960001",
+            agent_timeout_s=30.0,
+            destination_timeout_s=20.0,
+        )
+        for i in range(calls)
+    ]
     outcomes: dict[str, int] = {}
     first_start = time.perf_counter()
 
@@ -184,8 +212,7 @@ async def one_run(calls: int, rate: float, transport: str, workdir: Path) -> dic
         "max_held": max(sink.max_held, held_at_peak),
         "cpu_s_per_1000_calls": round(cpu_used / calls * 1000, 2),
         "peak_rss_mib": round(peak_kib / 1024, 1),
-        "rss_growth_mib_per_1000_calls": round((peak_kib - baseline_kib) / 1024 / calls * 1000,
-                                               1),
+        "rss_growth_mib_per_1000_calls": round((peak_kib - baseline_kib) / 1024 / calls * 1000, 1),
         "sipp_exit": [agent_status, trunk_status],
     }
 
@@ -212,20 +239,41 @@ def main() -> int:
     for run in range(args.runs):
         # A fresh process per run: the peak RSS is a high-water mark of the process.
         completed = subprocess.run(
-            [sys.executable, __file__, "--one-run", "--calls", str(args.calls), "--rate",
-             str(args.rate), "--transport", args.transport],
-            capture_output=True, text=True, timeout=args.calls / args.rate * 4 + 300,
-            check=False)
+            [
+                sys.executable,
+                __file__,
+                "--one-run",
+                "--calls",
+                str(args.calls),
+                "--rate",
+                str(args.rate),
+                "--transport",
+                args.transport,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=args.calls / args.rate * 4 + 300,
+            check=False,
+        )
         if completed.returncode != 0:
             print(completed.stdout, completed.stderr, file=sys.stderr)
             return 1
         result = json.loads(completed.stdout.strip().splitlines()[-1])
         results.append(result)
         print(f"run {run + 1}: {json.dumps(result)}")
-    keys = ["setups_per_s", "setup_latency_ms_p50", "setup_latency_ms_p95", "max_held",
-            "cpu_s_per_1000_calls", "peak_rss_mib", "rss_growth_mib_per_1000_calls"]
-    print(f"median of {len(results)} runs ({args.calls} calls at {args.rate:g}/s over "
-          f"{args.transport}):")
+    keys = [
+        "setups_per_s",
+        "setup_latency_ms_p50",
+        "setup_latency_ms_p95",
+        "max_held",
+        "cpu_s_per_1000_calls",
+        "peak_rss_mib",
+        "rss_growth_mib_per_1000_calls",
+    ]
+    print(
+        f"median of {len(results)} runs ({args.calls} calls at {args.rate:g}/s over "
+        f"{args.transport}):"
+    )
     for key in keys:
         print(f"  {key:32} {statistics.median(float(r[key]) for r in results):g}")
     failed = sum(int(r["calls"]) - int(r["set_up"]) for r in results)

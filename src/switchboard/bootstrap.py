@@ -53,10 +53,37 @@ def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
             answer_ms=int(settings.simulator_answer_ms),
             talk_seconds=settings.simulator_talk_seconds,
         )
-    from switchboard.adapters.telephony.sip.wiring import sip_engine
+    # Imported here so that the simulator never loads the SIP stack.
+    from switchboard.adapters.telephony.sip.config import SipConfig
+    from switchboard.adapters.telephony.sip.engine import SipEngine
 
-    engine: TelephonyEngine = sip_engine(settings, clock)
-    return engine
+    try:
+        config = SipConfig(
+            bind_host=settings.sip_bind_host,
+            bind_port=settings.sip_bind_port,
+            advertised_host=settings.sip_advertised_host,
+            advertised_port=settings.sip_advertised_port,
+            listen_udp=settings.sip_listen_udp,
+            listen_tcp=settings.sip_listen_tcp,
+            t1_ms=int(settings.sip_t1_ms),
+            t2_ms=int(settings.sip_t2_ms),
+            start_window_ms=int(settings.start_window_ms),
+            flow_i_max_ring_s=settings.sip_flow1_max_ring_seconds,
+            trunk_host=settings.sip_trunk_host,
+            trunk_port=settings.sip_trunk_port,
+            trunk_transport=settings.sip_trunk_transport,
+            trunk_proxy=settings.sip_trunk_proxy,
+            trunk_username=settings.sip_trunk_username,
+            trunk_password=settings.sip_trunk_password,
+            trunk_realm=settings.sip_trunk_realm,
+            trunk_headers=dict(settings.sip_trunk_headers),
+            p_asserted_identity=settings.sip_p_asserted_identity,
+            from_domain=settings.sip_from_domain,
+            user_agent=settings.sip_user_agent,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"SWITCHBOARD_SIP_*: {exc}") from exc
+    return SipEngine(config, clock.now)
 
 
 async def build(

@@ -6,7 +6,8 @@ import pytest
 
 from switchboard.adapters.telephony.sip.addressing import ANONYMOUS, Addressing, UnroutablePhone
 from switchboard.adapters.telephony.sip.config import SipConfig
-from switchboard.adapters.telephony.sip.controller import TRANSITIONS, ThirdPartyCall
+from switchboard.adapters.telephony.sip.controller import ThirdPartyCall
+from switchboard.adapters.telephony.sip.transitions import TRANSITIONS
 from switchboard.adapters.telephony.sip.transport import Target
 
 

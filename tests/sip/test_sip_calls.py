@@ -116,6 +116,29 @@ async def test_agent_to_agent_call_uses_the_same_machinery(sip: SipHarness) -> N
     await sip.assert_peers_passed()
 
 
+async def test_closing_the_engine_hangs_up_calls_and_reports_them_ended(sip: SipHarness) -> None:
+    agent = await sip.peer("agent_flow1.xml", ACK_RE="o=trunk", HANGUP=RECEIVE_BYE)
+    trunk = await flow_i_trunk(sip, RECEIVE_BYE)
+    ringing_agent = await sip.peer("agent_flow1.xml", ACK_RE=REJECTED_OFFER, HANGUP=RECEIVE_BYE)
+    ringing_phone = await sip.peer("noanswer.xml")
+    engine = await sip.open_engine(trunk=trunk)
+    connected = sip.setup(agent.uri())
+    assert await sip.start(connected) is StartOutcome.RINGING
+    await sip.signals.wait_for("destination_answered", connected.call_id)
+    # A second call, to another agent's phone that rings on: it gets a CANCEL.
+    unanswered = sip.setup(ringing_agent.uri(), phone=ringing_phone.uri())
+    assert await sip.start(unanswered) is StartOutcome.RINGING
+    await sip.signals.wait_for("agent_answered", unanswered.call_id)
+    await asyncio.sleep(0.2)
+
+    await engine.close()
+    assert sip.signals.results(connected.call_id) == [CallResult.hung_up(Party.ORIGINATOR)]
+    assert sip.signals.results(unanswered.call_id) == [
+        CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED)
+    ]
+    await sip.assert_peers_passed()
+
+
 # --------------------------------------------------------------------------- the agent's leg
 
 

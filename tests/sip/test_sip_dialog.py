@@ -6,6 +6,7 @@ import pytest
 
 from switchboard.adapters.telephony.sip.dialog import Dialog, target_of
 from switchboard.adapters.telephony.sip.message import Request, Response, SipParseError
+from switchboard.adapters.telephony.sip.requests import cancel_of
 from switchboard.adapters.telephony.sip.transport import Target
 from switchboard.adapters.telephony.sip.uri import SipUri
 
@@ -83,3 +84,16 @@ def test_targets_of_uris() -> None:
         target_of(SipUri.parse("tel:+441632960123"))
     with pytest.raises(SipParseError):
         target_of(SipUri.parse("sip:x@h;transport=sctp"))
+
+
+def test_cancel_belongs_to_the_invite_transaction() -> None:
+    original = invite()
+    original.add("Route", "<sip:proxy.example;lr>")
+    original.body = b"v=0\r\n"
+    cancel = cancel_of(original)
+    assert (cancel.method, cancel.uri) == ("CANCEL", original.uri)
+    assert cancel.values("Via") == original.values("Via")[:1]
+    assert cancel.get("Route") == "<sip:proxy.example;lr>"
+    assert cancel.get("To") == "<sip:agent@phone.example>"  # no tag: never the response's
+    assert cancel.cseq == (5, "CANCEL")
+    assert cancel.body == b""

@@ -176,3 +176,16 @@ async def test_tcp_stream_framing_with_joined_and_split_messages(endpoint: Endpo
     assert branches == ["z9hG4bKtcp0", "z9hG4bKtcp1", "z9hG4bKtcp2"]
     writer.close()
     await writer.wait_closed()
+
+
+def test_advertised_address_goes_in_via_and_contact_not_the_bound_one() -> None:
+    endpoint = Endpoint(
+        SipConfig(
+            bind_host="0.0.0.0", bind_port=5062, advertised_host="203.0.113.5", advertised_port=5070
+        )
+    )
+    via = Via.parse(endpoint.via("tcp"))
+    assert (via.transport, via.host, via.port) == ("TCP", "203.0.113.5", 5070)
+    assert "rport" in via.params and (via.branch or "").startswith("z9hG4bK")
+    assert endpoint.contact("tcp") == "<sip:switchboard@203.0.113.5:5070;transport=tcp>"
+    assert endpoint.contact("udp") == "<sip:switchboard@203.0.113.5:5070>"

@@ -1,11 +1,6 @@
 """Third-party call control (RFC 3725): one state machine joins the agent's phone and the
 destination, by flow I or flow IV, and reports the call's progress through ``CallSignals``.
 
-    AGENT_CALLING ─reached─▶ AGENT_RINGING ─agent answers─▶ DEST_CALLING ─dest answers─┐
-          │                        │                             │       flow I ───────┼─▶ CONNECTED
-          │ (start fails:          │                             │       flow IV ─▶ JOINING ─┘
-          │  no ended signal)      └──────────── failure, no answer, hang-up ─────────────┴──▶ ENDED
-
 Flow I (``destination_timeout_s`` <= ``flow_i_max_ring_s``): INVITE the agent without SDP; its
 2xx carries the offer, held unacknowledged; INVITE the destination with it; its 2xx carries the
 answer: ACK the destination, then ACK the agent with the answer. The agent's phone gives up on
@@ -17,10 +12,9 @@ origin line, next version); the agent's 2xx carries the answer: ACK the agent, t
 destination with the answer.
 
 Events come from the legs, from persisted deadlines (``on_deadline``), from the service
-(``hangup``) and from the engine (start window, shutdown). ``TRANSITIONS`` says which event
-moves which state where, and the action that does the I/O. Anything else is ignored (a stale
-deadline, a late retransmission). Events raised while an action runs are queued, so actions
-never nest.
+(``hangup``) and from the engine (start window, shutdown). ``transitions.TRANSITIONS`` says
+which event moves which state where, and names the action here that does the I/O; anything
+else is ignored. Events raised while an action runs are queued, so actions never nest.
 
 Signals are sent in order, one after another, on a chain of tasks that waits until ``start``
 has returned: the service is not asked to record a deadline for a call it is still creating.
@@ -32,11 +26,9 @@ other leg; 183 early media from the destination is not played to the agent.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from switchboard.adapters.telephony.sip import sdp
@@ -44,109 +36,21 @@ from switchboard.adapters.telephony.sip.addressing import LegPlan
 from switchboard.adapters.telephony.sip.endpoint import Endpoint
 from switchboard.adapters.telephony.sip.leg import Leg, LegState
 from switchboard.adapters.telephony.sip.message import Response
+from switchboard.adapters.telephony.sip.transitions import (
+    AGENT_DEADLINE,
+    DESTINATION_DEADLINE,
+    TRANSITIONS,
+    CallState,
+    Event,
+    Flow,
+    Occurrence,
+)
 from switchboard.domain.calls import CallResult, Party, Reason, reason_for_sip_status
 from switchboard.service.ports import CallSetup, CallSignals, StartOutcome
 
 log = logging.getLogger(__name__)
 
-AGENT_DEADLINE = "sip:agent_no_answer"
-DESTINATION_DEADLINE = "sip:destination_no_answer"
 BUSY_STATUSES = (486, 600)
-
-
-class Flow(enum.Enum):
-    I = "I"  # noqa: E741 - the RFC's name
-    IV = "IV"
-
-
-class CallState(enum.Enum):
-    AGENT_CALLING = "agent_calling"  # start() is waiting for the phone to ring or fail
-    AGENT_RINGING = "agent_ringing"
-    DEST_CALLING = "dest_calling"
-    JOINING = "joining"  # flow IV: the destination answered, the agent is being re-INVITEd
-    CONNECTED = "connected"
-    ENDED = "ended"
-
-
-class Event(enum.Enum):
-    AGENT_REACHED = "agent_reached"  # a provisional other than 100 Trying
-    AGENT_ANSWERED = "agent_answered"
-    AGENT_BAD_ANSWER = "agent_bad_answer"  # flow I: a 2xx without the offer we need
-    AGENT_FAILED = "agent_failed"
-    AGENT_HUNG_UP = "agent_hung_up"
-    AGENT_NO_ANSWER = "agent_no_answer"
-    START_EXPIRED = "start_expired"
-    DEST_ANSWERED = "dest_answered"
-    DEST_BAD_ANSWER = "dest_bad_answer"  # a 2xx without SDP
-    DEST_FAILED = "dest_failed"
-    DEST_HUNG_UP = "dest_hung_up"
-    DEST_NO_ANSWER = "dest_no_answer"
-    REOFFER_ANSWERED = "reoffer_answered"
-    REOFFER_FAILED = "reoffer_failed"
-    HANGUP = "hangup"  # from the service, with the party who put the phone down
-    SHUTDOWN = "shutdown"
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    event: Event
-    response: Response | None = None
-    status: int = 0
-    local: bool = False  # a timeout or transport error of ours, not a status from the network
-    party: Party = Party.ORIGINATOR
-
-
-S, E = CallState, Event
-
-_COMMON: dict[tuple[CallState, Event], tuple[CallState, str]] = {
-    (S.AGENT_CALLING, E.AGENT_REACHED): (S.AGENT_RINGING, "reached"),
-    (S.AGENT_CALLING, E.AGENT_BAD_ANSWER): (S.ENDED, "agent_bad_answer"),
-    (S.AGENT_CALLING, E.AGENT_FAILED): (S.ENDED, "start_failed"),
-    (S.AGENT_CALLING, E.START_EXPIRED): (S.ENDED, "abandon"),
-    (S.AGENT_CALLING, E.SHUTDOWN): (S.ENDED, "abandon"),
-    (S.AGENT_CALLING, E.HANGUP): (S.ENDED, "hangup_while_starting"),
-    (S.AGENT_RINGING, E.AGENT_BAD_ANSWER): (S.ENDED, "agent_bad_answer"),
-    (S.AGENT_RINGING, E.AGENT_FAILED): (S.ENDED, "agent_failed"),
-    (S.AGENT_RINGING, E.AGENT_NO_ANSWER): (S.ENDED, "agent_no_answer"),
-    (S.AGENT_RINGING, E.HANGUP): (S.ENDED, "hangup_unconnected"),
-    (S.AGENT_RINGING, E.SHUTDOWN): (S.ENDED, "shutdown_unconnected"),
-    (S.DEST_CALLING, E.DEST_BAD_ANSWER): (S.ENDED, "dest_bad_answer"),
-    (S.DEST_CALLING, E.DEST_FAILED): (S.ENDED, "dest_failed"),
-    (S.DEST_CALLING, E.DEST_NO_ANSWER): (S.ENDED, "dest_no_answer"),
-    (S.DEST_CALLING, E.AGENT_HUNG_UP): (S.ENDED, "agent_gave_up"),
-    (S.DEST_CALLING, E.HANGUP): (S.ENDED, "hangup_unconnected"),
-    (S.DEST_CALLING, E.SHUTDOWN): (S.ENDED, "shutdown_unconnected"),
-    (S.CONNECTED, E.AGENT_HUNG_UP): (S.ENDED, "agent_hung_up"),
-    (S.CONNECTED, E.DEST_HUNG_UP): (S.ENDED, "dest_hung_up"),
-    (S.CONNECTED, E.HANGUP): (S.ENDED, "hangup_connected"),
-    (S.CONNECTED, E.SHUTDOWN): (S.ENDED, "shutdown_connected"),
-}
-
-TRANSITIONS: dict[Flow, dict[tuple[CallState, Event], tuple[CallState, str]]] = {
-    Flow.I: {
-        **_COMMON,
-        (S.AGENT_CALLING, E.AGENT_ANSWERED): (S.DEST_CALLING, "offer_to_destination"),
-        (S.AGENT_RINGING, E.AGENT_ANSWERED): (S.DEST_CALLING, "offer_to_destination"),
-        (S.DEST_CALLING, E.DEST_ANSWERED): (S.CONNECTED, "answer_to_agent"),
-    },
-    Flow.IV: {
-        **_COMMON,
-        (S.AGENT_CALLING, E.AGENT_ANSWERED): (S.DEST_CALLING, "hold_and_dial"),
-        (S.AGENT_RINGING, E.AGENT_ANSWERED): (S.DEST_CALLING, "hold_and_dial"),
-        (S.DEST_CALLING, E.DEST_ANSWERED): (S.JOINING, "reoffer_to_agent"),
-        (S.JOINING, E.REOFFER_ANSWERED): (S.CONNECTED, "answer_to_destination"),
-        (S.JOINING, E.REOFFER_FAILED): (S.ENDED, "reoffer_failed"),
-        (S.JOINING, E.AGENT_HUNG_UP): (S.ENDED, "agent_gave_up"),
-        (S.JOINING, E.DEST_HUNG_UP): (S.ENDED, "dest_gave_up"),
-        (S.JOINING, E.HANGUP): (S.ENDED, "hangup_unconnected"),
-        (S.JOINING, E.SHUTDOWN): (S.ENDED, "shutdown_unconnected"),
-    },
-}
-
-DEADLINE_EVENTS = {
-    AGENT_DEADLINE: Event.AGENT_NO_ANSWER,
-    DESTINATION_DEADLINE: Event.DEST_NO_ANSWER,
-}
 
 
 class ThirdPartyCall:

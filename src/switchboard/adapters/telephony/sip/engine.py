@@ -24,14 +24,14 @@ from datetime import datetime
 
 from switchboard.adapters.telephony.sip.addressing import Addressing, LegPlan, UnroutablePhone
 from switchboard.adapters.telephony.sip.config import SipConfig
-from switchboard.adapters.telephony.sip.controller import (
+from switchboard.adapters.telephony.sip.controller import ThirdPartyCall
+from switchboard.adapters.telephony.sip.endpoint import Endpoint
+from switchboard.adapters.telephony.sip.transitions import (
     DEADLINE_EVENTS,
     Event,
     Flow,
     Occurrence,
-    ThirdPartyCall,
 )
-from switchboard.adapters.telephony.sip.endpoint import Endpoint
 from switchboard.domain.calls import CallResult, Party, Reason
 from switchboard.service.ports import CallSetup, CallSignals, StartOutcome
 

@@ -33,6 +33,7 @@ from switchboard.adapters.telephony.sip.auth import Challenge, DigestClient
 from switchboard.adapters.telephony.sip.dialog import Dialog
 from switchboard.adapters.telephony.sip.endpoint import ALLOW, Endpoint, make_response
 from switchboard.adapters.telephony.sip.message import Request, Response, SipParseError
+from switchboard.adapters.telephony.sip.requests import cancel_of, initial_invite
 from switchboard.adapters.telephony.sip.transaction import (
     ClientTransaction,
     Failure,
@@ -163,29 +164,21 @@ class Leg:
     # ----------------------------------------------------------------- sending
 
     def _send_invite(self, auth: tuple[str, str] | None) -> None:
-        plan = self.plan
         endpoint = self._endpoint
-        request = Request(method="INVITE", uri=str(plan.request_uri))
-        request.add("Via", endpoint.via(plan.transport))
-        if plan.routes:
-            request.add("Route", ", ".join(plan.routes))
-        request.add("Max-Forwards", "70")
-        request.add("From", f"{plan.from_value};tag={self.local_tag}")
-        request.add("To", plan.to_value)
-        request.add("Call-ID", self.call_id)
-        request.add("CSeq", f"{self._cseq} INVITE")
-        request.add("Contact", endpoint.contact(plan.transport))
-        request.add("Allow", ALLOW)
-        request.add("User-Agent", endpoint.config.user_agent)
-        for name, value in plan.headers:
-            request.add(name, value)
-        if auth is not None:
-            request.add(*auth)
-        if self._offer is not None:
-            request.add("Content-Type", sdp.CONTENT_TYPE)
-            request.body = self._offer
-        self._invite = request
-        self._invite_tx = endpoint.send_request(request, plan.target, self)
+        transport = self.plan.transport
+        self._invite = initial_invite(
+            self.plan,
+            via=endpoint.via(transport),
+            contact=endpoint.contact(transport),
+            allow=ALLOW,
+            user_agent=endpoint.config.user_agent,
+            call_id=self.call_id,
+            local_tag=self.local_tag,
+            cseq=self._cseq,
+            offer=self._offer,
+            auth=auth,
+        )
+        self._invite_tx = endpoint.send_request(self._invite, self.plan.target, self)
 
     def _stamp(self, request: Request, credentials_from: Request | None) -> None:
         """Via first; the INVITE's credentials on requests in its dialog (RFC 3261 22.1)."""
@@ -213,15 +206,7 @@ class Leg:
             self._ended()
             return
         self.state = LegState.ENDING
-        cancel = Request(method="CANCEL", uri=invite.uri)
-        cancel.add("Via", invite.values("Via")[0])
-        for route in invite.lines("Route"):
-            cancel.add("Route", route)
-        cancel.add("Max-Forwards", "70")
-        cancel.add("From", invite.get("From") or "")
-        cancel.add("To", invite.get("To") or "")
-        cancel.add("Call-ID", self.call_id)
-        cancel.add("CSeq", f"{invite.cseq[0]} CANCEL")
+        cancel = cancel_of(invite)
         self._endpoint.send_request(cancel, self.plan.target, self)
         # If no final response comes for the INVITE, give up on it after 64*T1 (RFC 3261 9.1).
         loop = asyncio.get_running_loop()

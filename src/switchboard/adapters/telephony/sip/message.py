@@ -76,7 +76,8 @@ def canonical_name(name: str) -> str:
         canonical = COMPACT_FORMS[lowered]
     else:
         canonical = _SPECIAL_CASE.get(lowered) or "-".join(
-            part.capitalize() for part in lowered.split("-"))
+            part.capitalize() for part in lowered.split("-")
+        )
     if len(_CANONICAL) < _CANONICAL_LIMIT:
         _CANONICAL[name] = canonical
     return canonical

@@ -27,6 +27,7 @@ from typing import Protocol
 
 from switchboard.adapters.telephony.sip.config import SipConfig
 from switchboard.adapters.telephony.sip.message import Request, Response
+from switchboard.adapters.telephony.sip.requests import ack_of_failure
 from switchboard.adapters.telephony.sip.transport import ErrorCallback, Target
 from switchboard.adapters.telephony.sip.uri import Via
 
@@ -200,17 +201,7 @@ class InviteClientTransaction(ClientTransaction):
 
     def _send_ack(self, response: Response) -> None:
         """RFC 3261 17.1.1.3: the ACK of a non-2xx belongs to the INVITE's transaction."""
-        invite = self.request
-        ack = Request(method="ACK", uri=invite.uri)
-        ack.add("Via", invite.values("Via")[0])
-        for route in invite.lines("Route"):
-            ack.add("Route", route)
-        ack.add("Max-Forwards", "70")
-        ack.add("From", invite.get("From") or "")
-        ack.add("To", response.get("To") or "")
-        ack.add("Call-ID", invite.call_id)
-        ack.add("CSeq", f"{invite.cseq[0]} ACK")
-        self._sender.send(ack.to_bytes(), self.target)
+        self._sender.send(ack_of_failure(self.request, response).to_bytes(), self.target)
 
 
 class NonInviteClientTransaction(ClientTransaction):
