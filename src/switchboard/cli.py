@@ -7,7 +7,6 @@ never prints a traceback.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -17,6 +16,7 @@ import click
 
 from switchboard import __version__
 from switchboard.bootstrap import Runtime, build
+from switchboard.cli_output import account_row, agent_row, call_row, emit
 from switchboard.config import ConfigError, Settings, load_settings
 from switchboard.domain.agents import AgentState, PostCallState
 from switchboard.domain.calls import Party
@@ -193,26 +193,7 @@ def accounts_new_api_token(ctx: click.Context, key: str, database: str | None) -
 def accounts_list(ctx: click.Context, as_json: bool, database: str | None) -> None:
     """List accounts and their settings."""
     found = run(ctx, lambda rt: provisioning.list_accounts(rt.ctx))
-    rows = [
-        {
-            "key": a.key,
-            "region": a.region,
-            "country": a.country,
-            "ccxml": a.ccxml,
-            "recordCalls": a.record_calls,
-            "agentTimeout": a.agent_timeout_s,
-            "destinationTimeout": a.destination_timeout_s,
-            "wrapupSeconds": a.wrapup_seconds,
-            "postCallState": a.post_call_state.value,
-            "enforceDispositions": a.enforce_dispositions,
-            "outboundInWrapup": a.outbound_in_wrapup,
-            "allowPremium": a.allow_premium,
-            "denyPrefixes": a.deny_prefixes,
-            "callbackNumbers": [n.number for n in a.callback_numbers],
-            "defaultCallbackNumber": a.default_callback.number if a.default_callback else None,
-        }
-        for a in found
-    ]
+    rows = [account_row(a) for a in found]
     emit(
         rows,
         as_json,
@@ -302,20 +283,7 @@ def agents_state(
 def agents_list(ctx: click.Context, key: str, as_json: bool, database: str | None) -> None:
     """List an account's agents."""
     found = run(ctx, lambda rt: provisioning.list_agents(rt.ctx, key))
-    rows = [
-        {
-            "id": a.agent_id,
-            "name": a.name,
-            "state": a.state.label,
-            "stateCode": a.state.code,
-            "phone": a.phone,
-            "currentCall": a.current_call_id,
-            "callbackNumber": a.callback_number,
-            "allowedNumbers": a.allowed_numbers,
-            "wrapupUntil": a.wrapup_until.isoformat() if a.wrapup_until else None,
-        }
-        for a in found
-    ]
+    rows = [agent_row(a) for a in found]
     emit(rows, as_json, ["id", "name", "state", "phone", "currentCall"])
 
 
@@ -385,26 +353,7 @@ def calls_group() -> None:
 def calls_list(ctx: click.Context, key: str, as_json: bool, database: str | None) -> None:
     """List an account's calls, newest first."""
     found = run(ctx, lambda rt: calls.list_calls(rt.ctx, key))
-    rows = [
-        {
-            "id": c.id,
-            "agentId": c.caller_agent_id,
-            "to": c.destination_number or c.destination_agent_id,
-            "status": "Active" if c.is_active else None,
-            "phase": c.phase.value,
-            "result": (
-                {
-                    "code": c.result.code,
-                    "party": c.result.party.value,
-                    "reason": c.result.reason.value,
-                }
-                if c.result
-                else None
-            ),
-            "createdAt": c.created_at.isoformat(),
-        }
-        for c in found
-    ]
+    rows = [call_row(c) for c in found]
     emit(rows, as_json, ["id", "agentId", "to", "phase", "result"])
 
 
@@ -437,17 +386,3 @@ def token(ctx: click.Context, key: str, database: str | None) -> None:
     """Print a fresh bearer access token for an account."""
     access, _ = run(ctx, lambda rt: provisioning.issue_operator_token(rt.ctx, key))
     click.echo(access)
-
-
-def emit(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
-    if as_json:
-        for row in rows:
-            click.echo(json.dumps(row))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
-    Console().print(table)
