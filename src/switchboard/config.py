@@ -135,5 +135,6 @@ def load_settings(config_file: str | None = None, **overrides: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise ConfigError(f"{PREFIX}{name.upper()}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{PREFIX}{name.upper()}: {message}") from None
     return Settings.model_validate(layered.model_dump())
