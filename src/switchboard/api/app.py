@@ -5,6 +5,10 @@ version → 406; size → 413; then the handler (JSON and types → 400; resourc
 Literal path segments match in any case, with or without a trailing slash; account keys and
 agent ids match exactly. Nothing escapes as a traceback: an unexpected failure is a 500 with
 VCC's text, and is logged.
+
+Requests and responses are Starlette's; routing is a small table here rather than Starlette's
+``Router``, which matches paths case-sensitively and would answer 404/405 in its own words and
+order.
 """
 
 from __future__ import annotations
