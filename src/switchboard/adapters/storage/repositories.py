@@ -2,6 +2,10 @@
 
 Each works inside the unit of work's ``Transaction``. Inserts use ``ON CONFLICT DO NOTHING`` and
 report a duplicate from the row count; updates of a missing row raise ``UnknownEntity``.
+
+As in ``call_repository``, the statements of the hot path are built once, with ``bindparam``
+placeholders (named unlike any column: SQLAlchemy reserves those for the SET clause), so that
+each call skips their construction and cache-key generation.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import builtins
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, RowMapping, and_, false, or_, select, update
+from sqlalchemy import ColumnElement, Integer, RowMapping, and_, bindparam, or_, select, update
 
 from switchboard.adapters.storage import rows
 from switchboard.adapters.storage.coltypes import as_utc
@@ -36,21 +40,32 @@ def candidate_order(agent: Agent) -> tuple[bool, datetime, tuple[int, str]]:
     return (idle is not None, _NEVER if idle is None else idle, agent_id_sort_key(agent.agent_id))
 
 
+_ACCOUNT = select(accounts).where(accounts.c.key == bindparam("b_key"))
+_CALLBACK_NUMBERS = (
+    select(callback_numbers)
+    .where(callback_numbers.c.account_key == bindparam("b_key"))
+    .order_by(callback_numbers.c.position)
+)
+_CREDENTIALS = select(accounts.c.api_token_hash, accounts.c.token_generation).where(
+    accounts.c.key == bindparam("b_key")
+)
+# The SET clause comes from the keys of the parameters.
+_UPDATE_ACCOUNT = update(accounts).where(accounts.c.key == bindparam("b_key"))
+_DELETE_CALLBACK_NUMBERS = callback_numbers.delete().where(
+    callback_numbers.c.account_key == bindparam("b_key")
+)
+
+
 class SqlAccountRepository:
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
 
     async def get(self, key: str) -> Account | None:
-        found = await self._tx.read("get account", select(accounts).where(accounts.c.key == key))
+        found = await self._tx.read("get account", _ACCOUNT, {"b_key": key})
         row = found.mappings().first()
         if row is None:
             return None
-        numbers = await self._tx.read(
-            "get account",
-            select(callback_numbers)
-            .where(callback_numbers.c.account_key == key)
-            .order_by(callback_numbers.c.position),
-        )
+        numbers = await self._tx.read("get account", _CALLBACK_NUMBERS, {"b_key": key})
         return rows.account_of(row, builtins.list(numbers.mappings()))
 
     async def add(self, account: Account, api_token_hash: str) -> None:
@@ -59,23 +74,16 @@ class SqlAccountRepository:
             "api_token_hash": api_token_hash,
             "token_generation": account.token_generation,
         }
-        insert = self._tx.insert_ignoring_duplicates(accounts).values(values)
-        if (await self._tx.write("add account", insert)).rowcount == 0:
+        insert = self._tx.insert_ignoring_duplicates(accounts)
+        if (await self._tx.write("add account", insert, values)).rowcount == 0:
             raise AlreadyExists(f"account {account.key} already exists")
         await self._write_numbers(account)
 
     async def save(self, account: Account) -> None:
-        statement = (
-            update(accounts)
-            .where(accounts.c.key == account.key)
-            .values(rows.account_values(account))
-        )
-        if (await self._tx.write("save account", statement)).rowcount == 0:
+        values = rows.account_values(account) | {"b_key": account.key}
+        if (await self._tx.write("save account", _UPDATE_ACCOUNT, values)).rowcount == 0:
             raise UnknownEntity(f"unknown account {account.key}")
-        await self._tx.write(
-            "save account",
-            callback_numbers.delete().where(callback_numbers.c.account_key == account.key),
-        )
+        await self._tx.write("save account", _DELETE_CALLBACK_NUMBERS, {"b_key": account.key})
         await self._write_numbers(account)
 
     async def _write_numbers(self, account: Account) -> None:
@@ -84,10 +92,7 @@ class SqlAccountRepository:
             await self._tx.write("save callback numbers", callback_numbers.insert(), values)
 
     async def credentials(self, key: str) -> tuple[str, int] | None:
-        statement = select(accounts.c.api_token_hash, accounts.c.token_generation).where(
-            accounts.c.key == key
-        )
-        row = (await self._tx.read("read credentials", statement)).first()
+        row = (await self._tx.read("read credentials", _CREDENTIALS, {"b_key": key})).first()
         return None if row is None else (row[0], row[1])
 
     async def rotate_api_token(self, key: str, api_token_hash: str) -> int:
@@ -119,6 +124,65 @@ class SqlAccountRepository:
         return [rows.account_of(row, by_account.get(row["key"], [])) for row in found.mappings()]
 
 
+def _is_free(wrapup_allowed: bool) -> ColumnElement[bool]:
+    """In one of the states bound to ``b_free_states`` (or in Wrapup owing no disposition)."""
+    in_free_state = agents.c.state.in_(bindparam("b_free_states", expanding=True))
+    if not wrapup_allowed:
+        return in_free_state
+    return or_(
+        in_free_state,
+        and_(
+            agents.c.state == AgentState.WRAPUP.label,
+            agents.c.awaiting_disposition.is_(None),
+        ),
+    )
+
+
+def _free_state_labels(free_states: Sequence[AgentState] | frozenset[AgentState]) -> list[str]:
+    return sorted(state.label for state in free_states)
+
+
+_AGENT_KEY = (
+    agents.c.account_key == bindparam("b_account_key"),
+    agents.c.agent_id == bindparam("b_agent_id"),
+)
+_AGENT = select(agents).where(*_AGENT_KEY)
+_AGENT_FOR_UPDATE = _AGENT.with_for_update()
+# The SET clause comes from the keys of the parameters.
+_UPDATE_AGENT = update(agents).where(*_AGENT_KEY)
+# By ``wrapup_allowed``.
+_RESERVE = {
+    wrapup_allowed: update(agents)
+    .where(*_AGENT_KEY, agents.c.current_call_id.is_(None), _is_free(wrapup_allowed))
+    .values(
+        state=bindparam("b_busy_state"),
+        current_call_id=bindparam("b_call_id"),
+        state_before_call=agents.c.state,
+    )
+    for wrapup_allowed in (False, True)
+}
+_FREE_CANDIDATES = {
+    wrapup_allowed: select(agents).where(
+        agents.c.account_key == bindparam("b_account_key"),
+        agents.c.agent_id.in_(bindparam("b_agent_ids", expanding=True)),
+        agents.c.current_call_id.is_(None),
+        _is_free(wrapup_allowed),
+    )
+    for wrapup_allowed in (False, True)
+}
+_FREE_TO_CALL_OUT_LABELS = _free_state_labels(FREE_TO_CALL_OUT)
+_DUE_WRAPUPS = (
+    select(agents.c.account_key, agents.c.agent_id)
+    .where(
+        agents.c.state == AgentState.WRAPUP.label,
+        agents.c.wrapup_until <= bindparam("b_now"),
+        agents.c.awaiting_disposition.is_(None),
+    )
+    .order_by(agents.c.wrapup_until, agents.c.account_key, agents.c.agent_id)
+    .limit(bindparam("b_limit", type_=Integer))
+)
+
+
 class SqlAgentRepository:
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
@@ -126,28 +190,21 @@ class SqlAgentRepository:
     async def get(
         self, account_key: str, agent_id: str, *, for_update: bool = False
     ) -> Agent | None:
-        statement = select(agents).where(
-            agents.c.account_key == account_key, agents.c.agent_id == agent_id
-        )
-        if for_update:
-            statement = statement.with_for_update()
-        row = (await self._tx.read("get agent", statement)).mappings().first()
+        statement = _AGENT_FOR_UPDATE if for_update else _AGENT
+        key = {"b_account_key": account_key, "b_agent_id": agent_id}
+        row = (await self._tx.read("get agent", statement, key)).mappings().first()
         return None if row is None else rows.agent_of(row)
 
     async def add(self, agent: Agent) -> None:
-        insert = self._tx.insert_ignoring_duplicates(agents).values(rows.agent_values(agent))
-        if (await self._tx.write("add agent", insert)).rowcount == 0:
+        insert = self._tx.insert_ignoring_duplicates(agents)
+        if (await self._tx.write("add agent", insert, rows.agent_values(agent))).rowcount == 0:
             raise AlreadyExists(f"agent {agent.agent_id} already exists in {agent.account_key}")
 
     async def save(self, agent: Agent) -> None:
         values = rows.agent_values(agent)
-        del values["account_key"], values["agent_id"]
-        statement = (
-            update(agents)
-            .where(agents.c.account_key == agent.account_key, agents.c.agent_id == agent.agent_id)
-            .values(values)
-        )
-        if (await self._tx.write("save agent", statement)).rowcount == 0:
+        values["b_account_key"] = values.pop("account_key")
+        values["b_agent_id"] = values.pop("agent_id")
+        if (await self._tx.write("save agent", _UPDATE_AGENT, values)).rowcount == 0:
             raise UnknownEntity(f"unknown agent {agent.agent_id} in {agent.account_key}")
 
     async def reserve(
@@ -160,49 +217,34 @@ class SqlAgentRepository:
         free_states: Sequence[AgentState],
         wrapup_allowed: bool,
     ) -> bool:
-        statement = (
-            update(agents)
-            .where(
-                agents.c.account_key == account_key,
-                agents.c.agent_id == agent_id,
-                agents.c.current_call_id.is_(None),
-                _is_free(free_states, wrapup_allowed),
-            )
-            .values(
-                state=busy_state.label,
-                current_call_id=call_id,
-                state_before_call=agents.c.state,
-            )
-        )
-        return (await self._tx.write("reserve agent", statement)).rowcount == 1
+        parameters = {
+            "b_account_key": account_key,
+            "b_agent_id": agent_id,
+            "b_free_states": _free_state_labels(free_states),
+            "b_busy_state": busy_state.label,
+            "b_call_id": call_id,
+        }
+        statement = _RESERVE[wrapup_allowed]
+        return (await self._tx.write("reserve agent", statement, parameters)).rowcount == 1
 
     async def free_candidates(
         self, account_key: str, agent_ids: Sequence[str], *, wrapup_allowed: bool
     ) -> builtins.list[Agent]:
         if not agent_ids:
             return []
-        statement = select(agents).where(
-            agents.c.account_key == account_key,
-            agents.c.agent_id.in_(set(agent_ids)),
-            agents.c.current_call_id.is_(None),
-            _is_free(FREE_TO_CALL_OUT, wrapup_allowed),
-        )
-        found = await self._tx.read("find free agents", statement)
+        parameters = {
+            "b_account_key": account_key,
+            "b_agent_ids": builtins.list(set(agent_ids)),
+            "b_free_states": _FREE_TO_CALL_OUT_LABELS,
+        }
+        statement = _FREE_CANDIDATES[wrapup_allowed]
+        found = await self._tx.read("find free agents", statement, parameters)
         # Groups are small: ordering here keeps "id as a number" exact on both databases.
         return sorted((rows.agent_of(row) for row in found.mappings()), key=candidate_order)
 
     async def due_wrapups(self, now: datetime, limit: int = 100) -> builtins.list[tuple[str, str]]:
-        statement = (
-            select(agents.c.account_key, agents.c.agent_id)
-            .where(
-                agents.c.state == AgentState.WRAPUP.label,
-                agents.c.wrapup_until <= as_utc(now),
-                agents.c.awaiting_disposition.is_(None),
-            )
-            .order_by(agents.c.wrapup_until, agents.c.account_key, agents.c.agent_id)
-            .limit(limit)
-        )
-        found = await self._tx.read("find due wrap-ups", statement)
+        parameters = {"b_now": as_utc(now), "b_limit": limit}
+        found = await self._tx.read("find due wrap-ups", _DUE_WRAPUPS, parameters)
         return [(row[0], row[1]) for row in found]
 
     async def list(self, account_key: str) -> builtins.list[Agent]:
@@ -212,20 +254,16 @@ class SqlAgentRepository:
         return sorted(agents_found, key=lambda agent: agent_id_sort_key(agent.agent_id))
 
 
-def _is_free(
-    free_states: Sequence[AgentState] | frozenset[AgentState], wrapup_allowed: bool
-) -> ColumnElement[bool]:
-    labels = sorted(state.label for state in free_states)
-    in_free_state: ColumnElement[bool] = agents.c.state.in_(labels) if labels else false()
-    if not wrapup_allowed:
-        return in_free_state
-    return or_(
-        in_free_state,
-        and_(
-            agents.c.state == AgentState.WRAPUP.label,
-            agents.c.awaiting_disposition.is_(None),
-        ),
-    )
+_GROUP_IDS = select(groups.c.group_id).where(groups.c.account_key == bindparam("b_account_key"))
+_GROUP_MEMBERS = (
+    select(group_members.c.group_id, group_members.c.agent_id)
+    .where(group_members.c.account_key == bindparam("b_account_key"))
+    .order_by(group_members.c.id)
+)
+_GIVEN_GROUP_IDS = _GROUP_IDS.where(groups.c.group_id.in_(bindparam("b_group_ids", expanding=True)))
+_GIVEN_GROUP_MEMBERS = _GROUP_MEMBERS.where(
+    group_members.c.group_id.in_(bindparam("b_group_ids", expanding=True))
+)
 
 
 class SqlGroupRepository:
@@ -258,19 +296,16 @@ class SqlGroupRepository:
     async def _groups(
         self, account_key: str, group_ids: builtins.list[str] | None
     ) -> dict[str, builtins.list[str]]:
-        known = select(groups.c.group_id).where(groups.c.account_key == account_key)
-        members = (
-            select(group_members.c.group_id, group_members.c.agent_id)
-            .where(group_members.c.account_key == account_key)
-            .order_by(group_members.c.id)
-        )
+        parameters: dict[str, object] = {"b_account_key": account_key}
+        known, members = _GROUP_IDS, _GROUP_MEMBERS
         if group_ids is not None:
-            known = known.where(groups.c.group_id.in_(group_ids))
-            members = members.where(group_members.c.group_id.in_(group_ids))
-        existing = {row[0] for row in await self._tx.read("read groups", known)}
+            known, members = _GIVEN_GROUP_IDS, _GIVEN_GROUP_MEMBERS
+            parameters["b_group_ids"] = group_ids
+        existing = {row[0] for row in await self._tx.read("read groups", known, parameters)}
         order = group_ids if group_ids is not None else sorted(existing)
         found: dict[str, builtins.list[str]] = {gid: [] for gid in order if gid in existing}
-        for group_id, agent_id in await self._tx.read("read group members", members):
+        rows_found = await self._tx.read("read group members", members, parameters)
+        for group_id, agent_id in rows_found:
             found[group_id].append(agent_id)
         return found
 

@@ -52,6 +52,9 @@ class SqlUnitOfWork:
     ) -> None:
         self._engine = engine
         self._write = write
+        # The factory hands writers an engine that already carries ``WRITER``; marking each
+        # connection instead would cost a round trip through the greenlet bridge per unit.
+        self._mark_writer = write and not engine.get_execution_options().get(WRITER, False)
         self._writer_lock = writer_lock if write else None
         self._connection: AsyncConnection | None = None
         self.events: list[Event] = []
@@ -65,7 +68,7 @@ class SqlUnitOfWork:
             with translated("open a transaction"):
                 connection = await self._engine.connect()
                 try:
-                    if self._write:
+                    if self._mark_writer:
                         connection = await connection.execution_options(**{WRITER: True})
                     await connection.begin()
                 except BaseException:
@@ -116,10 +119,13 @@ class SqlUnitOfWorkFactory:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # Shares the engine's pool and event listeners (``BEGIN IMMEDIATE`` on SQLite).
+        self._writer_engine = engine.execution_options(**{WRITER: True})
         self._writer_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write, writer_lock=self._writer_lock)
+        engine = self._writer_engine if write else self.engine
+        return SqlUnitOfWork(engine, write=write, writer_lock=self._writer_lock)
 
 
 if TYPE_CHECKING:
