@@ -35,8 +35,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from tests.sip.sip_harness import RECEIVE_BYE, SCENARIOS  # noqa: E402
 from tests.support.harness import PostgresDatabase  # noqa: E402
-
-from switchboard.adapters.telephony.sip.sipp import SippPeer, free_port, sipp_available  # noqa: E402
+from tests.support.sipp import SippPeer, free_port, sipp_available  # noqa: E402
 
 KEY = "a1b2c3d4e5"
 

@@ -40,9 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from tests.sip.sip_harness import RECEIVE_BYE, SCENARIOS  # noqa: E402
+from tests.support.sipp import SippPeer, sipp_available  # noqa: E402
 
 from switchboard.adapters.telephony.sip import SipConfig, SipEngine  # noqa: E402
-from switchboard.adapters.telephony.sip.sipp import SippPeer, sipp_available  # noqa: E402
 from switchboard.domain.calls import CallResult, Party  # noqa: E402
 from switchboard.service.ports import CallSetup, StartOutcome  # noqa: E402
 

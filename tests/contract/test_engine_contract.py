@@ -138,7 +138,7 @@ async def engine_harness(
 ) -> AsyncIterator[EngineHarness]:
     harness: EngineHarness
     if request.param == "sip":
-        from switchboard.adapters.telephony.sip.sipp import sipp_available
+        from tests.support.sipp import sipp_available
 
         if not sipp_available():
             pytest.skip("sipp not found: install the Debian package sip-tester")

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from switchboard.adapters.telephony.sip.sipp import SippPeer, free_port, sipp_available
 from tests.sip.sip_harness import RECEIVE_BYE, SCENARIOS, send_bye
+from tests.support.sipp import SippPeer, free_port, sipp_available
 
 pytestmark = [
     pytest.mark.sip,

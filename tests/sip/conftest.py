@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.adapters.telephony.sip.sipp import sipp_available
 from tests.sip.sip_harness import SipHarness
+from tests.support.sipp import sipp_available
 
 
 @pytest.fixture(params=["udp", "tcp"])

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.adapters.telephony.sip import SipConfig, SipEngine
-from switchboard.adapters.telephony.sip.sipp import SippPeer, free_port
 from switchboard.domain.calls import CallResult, Phase
 from switchboard.service.ports import CallSetup, StartOutcome
+from tests.support.sipp import SippPeer, free_port
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 

@@ -11,10 +11,10 @@ from datetime import timedelta
 
 import pytest
 
-from switchboard.adapters.telephony.sip.sipp import SippPeer
 from switchboard.domain.calls import CallResult, Party, Reason
 from switchboard.service.ports import StartOutcome
 from tests.sip.sip_harness import RECEIVE_BYE, RINGING, SipHarness, now, send_bye
+from tests.support.sipp import SippPeer
 
 pytestmark = pytest.mark.sip
 

@@ -6,8 +6,8 @@ they cannot come from ``-key``). It is never put in the background with ``-bg``,
 the exit status: the status is the verdict, since the scenario's regular-expression checks
 fail the call. ``start`` returns once the port is bound, read from ``/proc/net``.
 
-This ships in the package rather than under ``tests/`` because the benchmark (a script) uses
-it too; it imports nothing but the standard library and starts nothing on import.
+The benchmarks under ``bench/`` use it too (they put the repository root on ``sys.path``); it
+imports nothing but the standard library and starts nothing on import.
 """
 
 from __future__ import annotations
