@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 
+from switchboard.adapters.telephony.sip.leg import LegState
 from switchboard.domain.calls import CallResult, Party, Reason
 from switchboard.service.ports import StartOutcome
 from tests.sip.sip_harness import RECEIVE_BYE, RINGING, SipHarness, now, send_bye
@@ -129,7 +130,12 @@ async def test_closing_the_engine_hangs_up_calls_and_reports_them_ended(sip: Sip
     unanswered = sip.setup(ringing_agent.uri(), phone=ringing_phone.uri())
     assert await sip.start(unanswered) is StartOutcome.RINGING
     await sip.signals.wait_for("agent_answered", unanswered.call_id)
-    await asyncio.sleep(0.2)
+    # White-box: wait for the destination's 180 (a CANCEL must wait for a provisional), rather
+    # than sleeping, so that a loaded machine does not turn this into a different scenario.
+    call = engine._calls[unanswered.call_id]
+    async with asyncio.timeout(10):  # no event marks a leg's provisional: poll
+        while call.destination is None or call.destination.state is not LegState.EARLY:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
     await engine.close()
     assert sip.signals.results(connected.call_id) == [CallResult.hung_up(Party.ORIGINATOR)]
