@@ -33,9 +33,7 @@ def release_after_call(agent: Agent, account: Account, call: Call, now: datetime
     awaiting = account.enforce_dispositions and call.disposition_code is None
     agent.awaiting_disposition = call.id if awaiting else None
     if account.wrapup_seconds <= 0 and not awaiting:
-        agent.state = post_call_state(agent, account.post_call_state)
-        agent.settled_state = agent.state
-        agent.wrapup_until = None
+        end_wrapup(agent, account)
     else:
         agent.state = AgentState.WRAPUP
         agent.wrapup_until = now + timedelta(seconds=max(account.wrapup_seconds, 0.0))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from switchboard.domain.agents import Agent, AgentState, set_state_by_hand
 from switchboard.domain.errors import NotFound, UnknownEntity
@@ -27,10 +26,7 @@ async def agent_detail(ctx: Context, account_key: str, agent_id: str) -> AgentDe
         if agent.current_call_id is not None:
             return AgentDetail(agent.agent_id, agent.current_call_id)
         latest = await uow.calls.latest_for_agent(account_key, agent_id)
-        now = ctx.clock.now()
-        if latest is not None and (
-            latest.ended_at is None or latest.ended_at + timedelta(seconds=ctx.retention_s) > now
-        ):
+        if latest is not None and ctx.retained(latest):
             return AgentDetail(agent.agent_id, latest.id)
         return AgentDetail(agent.agent_id, None)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 
 from switchboard.domain.accounts import Account
 from switchboard.domain.agents import FREE_TO_CALL_OUT, Agent, AgentState
@@ -142,7 +141,10 @@ async def place_call(ctx: Context, account_key: str, req: PlaceCallRequest) -> C
             ):
                 raise RuleViolation(Messages.DESTINATION_AGENT_UNAVAILABLE)
         clid = _presented_clid(ctx, account, caller, req.presented_clid)
-        clid_info = ctx.numbers.parse(clid, account.country) if clid else None
+        clid_e164 = checked.clid_e164
+        if clid_e164 is None and clid:  # a default number: not parsed by rule 13
+            clid_info = ctx.numbers.parse(clid, account.country)
+            clid_e164 = clid_info.e164 if clid_info else None
         now = ctx.clock.now()
         call = Call(
             id=call_id,
@@ -155,7 +157,7 @@ async def place_call(ctx: Context, account_key: str, req: PlaceCallRequest) -> C
             destination_agent_id=destination.agent_id if destination else None,
             destination_phone=destination.phone if destination else None,
             presented_clid=clid,
-            presented_clid_e164=clid_info.e164 if clid_info else None,
+            presented_clid_e164=clid_e164,
             from_telephone_number=telephone_number_of(caller.phone),
             from_consent=checked.from_consent,
             to_consent=checked.to_consent,
@@ -197,17 +199,11 @@ async def _forget(ctx: Context, call: Call) -> None:
         await uow.commit()
 
 
-def _retained(ctx: Context, call: Call) -> bool:
-    if call.ended_at is None:
-        return True
-    return call.ended_at + timedelta(seconds=ctx.retention_s) > ctx.clock.now()
-
-
 async def _readable_call(
     ctx: Context, uow: UnitOfWork, account_key: str, call_id: str, *, for_update: bool = False
 ) -> Call:
     call = await uow.calls.get(call_id, for_update=for_update)
-    if call is None or call.account_key != account_key or not _retained(ctx, call):
+    if call is None or call.account_key != account_key or not ctx.retained(call):
         raise NotFound()
     return call
 
@@ -303,4 +299,4 @@ async def list_calls(ctx: Context, account_key: str) -> list[Call]:
     async with ctx.transaction(write=False) as uow:
         if await uow.accounts.get(account_key) is None:
             raise UnknownEntity(f"unknown account {account_key!r}")
-        return [c for c in await uow.calls.list(account_key) if _retained(ctx, c)]
+        return [c for c in await uow.calls.list(account_key) if ctx.retained(c)]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
+from switchboard.domain.calls import Call
 from switchboard.domain.numbers import NumberPlan
 from switchboard.service.ports import (
     AccessTokens,
@@ -32,6 +34,12 @@ class Context:
     # False in one-shot CLI processes: their engine is not open, so they never drive a call
     # that needs this node's live engine state (a SIP call); they leave a request instead.
     engine_running: bool = True
+
+    def retained(self, call: Call) -> bool:
+        """Active, or ended less than the retention time ago."""
+        if call.ended_at is None:
+            return True
+        return call.ended_at + timedelta(seconds=self.retention_s) > self.clock.now()
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[UnitOfWork]:

@@ -11,7 +11,13 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from switchboard.domain.accounts import AGENT_TIMEOUT_RANGE, Account, CallbackNumber, is_account_key
-from switchboard.domain.agents import Agent, AgentState, PostCallState, is_agent_id
+from switchboard.domain.agents import (
+    Agent,
+    AgentState,
+    PostCallState,
+    is_agent_id,
+    set_state_by_hand,
+)
 from switchboard.domain.errors import AlreadyExists, ProvisioningError, UnknownEntity
 from switchboard.domain.phones import check_phone_uri
 from switchboard.service.context import Context
@@ -155,9 +161,7 @@ def _apply_agent(ctx: Context, account: Account, agent: Agent, options: AgentOpt
         except ValueError as exc:
             raise ProvisioningError(f"phone: {exc}") from exc
     if options.state is not None:
-        agent.state = options.state
-        if options.state.is_settled:
-            agent.settled_state = options.state
+        set_state_by_hand(agent, options.state)
     if options.callback_number is not None:
         agent.callback_number = options.callback_number
     if options.allowed_numbers is not None:
