@@ -1,15 +1,14 @@
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.harness import (
-    POSTGRES_URL_VARIABLE,
     Harness,
     PostgresDatabase,
     close_harness,
     open_harness,
+    postgres_url,
 )
 
 
@@ -32,10 +31,7 @@ async def sb_any(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         finally:
             await close_harness(harness)
         return
-    server = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not server:
-        pytest.skip(f"{POSTGRES_URL_VARIABLE} is not set: no PostgreSQL to test against")
-    database = PostgresDatabase(server)
+    database = PostgresDatabase(postgres_url())
     url = await database.create()
     try:
         harness = await open_harness(tmp_path, database_url=url)

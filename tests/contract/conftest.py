@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,15 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from switchboard.adapters.storage import SqlUnitOfWorkFactory, create_engine, migrate
 from switchboard.service.ports import UnitOfWorkFactory
 from tests.fakes import FakeUnitOfWorkFactory
-
-POSTGRES_URL_VARIABLE = "SWITCHBOARD_TEST_POSTGRES_URL"
-
-
-def postgres_url() -> str:
-    url = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not url:
-        pytest.skip(f"{POSTGRES_URL_VARIABLE} is not set: no PostgreSQL to test against")
-    return url
+from tests.support.harness import postgres_url
 
 
 @dataclass

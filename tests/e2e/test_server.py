@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.harness import POSTGRES_URL_VARIABLE, PostgresDatabase
+from tests.support.harness import PostgresDatabase, postgres_url
 
 KEY = "a1b2c3d4e5"
 
@@ -173,10 +173,7 @@ def shared_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'shared.db'}"
         return
-    server = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not server:
-        pytest.skip(f"{POSTGRES_URL_VARIABLE} is not set: no PostgreSQL to test against")
-    database = PostgresDatabase(server)
+    database = PostgresDatabase(postgres_url())
     url = asyncio.run(database.create())
     try:
         yield url

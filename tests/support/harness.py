@@ -115,6 +115,18 @@ async def close_harness(harness: Harness) -> None:
 POSTGRES_URL_VARIABLE = "SWITCHBOARD_TEST_POSTGRES_URL"
 
 
+def postgres_url() -> str:
+    """The test PostgreSQL server's URL, or a skip that says why there is none."""
+    import os
+
+    import pytest
+
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not url:
+        pytest.skip(f"{POSTGRES_URL_VARIABLE} is not set: no PostgreSQL to test against")
+    return url
+
+
 class PostgresDatabase:
     """A database of its own on the test server, for one test; dropped afterwards."""
 
