@@ -6,12 +6,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from switchboard.adapters.clock import SystemClock
+from switchboard.adapters.doorbell import UdpDoorbell
 from switchboard.adapters.events import RecentEvents
 from switchboard.adapters.numbering import LibPhoneNumberPlan
-from switchboard.adapters.storage import SqlUnitOfWorkFactory, create_engine, migrate
+from switchboard.adapters.storage import Database, SqlUnitOfWorkFactory, migrate, open_database
 from switchboard.adapters.telephony.simulator import SimulatorEngine
 from switchboard.adapters.tokens import JwtAccessTokens, Sha256SecretHasher
 from switchboard.api.app import ApiConfig, SwitchboardApp, create_app
@@ -27,8 +26,9 @@ SECRET_KEY_SETTING = "secret_key"
 class Runtime:
     settings: Settings
     ctx: Context
-    database: AsyncEngine
+    database: Database
     events: RecentEvents
+    doorbell: UdpDoorbell
 
     def app(self) -> SwitchboardApp:
         return create_app(
@@ -43,7 +43,8 @@ class Runtime:
         try:
             await self.ctx.engine.close()
         finally:
-            await self.database.dispose()
+            self.doorbell.close()
+            await self.database.close()
 
 
 def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
@@ -93,11 +94,12 @@ async def build(
     commands, which never listen for SIP."""
     clock = clock or SystemClock()
     try:
-        database = create_engine(settings.database_url)
+        database = open_database(settings.database_url)
     except ValueError as exc:
         raise ConfigError(f"SWITCHBOARD_DATABASE_URL: {exc}") from exc
+    doorbell = UdpDoorbell()
     try:
-        await migrate(database)
+        await migrate(settings.database_url)
         uow = SqlUnitOfWorkFactory(database)
         signing_key = settings.secret_key
         if signing_key is None:
@@ -119,11 +121,12 @@ async def build(
             node_id=settings.node_id,
             retention_s=settings.call_retention_seconds,
             engine_running=open_engine,
+            doorbell=doorbell,
         )
         engine.bind(CallProgress(ctx))
         if open_engine:
             await engine.open()
     except BaseException:
-        await database.dispose()
+        await database.close()
         raise
-    return Runtime(settings, ctx, database, events)
+    return Runtime(settings, ctx, database, events, doorbell)

@@ -79,6 +79,16 @@ def main(config: str | None, database: str | None) -> None:
 # --------------------------------------------------------------------------- serve
 
 
+def _run_loop(main: Awaitable[None]) -> None:
+    """The server's loop: uvloop where it is installed (a dependency), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        asyncio.run(main)  # type: ignore[arg-type]
+        return
+    uvloop.run(main)  # type: ignore[arg-type]
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
@@ -94,7 +104,7 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool, database: str | 
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        asyncio.run(run_server(settings, host, port, demo))
+        _run_loop(run_server(settings, host, port, demo))
     except (ConfigError, SwitchboardError, OSError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:

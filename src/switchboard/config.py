@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     simulator_answer_ms: float = Field(1000, ge=0)
     simulator_talk_seconds: float = Field(60, gt=0)
     node_id: str = Field("node-1", min_length=1)
-    scheduler_period_ms: float = Field(50, gt=0)
+    # Where this process's doorbell listens (other processes wake its deadline loop there).
+    doorbell_host: str = "127.0.0.1"
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
 
     # SIP engine (SWITCHBOARD_TELEPHONY=sip); see docs/sip.md

@@ -59,6 +59,10 @@ async def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
         log_level=settings.log_level,
         lifespan="off",
         access_log=settings.log_level == "debug",
+        # uvloop and httptools where installed (the package depends on both): about twice
+        # the requests per second of asyncio and h11 on the same core.
+        loop="auto",
+        http="auto",
     )
     server = _Server(config)
     stop = asyncio.Event()
@@ -83,9 +87,13 @@ async def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
         if demo:
             for label, value in await prepare_demo(runtime.ctx, settings.public_base_url or base):
                 _say(f"{label}: {value}")
-        timers = asyncio.create_task(
-            scheduler.run_forever(runtime.ctx, settings.scheduler_period_ms / 1000)
-        )
+        deadlines = scheduler.DeadlineLoop(runtime.ctx)
+        runtime.ctx.wakeup = deadlines
+        doorbell = await runtime.doorbell.open(settings.doorbell_host, deadlines.ring)
+        async with runtime.ctx.uow() as uow:
+            await uow.nodes.register(settings.node_id, doorbell, runtime.ctx.clock.now())
+            await uow.commit()
+        timers = asyncio.create_task(deadlines.run())
         config.app = runtime.app()
         try:
             if not stop.is_set():

@@ -14,7 +14,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from switchboard.adapters.storage import SqlUnitOfWorkFactory, create_engine, migrate
+from switchboard.adapters.storage import (
+    Database,
+    SqlUnitOfWorkFactory,
+    create_engine,
+    migrate,
+    open_database,
+)
 from switchboard.service.ports import UnitOfWorkFactory
 from tests.fakes import FakeUnitOfWorkFactory
 from tests.support.harness import postgres_url
@@ -29,6 +35,7 @@ class Backend:
     url: str | None = None
     engine_options: dict[str, Any] = field(default_factory=dict)
     engines: list[AsyncEngine] = field(default_factory=list)
+    databases: list[Database] = field(default_factory=list)
 
     @property
     def is_sql(self) -> bool:
@@ -41,7 +48,18 @@ class Backend:
         self.engines.append(engine)
         return engine
 
+    def new_database(self) -> Database:
+        """The unit of work's own connections to the same database, as a second server
+        process would have them."""
+        assert self.url is not None, "the fake has no database"
+        server_settings = self.engine_options.get("connect_args", {}).get("server_settings")
+        database = open_database(self.url, server_settings=server_settings)
+        self.databases.append(database)
+        return database
+
     async def dispose(self) -> None:
+        for database in self.databases:
+            await database.close()
         for engine in self.engines:
             await engine.dispose()
 
@@ -97,9 +115,8 @@ async def _sql_backend(kind: str, tmp_path: Path) -> AsyncIterator[Backend]:
         url, options = schema.url, schema.engine_options
     backend = Backend(kind, uow=FakeUnitOfWorkFactory(), url=url, engine_options=options)
     try:
-        engine = backend.new_engine()
-        await migrate(engine)
-        backend.uow = SqlUnitOfWorkFactory(engine)
+        await migrate(backend.new_engine())
+        backend.uow = SqlUnitOfWorkFactory(backend.new_database())
         yield backend
     finally:
         await backend.dispose()

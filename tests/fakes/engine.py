@@ -27,6 +27,11 @@ class ScriptedEngine:
     async def close(self) -> None:
         self.closed = True
 
+    survives_restart = False
+
+    def plan_start(self, setup: CallSetup) -> None:
+        return None
+
     async def start(self, setup: CallSetup) -> StartOutcome:
         self.started.append(setup)
         if isinstance(self.outcome, Exception):

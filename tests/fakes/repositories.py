@@ -28,6 +28,7 @@ class FakeData:
     groups: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     calls: dict[str, Call] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
+    nodes: dict[str, str] = field(default_factory=dict)
 
 
 class FakeSession:
@@ -157,17 +158,39 @@ class FakeAgentRepository:
         agent.current_call_id = call_id
         return True
 
-    async def free_candidates(
-        self, account_key: str, agent_ids: Sequence[str], *, wrapup_allowed: bool
+    async def free_in_groups(
+        self,
+        account_key: str,
+        group_ids: Sequence[str],
+        *,
+        wrapup_allowed: bool,
+        exclude: str | None = None,
+        limit: int = 10,
     ) -> builtins.list[Agent]:
-        agents = self._session.data.agents
+        data = self._session.data
+        members = {
+            agent_id
+            for group_id in group_ids
+            for agent_id in data.groups.get((account_key, group_id), [])
+        }
         found = [
-            copy.deepcopy(agents[(account_key, agent_id)])
-            for agent_id in dict.fromkeys(agent_ids)
-            if (account_key, agent_id) in agents
-            and _is_free(agents[(account_key, agent_id)], FREE_TO_CALL_OUT, wrapup_allowed)
+            copy.deepcopy(data.agents[(account_key, agent_id)])
+            for agent_id in members
+            if agent_id != exclude
+            and (account_key, agent_id) in data.agents
+            and _is_free(data.agents[(account_key, agent_id)], FREE_TO_CALL_OUT, wrapup_allowed)
         ]
-        return sorted(found, key=candidate_order)
+        return sorted(found, key=candidate_order)[:limit]
+
+    async def next_wrapup_end(self) -> datetime | None:
+        ends = [
+            agent.wrapup_until
+            for agent in self._session.data.agents.values()
+            if agent.state is AgentState.WRAPUP
+            and agent.wrapup_until is not None
+            and agent.awaiting_disposition is None
+        ]
+        return min(ends) if ends else None
 
     async def due_wrapups(self, now: datetime, limit: int = 100) -> builtins.list[tuple[str, str]]:
         now = at_utc(now)
@@ -207,6 +230,10 @@ class FakeGroupRepository:
     def __init__(self, session: FakeSession) -> None:
         self._session = session
 
+    async def existing(self, account_key: str, group_ids: Sequence[str]) -> builtins.list[str]:
+        groups = self._session.data.groups
+        return [g for g in dict.fromkeys(group_ids) if (account_key, g) in groups]
+
     async def members(
         self, account_key: str, group_ids: Sequence[str]
     ) -> dict[str, builtins.list[str]]:
@@ -244,6 +271,17 @@ class FakeSettingsRepository:
 
     async def get_or_create(self, name: str, candidate: str) -> str:
         return self._session.writing("create setting").settings.setdefault(name, candidate)
+
+
+class FakeNodeRepository:
+    def __init__(self, session: FakeSession) -> None:
+        self._session = session
+
+    async def register(self, node_id: str, doorbell: str, now: datetime) -> None:
+        self._session.writing("register the node").nodes[node_id] = doorbell
+
+    async def doorbell(self, node_id: str) -> str | None:
+        return self._session.data.nodes.get(node_id)
 
 
 class FakeCallRepository:
@@ -288,10 +326,20 @@ class FakeCallRepository:
             if call.phase is not Phase.ENDED
             and call.deadline_at is not None
             and call.deadline_at <= now
-            and (call.engine == "simulator" or call.node_id == node_id)
+            and call.node_id == node_id
         ]
         due.sort()
         return [(call_id, at, tag) for at, call_id, tag in due[:limit]]
+
+    async def next_deadline(self, node_id: str) -> datetime | None:
+        found = [
+            call.deadline_at
+            for call in self._session.data.calls.values()
+            if call.phase is not Phase.ENDED
+            and call.deadline_at is not None
+            and call.node_id == node_id
+        ]
+        return min(found) if found else None
 
     async def claim_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> bool:
         call = self._session.writing("claim deadline").calls.get(call_id)

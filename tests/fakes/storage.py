@@ -29,6 +29,7 @@ from tests.fakes.repositories import (
     FakeData,
     FakeGroupRepository,
     FakeSession,
+    FakeNodeRepository,
     FakeSettingsRepository,
 )
 
@@ -85,6 +86,7 @@ class FakeUnitOfWork:
         self.groups = FakeGroupRepository(session)
         self.calls = FakeCallRepository(session)
         self.settings = FakeSettingsRepository(session)
+        self.nodes = FakeNodeRepository(session)
         return self
 
     async def commit(self) -> None:

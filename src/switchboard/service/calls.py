@@ -31,6 +31,8 @@ from switchboard.service.ports import CallSetup, StartOutcome, UnitOfWork
 log = logging.getLogger(__name__)
 
 HANGUP_TAG = "hangup:"
+# Free group members read at first; more only when none of them may present the CLID.
+_FIRST_CANDIDATES = 8
 
 
 async def _account(uow: UnitOfWork, key: str) -> Account:
@@ -77,28 +79,33 @@ async def _choose_caller(
         found: Agent = caller
         return found
     await _check_destination_agent_exists(uow, account, checked)
-    groups = await uow.groups.members(account.key, checked.groups)
-    if not groups:
+    if not await uow.groups.existing(account.key, checked.groups):
         raise RuleViolation(Messages.GROUP_UNKNOWN)
-    candidates: list[str] = []
-    for group_id in checked.groups:
-        for agent_id in groups.get(group_id, []):
-            if agent_id not in candidates and agent_id != req.to_agent_id:
-                candidates.append(agent_id)
-    free = await uow.agents.free_candidates(account.key, candidates, wrapup_allowed=wrapup_ok)
-    if not free:
-        raise RuleViolation(Messages.AGENT_BUSY)
-    eligible = [
-        agent
-        for agent in free
-        if agent.may_present(checked.clid_e164, _allowed_e164(ctx, account, agent))
-    ]
-    if not eligible:
-        raise RuleViolation(Messages.CLID_NOT_CONFIGURED)
-    for agent in eligible:  # a lost race for one candidate moves on to the next
-        if await _reserve_caller(uow, account, agent.agent_id, call_id):
-            return agent
-    raise RuleViolation(Messages.AGENT_BUSY)
+    # Free members come longest idle first, a few at a time: the first that may present the
+    # CLID and is still free when reserved (another process may win it) is the caller.
+    limit = _FIRST_CANDIDATES
+    while True:
+        free = await uow.agents.free_in_groups(
+            account.key,
+            checked.groups,
+            wrapup_allowed=wrapup_ok,
+            exclude=req.to_agent_id,
+            limit=limit,
+        )
+        if not free:
+            raise RuleViolation(Messages.AGENT_BUSY)
+        eligible = [
+            agent
+            for agent in free
+            if agent.may_present(checked.clid_e164, _allowed_e164(ctx, account, agent))
+        ]
+        for agent in eligible:  # a lost race for one candidate moves on to the next
+            if await _reserve_caller(uow, account, agent.agent_id, call_id):
+                return agent
+        if len(free) < limit:
+            break
+        limit *= 8
+    raise RuleViolation(Messages.AGENT_BUSY if eligible else Messages.CLID_NOT_CONFIGURED)
 
 
 async def _reserve_caller(uow: UnitOfWork, account: Account, agent_id: str, call_id: str) -> bool:
@@ -168,9 +175,20 @@ async def place_call(ctx: Context, account_key: str, req: PlaceCallRequest) -> C
             engine=ctx.engine.name,
             node_id=ctx.node_id,
         )
+        plan = ctx.engine.plan_start(CallSetup.of(call))
+        if plan is not None:
+            outcome, first = plan
+            if outcome is not StartOutcome.RINGING:
+                raise CallNotStarted(_not_started_message(outcome))  # rolls back: no trace
+            if first is not None:
+                call.deadline_at, call.deadline_tag = first.due_at, first.tag
         await uow.calls.add(call)
         uow.events.append(CallPlaced(account.key, now, call.id, caller.agent_id))
         await uow.commit()
+    if plan is not None:
+        if call.deadline_at is not None:
+            ctx.wakeup.wake_at(call.deadline_at)
+        return call
     try:
         outcome = await ctx.engine.start(CallSetup.of(call))
     except Exception:  # an engine failure is rule 20's "any other failure", never a 500
@@ -178,13 +196,14 @@ async def place_call(ctx: Context, account_key: str, req: PlaceCallRequest) -> C
         outcome = StartOutcome.AGENT_UNREACHABLE
     if outcome is not StartOutcome.RINGING:
         await _forget(ctx, call)
-        message = (
-            Messages.AGENT_BUSY
-            if outcome is StartOutcome.AGENT_BUSY
-            else Messages.AGENT_UNREACHABLE
-        )
-        raise CallNotStarted(message)
+        raise CallNotStarted(_not_started_message(outcome))
     return call
+
+
+def _not_started_message(outcome: StartOutcome) -> str:
+    if outcome is StartOutcome.AGENT_BUSY:
+        return Messages.AGENT_BUSY
+    return Messages.AGENT_UNREACHABLE
 
 
 async def _forget(ctx: Context, call: Call) -> None:
@@ -270,8 +289,9 @@ async def end_call(
     """Hang a call up as if the agent (Originator) or the destination put the phone down.
 
     This process's engine ends the call itself when it may drive it (any simulator call, or
-    a call this node placed); otherwise the request is left as a deadline due now, for the
-    node that owns the call, and this waits up to ``wait_s`` for the call to end.
+    a call this node placed); otherwise the request is left as a deadline due now for the
+    node that owns the call, whose deadline loop is woken through its doorbell, and this
+    waits up to ``wait_s`` for the call to end.
     """
     async with ctx.transaction(write=False) as uow:
         call = await _readable_call(ctx, uow, account_key, call_id)
@@ -285,7 +305,12 @@ async def end_call(
     else:
         async with ctx.uow() as uow:
             await uow.calls.set_deadline(call.id, ctx.clock.now(), HANGUP_TAG + by.value)
+            doorbell = await uow.nodes.doorbell(call.node_id)
             await uow.commit()
+        if call.node_id == ctx.node_id:
+            ctx.wakeup.wake_at(ctx.clock.now())
+        elif doorbell is not None and ctx.doorbell is not None:
+            await ctx.doorbell.ring(doorbell)
     loop = asyncio.get_running_loop()
     give_up = loop.time() + wait_s
     while True:

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from switchboard.domain.calls import Call
 from switchboard.domain.numbers import NumberPlan
 from switchboard.service.ports import (
     AccessTokens,
     Clock,
+    Doorbell,
     EventPublisher,
     SecretHasher,
     TelephonyEngine,
     UnitOfWork,
     UnitOfWorkFactory,
+    Wakeup,
 )
+
+
+class NoWakeup:
+    """For processes without a deadline loop (one-shot CLI commands)."""
+
+    def wake_at(self, due_at: datetime) -> None:
+        return None
 
 
 @dataclass
@@ -34,6 +43,10 @@ class Context:
     # False in one-shot CLI processes: their engine is not open, so they never drive a call
     # that needs this node's live engine state (a SIP call); they leave a request instead.
     engine_running: bool = True
+    # The deadline loop, told of every deadline this process writes (set by ``serve``).
+    wakeup: Wakeup = field(default_factory=NoWakeup)
+    # Rings another process's deadline loop; ``None`` where none was built.
+    doorbell: Doorbell | None = None
 
     def retained(self, call: Call) -> bool:
         """Active, or ended less than the retention time ago."""

@@ -74,18 +74,32 @@ class AgentRepository(Protocol):
         number of concurrent callers, in any number of processes, one wins.
         """
 
-    async def free_candidates(
-        self, account_key: str, agent_ids: Sequence[str], *, wrapup_allowed: bool
+    async def free_in_groups(
+        self,
+        account_key: str,
+        group_ids: Sequence[str],
+        *,
+        wrapup_allowed: bool,
+        exclude: str | None = None,
+        limit: int = 10,
     ) -> List[Agent]:
-        """The free agents among ``agent_ids``, longest idle first (never-called first),
-        ties by id as a number then as text."""
+        """Up to ``limit`` free agents that are members of any of ``group_ids`` (never
+        ``exclude``), never-called first, then longest idle, ties by id as a number then as
+        text. Free: on no call and ``Ready`` or ``ReadyOutbound`` (or in ``Wrapup`` owing no
+        disposition, when ``wrapup_allowed``). Its cost must not grow with the groups' size."""
 
     async def due_wrapups(self, now: datetime, limit: int = 100) -> List[tuple[str, str]]:
         """(account_key, agent_id) of agents in Wrapup whose deadline has passed and that
         await no disposition."""
 
+    async def next_wrapup_end(self) -> datetime | None:
+        """The earliest wrap-up end of an agent that awaits no disposition."""
+
 
 class GroupRepository(Protocol):
+    async def existing(self, account_key: str, group_ids: Sequence[str]) -> List[str]:
+        """The ids among ``group_ids`` that name groups of the account, once each, in order."""
+
     async def members(self, account_key: str, group_ids: Sequence[str]) -> dict[str, list[str]]:
         """Members of the groups that exist, by group id; unknown ids are absent."""
 
@@ -114,8 +128,11 @@ class CallRepository(Protocol):
     async def due_deadlines(
         self, now: datetime, *, node_id: str, limit: int = 100
     ) -> List[tuple[str, datetime, str]]:
-        """(call_id, deadline_at, tag) of active calls whose deadline has passed and that this
-        node may drive: simulator calls, and calls placed by ``node_id``."""
+        """(call_id, deadline_at, tag) of the active calls placed by ``node_id`` whose
+        deadline has passed, earliest first."""
+
+    async def next_deadline(self, node_id: str) -> datetime | None:
+        """The earliest deadline of the active calls placed by ``node_id``."""
 
     async def claim_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> bool:
         """Clear the deadline if it is still the one given; True for the one claimer."""
@@ -132,6 +149,13 @@ class SettingsRepository(Protocol):
         """Insert ``candidate`` under ``name`` if absent; return what is stored (one winner)."""
 
 
+class NodeRepository(Protocol):
+    async def register(self, node_id: str, doorbell: str, now: datetime) -> None:
+        """Record (or replace) where the serving process ``node_id`` listens for wake-ups."""
+
+    async def doorbell(self, node_id: str) -> str | None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``commit`` makes the changes visible; leaving without it rolls back.
     Events collected in ``events`` are published after a successful commit."""
@@ -141,6 +165,7 @@ class UnitOfWork(Protocol):
     groups: GroupRepository
     calls: CallRepository
     settings: SettingsRepository
+    nodes: NodeRepository
     events: list[Event]
 
     async def __aenter__(self) -> UnitOfWork: ...
@@ -189,6 +214,12 @@ class CallSetup:
         )
 
 
+@dataclass(frozen=True)
+class Deadline:
+    due_at: datetime
+    tag: str
+
+
 class StartOutcome(enum.Enum):
     RINGING = "ringing"  # the agent's phone was reached
     AGENT_BUSY = "agent_busy"  # rejected as busy within the start window
@@ -201,15 +232,19 @@ class CallSignals(Protocol):
 
     async def schedule(self, call_id: str, due_at: datetime, tag: str) -> None: ...
 
-    async def agent_answered(self, call_id: str) -> None: ...
+    async def agent_answered(self, call_id: str, then: Deadline | None = None) -> None:
+        """``then``: the call's next deadline, written in the same transaction."""
 
-    async def destination_answered(self, call_id: str) -> None: ...
+    async def destination_answered(self, call_id: str, then: Deadline | None = None) -> None: ...
 
     async def ended(self, call_id: str, result: CallResult) -> None: ...
 
 
 class TelephonyEngine(Protocol):
     name: str
+    # True when a restarted process can go on driving the calls it left (their state is all
+    # in storage); otherwise a restart ends them.
+    survives_restart: bool
 
     def bind(self, signals: CallSignals) -> None:
         """Called once by bootstrap before ``open``."""
@@ -221,6 +256,11 @@ class TelephonyEngine(Protocol):
 
     async def start(self, setup: CallSetup) -> StartOutcome:
         """Ring the agent's phone; return once it is reached or has failed (start window)."""
+
+    def plan_start(self, setup: CallSetup) -> tuple[StartOutcome, Deadline | None] | None:
+        """What ``start`` would do, for an engine that knows without I/O (the simulator): its
+        outcome and the call's first deadline, which the placement then commits with the
+        call, in one transaction, instead of calling ``start``. ``None``: call ``start``."""
 
     async def on_deadline(self, setup: CallSetup, tag: str) -> None:
         """A deadline this engine scheduled has come."""
@@ -251,6 +291,19 @@ class SecretHasher(Protocol):
     def hash(self, secret: str) -> str: ...
 
     def matches(self, secret: str, hashed: str) -> bool: ...
+
+
+class Wakeup(Protocol):
+    """The deadline loop of this process (``scheduler.DeadlineLoop``)."""
+
+    def wake_at(self, due_at: datetime) -> None:
+        """A deadline this process wrote: look at storage again by then."""
+
+
+class Doorbell(Protocol):
+    """How one process wakes another's deadline loop (``calls end`` from another node)."""
+
+    async def ring(self, address: str) -> None: ...
 
 
 class EventPublisher(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from switchboard.domain.calls import CallResult, Phase
+from switchboard.domain.calls import Call, CallResult, Phase
 from switchboard.domain.events import (
     AgentLegAnswered,
     AgentStateChanged,
@@ -18,6 +18,7 @@ from switchboard.domain.events import (
 )
 from switchboard.domain.wrapup import release_after_call
 from switchboard.service.context import Context
+from switchboard.service.ports import Deadline
 
 
 class CallProgress:
@@ -31,21 +32,25 @@ class CallProgress:
                 return
             await uow.calls.set_deadline(call_id, due_at, tag)
             await uow.commit()
+        self._ctx.wakeup.wake_at(due_at)
 
-    async def agent_answered(self, call_id: str) -> None:
+    async def agent_answered(self, call_id: str, then: Deadline | None = None) -> None:
         async with self._ctx.transaction() as uow:
             call = await uow.calls.get(call_id, for_update=True)
             if call is None or call.phase is not Phase.AGENT_RINGING:
                 return
             now = self._ctx.clock.now()
             call.apply_agent_answered(now)
+            _set_next(call, then)
             await uow.calls.save(call)
             uow.events.append(
                 AgentLegAnswered(call.account_key, now, call.id, call.caller_agent_id)
             )
             await uow.commit()
+        if then is not None:
+            self._ctx.wakeup.wake_at(then.due_at)
 
-    async def destination_answered(self, call_id: str) -> None:
+    async def destination_answered(self, call_id: str, then: Deadline | None = None) -> None:
         async with self._ctx.transaction() as uow:
             call = await uow.calls.get(call_id, for_update=True)
             if call is None or call.phase is not Phase.DESTINATION_RINGING:
@@ -53,9 +58,12 @@ class CallProgress:
             account = await uow.accounts.get(call.account_key)
             now = self._ctx.clock.now()
             call.connect(now, account.record_calls if account else False)
+            _set_next(call, then)
             await uow.calls.save(call)
             uow.events.append(CallConnected(call.account_key, now, call.id))
             await uow.commit()
+        if then is not None:
+            self._ctx.wakeup.wake_at(then.due_at)
 
     async def ended(self, call_id: str, result: CallResult) -> None:
         async with self._ctx.transaction() as uow:
@@ -66,6 +74,7 @@ class CallProgress:
             now = self._ctx.clock.now()
             call.end(result, now)
             await uow.calls.save(call)
+            released = []
             for agent_id in call.participants():
                 agent = await uow.agents.get(call.account_key, agent_id, for_update=True)
                 if agent is None or account is None:
@@ -73,12 +82,14 @@ class CallProgress:
                 previous = agent.state
                 release_after_call(agent, account, call, now)
                 await uow.agents.save(agent)
+                released.append(agent)
                 if agent.state is not previous:
                     uow.events.append(
                         AgentStateChanged(
                             call.account_key, now, agent_id, agent.state.label, previous.label
                         )
                     )
+            wrapups = [a.wrapup_until for a in released if a.wrapup_until is not None]
             uow.events.append(
                 CallEnded(
                     call.account_key,
@@ -90,3 +101,11 @@ class CallProgress:
                 )
             )
             await uow.commit()
+        for until in wrapups:
+            self._ctx.wakeup.wake_at(until)
+
+
+def _set_next(call: Call, then: Deadline | None) -> None:
+    """The engine's next deadline, committed with the change it follows."""
+    if then is not None:
+        call.deadline_at, call.deadline_tag = then.due_at, then.tag

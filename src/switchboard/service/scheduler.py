@@ -1,15 +1,24 @@
 """Deadlines: the timers that matter live in storage, so a restart loses none of them.
 
-A loop in every serving process polls for due call deadlines and wrap-up ends. Claiming a
-deadline is a conditional update, so with several processes each fires once. The poll period
-(50 ms) keeps timer-driven changes within 100 ms of their deadline.
+Each serving process fires the deadlines of the calls it placed (``SWITCHBOARD_NODE_ID``) and
+any wrap-up end that is due. It does not poll: ``DeadlineLoop`` sleeps until the earliest
+deadline it knows of, read from storage after each round and lowered by ``wake_at`` whenever
+this process writes an earlier one (placement, engine progress, the end of a call). A process
+with no calls in progress therefore does no database work at all until its next deadline.
+
+Another process reaches it through its doorbell: ``calls end`` on a call this node placed,
+run from the CLI or another node, writes a hang-up deadline due now and rings the doorbell
+that this node registered in storage at start (``Doorbell``, a UDP datagram); the loop wakes
+and reads storage. At start the loop reads storage at once, so a restart fires every deadline
+that fell due while the process was down, once each. Claiming a deadline is a conditional
+update, so a deadline that two processes see fires once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from switchboard.domain.calls import CallResult, Party, Reason
 from switchboard.service.agents import finish_due_wrapups
@@ -60,26 +69,88 @@ async def purge_expired(ctx: Context) -> int:
 
 
 async def recover(ctx: Context) -> int:
-    """At start: calls this node had in progress cannot go on; end them and free their agents."""
+    """At start: calls this node had in progress that its engine cannot go on with (SIP
+    dialogs died with the process) are ended and their agents freed. Calls whose state is all
+    in storage (the simulator's) go on: the deadline loop fires what fell due, once each."""
     async with ctx.uow(write=False) as uow:
-        stale = await uow.calls.active_on_node(ctx.node_id)
+        active = await uow.calls.active_on_node(ctx.node_id)
+    engine = ctx.engine
+    stale = [c for c in active if not (c.engine == engine.name and engine.survives_restart)]
     progress = CallProgress(ctx)
     for call in stale:
         await progress.ended(call.id, CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED))
     return len(stale)
 
 
-async def run_forever(ctx: Context, period_s: float = 0.05) -> None:
-    loop = asyncio.get_running_loop()
-    next_purge = loop.time()
-    while True:
+async def next_due(ctx: Context) -> datetime | None:
+    """The earliest deadline or wrap-up end this process should act on, from storage."""
+    async with ctx.uow(write=False) as uow:
+        call_deadline = await uow.calls.next_deadline(ctx.node_id)
+        wrapup_end = await uow.agents.next_wrapup_end()
+    found = [at for at in (call_deadline, wrapup_end) if at is not None]
+    return min(found) if found else None
+
+
+class DeadlineLoop:
+    """Sleeps until the next deadline, fires what is due, and reads when to wake next.
+
+    ``wake_at`` (the ``Wakeup`` port) is how the rest of this process says that it wrote an
+    earlier deadline; ``ring`` is what the doorbell calls for another process. Ended calls are
+    purged when the loop is awake anyway and a minute has passed, never on an idle timer.
+    """
+
+    def __init__(self, ctx: Context, *, retry_s: float = 1.0) -> None:
+        self._ctx = ctx
+        self._retry_s = retry_s
+        self._woken = asyncio.Event()
+        self._target: datetime | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._next_purge = 0.0
+        self.rounds = 0  # how often it woke and read storage: for tests and benchmarks
+
+    def wake_at(self, due_at: datetime) -> None:
+        if self._target is None or due_at < self._target:
+            self._target = due_at
+            self._arm()
+
+    def ring(self) -> None:
+        self.wake_at(self._ctx.clock.now())
+
+    def _arm(self) -> None:
+        assert self._target is not None
+        if self._timer is not None:
+            self._timer.cancel()
+        delay = (self._target - self._ctx.clock.now()).total_seconds()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(max(delay, 0.0), self._woken.set)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.ring()  # at start: whatever fell due while no process was running
         try:
-            await tick(ctx)
-            if loop.time() >= next_purge:
+            while True:
+                await self._woken.wait()
+                self._woken.clear()
+                self._target = None
+                self.rounds += 1
+                upcoming = await self._round(loop)
+                if upcoming is not None:
+                    self.wake_at(upcoming)
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+
+    async def _round(self, loop: asyncio.AbstractEventLoop) -> datetime | None:
+        ctx = self._ctx
+        try:
+            while await tick(ctx) > 0:
+                await asyncio.sleep(0)  # a backlog: let requests in between batches
+            if loop.time() >= self._next_purge:
                 await purge_expired(ctx)
-                next_purge = loop.time() + 60
+                self._next_purge = loop.time() + 60
+            return await next_due(ctx)
         except asyncio.CancelledError:
             raise
         except Exception:  # keep the timers alive through a transient storage error
-            log.exception("scheduler tick failed")
-        await asyncio.sleep(period_s)
+            log.exception("deadline round failed; trying again shortly")
+            return ctx.clock.now() + timedelta(seconds=self._retry_s)

@@ -18,8 +18,11 @@ inserts use ``ON CONFLICT DO NOTHING`` and report ``AlreadyExists`` from the row
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 from sqlalchemy import exc as sa_exc
 
@@ -37,26 +40,43 @@ _FOREIGN_KEY_STATE = "23503"
 _UNIQUE_STATE = "23505"
 
 
-def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
-    return getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+def _is_asyncpg_error(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("asyncpg")
 
 
 @contextmanager
 def translated(what: str) -> Iterator[None]:
-    """Run a database operation; any failure leaves as one of our errors, keeping the cause."""
+    """Run a database operation; any failure leaves as one of our errors, keeping the cause.
+
+    Covers SQLAlchemy (migrations), ``sqlite3`` and ``asyncpg`` (the unit of work)."""
     try:
         yield
-    except sa_exc.IntegrityError as exc:
-        text = str(exc.orig).lower()
-        if _sqlstate(exc) == _FOREIGN_KEY_STATE or "foreign key" in text:
-            raise UnknownEntity(f"{what}: refers to an unknown account or agent") from exc
-        if _sqlstate(exc) == _UNIQUE_STATE or "unique" in text:
-            raise AlreadyExists(f"{what}: already exists") from exc
-        raise StorageUnavailable(f"{what}: the database refused the change") from exc
-    except (sa_exc.SQLAlchemyError, OSError) as exc:
+    except (sa_exc.IntegrityError, sqlite3.IntegrityError) as exc:
+        _raise_integrity(what, exc)
+    except (sa_exc.SQLAlchemyError, sqlite3.Error, OSError, asyncio.TimeoutError) as exc:
         raise StorageUnavailable(
             f"{what}: the database is unavailable: {_driver_text(exc)}"
         ) from exc
+    except Exception as exc:
+        if not _is_asyncpg_error(exc):
+            raise
+        state = getattr(exc, "sqlstate", None) or ""
+        if state.startswith("23"):
+            _raise_integrity(what, exc)
+        raise StorageUnavailable(
+            f"{what}: the database is unavailable: {_driver_text(exc)}"
+        ) from exc
+
+
+def _raise_integrity(what: str, exc: BaseException) -> NoReturn:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).lower()
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state == _FOREIGN_KEY_STATE or "foreign key" in text:
+        raise UnknownEntity(f"{what}: refers to an unknown account or agent") from exc
+    if state == _UNIQUE_STATE or "unique" in text:
+        raise AlreadyExists(f"{what}: already exists") from exc
+    raise StorageUnavailable(f"{what}: the database refused the change") from exc
 
 
 def _driver_text(exc: BaseException) -> str:

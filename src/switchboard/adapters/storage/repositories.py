@@ -1,11 +1,13 @@
 """The SQL repositories of accounts, agents, groups and settings (calls: ``call_repository``).
 
-Each works inside the unit of work's ``Transaction``. Inserts use ``ON CONFLICT DO NOTHING`` and
+Each works inside the unit of work's transaction. Inserts use ``ON CONFLICT DO NOTHING`` and
 report a duplicate from the row count; updates of a missing row raise ``UnknownEntity``.
 
-As in ``call_repository``, the statements of the hot path are built once, with ``bindparam``
-placeholders (named unlike any column: SQLAlchemy reserves those for the SET clause), so that
-each call skips their construction and cache-key generation.
+Choosing the agent of a group call never reads the whole group: ``ix_agents_free_idle`` (a
+partial index over the agents free to call, in the order of ``candidate_order``) is walked
+from the agent idle longest, and each is checked for membership of the listed groups through
+the members' unique index, until enough are found. The cost follows the number of free agents
+ahead of the first member, not the size of the groups.
 """
 
 from __future__ import annotations
@@ -14,18 +16,8 @@ import builtins
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Integer, RowMapping, and_, bindparam, or_, select, update
-
 from switchboard.adapters.storage import rows
-from switchboard.adapters.storage.coltypes import as_utc
-from switchboard.adapters.storage.tables import (
-    accounts,
-    agents,
-    callback_numbers,
-    group_members,
-    groups,
-    settings,
-)
+from switchboard.adapters.storage.database import Sql
 from switchboard.adapters.storage.transaction import Transaction
 from switchboard.domain.accounts import Account
 from switchboard.domain.agents import FREE_TO_CALL_OUT, Agent, AgentState, agent_id_sort_key
@@ -40,19 +32,39 @@ def candidate_order(agent: Agent) -> tuple[bool, datetime, tuple[int, str]]:
     return (idle is not None, _NEVER if idle is None else idle, agent_id_sort_key(agent.agent_id))
 
 
-_ACCOUNT = select(accounts).where(accounts.c.key == bindparam("b_key"))
-_CALLBACK_NUMBERS = (
-    select(callback_numbers)
-    .where(callback_numbers.c.account_key == bindparam("b_key"))
-    .order_by(callback_numbers.c.position)
+def _placeholders(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+_ACCOUNT = Sql(f"SELECT {', '.join(rows.ACCOUNT_COLUMNS)} FROM accounts WHERE key = ?")
+_CALLBACK_NUMBERS = Sql(
+    f"SELECT {', '.join(rows.CALLBACK_COLUMNS)} FROM callback_numbers "
+    "WHERE account_key = ? ORDER BY position"
 )
-_CREDENTIALS = select(accounts.c.api_token_hash, accounts.c.token_generation).where(
-    accounts.c.key == bindparam("b_key")
+_ALL_ACCOUNTS = Sql(f"SELECT {', '.join(rows.ACCOUNT_COLUMNS)} FROM accounts ORDER BY key")
+_ALL_CALLBACK_NUMBERS = Sql(
+    f"SELECT {', '.join(rows.CALLBACK_COLUMNS)} FROM callback_numbers "
+    "ORDER BY account_key, position"
 )
-# The SET clause comes from the keys of the parameters.
-_UPDATE_ACCOUNT = update(accounts).where(accounts.c.key == bindparam("b_key"))
-_DELETE_CALLBACK_NUMBERS = callback_numbers.delete().where(
-    callback_numbers.c.account_key == bindparam("b_key")
+_INSERT_ACCOUNT = Sql(
+    f"INSERT INTO accounts ({', '.join(rows.ACCOUNT_SETTINGS)}, key, api_token_hash, "
+    f"token_generation) VALUES ({_placeholders(len(rows.ACCOUNT_SETTINGS) + 3)}) "
+    "ON CONFLICT DO NOTHING"
+)
+_UPDATE_ACCOUNT = Sql(
+    "UPDATE accounts SET "
+    + ", ".join(f"{column} = ?" for column in rows.ACCOUNT_SETTINGS)
+    + " WHERE key = ?"
+)
+_CREDENTIALS = Sql("SELECT api_token_hash, token_generation FROM accounts WHERE key = ?")
+_ROTATE = Sql(
+    "UPDATE accounts SET api_token_hash = ?, token_generation = token_generation + 1 "
+    "WHERE key = ? RETURNING token_generation"
+)
+_DELETE_CALLBACK_NUMBERS = Sql("DELETE FROM callback_numbers WHERE account_key = ?")
+_INSERT_CALLBACK_NUMBER = Sql(
+    f"INSERT INTO callback_numbers ({', '.join(rows.CALLBACK_COLUMNS)}) "
+    f"VALUES ({_placeholders(len(rows.CALLBACK_COLUMNS))})"
 )
 
 
@@ -61,126 +73,100 @@ class SqlAccountRepository:
         self._tx = tx
 
     async def get(self, key: str) -> Account | None:
-        found = await self._tx.read("get account", _ACCOUNT, {"b_key": key})
-        row = found.mappings().first()
+        row = await self._tx.one("get account", _ACCOUNT, (key,))
         if row is None:
             return None
-        numbers = await self._tx.read("get account", _CALLBACK_NUMBERS, {"b_key": key})
-        return rows.account_of(row, builtins.list(numbers.mappings()))
+        numbers = await self._tx.all("get account", _CALLBACK_NUMBERS, (key,))
+        return rows.account_of(row, numbers)
 
     async def add(self, account: Account, api_token_hash: str) -> None:
-        values = rows.account_values(account) | {
-            "key": account.key,
-            "api_token_hash": api_token_hash,
-            "token_generation": account.token_generation,
-        }
-        insert = self._tx.insert_ignoring_duplicates(accounts)
-        if (await self._tx.write("add account", insert, values)).rowcount == 0:
+        values = rows.account_values(self._tx.d, account)
+        values += [account.key, api_token_hash, account.token_generation]
+        if await self._tx.run("add account", _INSERT_ACCOUNT, values) == 0:
             raise AlreadyExists(f"account {account.key} already exists")
         await self._write_numbers(account)
 
     async def save(self, account: Account) -> None:
-        values = rows.account_values(account) | {"b_key": account.key}
-        if (await self._tx.write("save account", _UPDATE_ACCOUNT, values)).rowcount == 0:
+        values = [*rows.account_values(self._tx.d, account), account.key]
+        if await self._tx.run("save account", _UPDATE_ACCOUNT, values) == 0:
             raise UnknownEntity(f"unknown account {account.key}")
-        await self._tx.write("save account", _DELETE_CALLBACK_NUMBERS, {"b_key": account.key})
+        await self._tx.run("save account", _DELETE_CALLBACK_NUMBERS, (account.key,))
         await self._write_numbers(account)
 
     async def _write_numbers(self, account: Account) -> None:
-        values = rows.callback_number_values(account.key, account.callback_numbers)
+        values = rows.callback_number_values(self._tx.d, account.key, account.callback_numbers)
         if values:
-            await self._tx.write("save callback numbers", callback_numbers.insert(), values)
+            await self._tx.run_many("save callback numbers", _INSERT_CALLBACK_NUMBER, values)
 
     async def credentials(self, key: str) -> tuple[str, int] | None:
-        row = (await self._tx.read("read credentials", _CREDENTIALS, {"b_key": key})).first()
+        row = await self._tx.one("read credentials", _CREDENTIALS, (key,))
         return None if row is None else (row[0], row[1])
 
     async def rotate_api_token(self, key: str, api_token_hash: str) -> int:
-        statement = (
-            update(accounts)
-            .where(accounts.c.key == key)
-            .values(
-                api_token_hash=api_token_hash,
-                token_generation=accounts.c.token_generation + 1,
-            )
-            .returning(accounts.c.token_generation)
-        )
-        generation = (await self._tx.write("rotate API token", statement)).scalar()
-        if generation is None:
+        row = await self._tx.run_returning("rotate API token", _ROTATE, (api_token_hash, key))
+        if row is None:
             raise UnknownEntity(f"unknown account {key}")
-        return int(generation)
+        return int(row[0])
 
     async def list(self) -> builtins.list[Account]:
-        found = await self._tx.read("list accounts", select(accounts).order_by(accounts.c.key))
-        numbers = await self._tx.read(
-            "list accounts",
-            select(callback_numbers).order_by(
-                callback_numbers.c.account_key, callback_numbers.c.position
-            ),
-        )
-        by_account: dict[str, builtins.list[RowMapping]] = {}
-        for number in numbers.mappings():
-            by_account.setdefault(number["account_key"], []).append(number)
-        return [rows.account_of(row, by_account.get(row["key"], [])) for row in found.mappings()]
+        found = await self._tx.all("list accounts", _ALL_ACCOUNTS)
+        numbers = await self._tx.all("list accounts", _ALL_CALLBACK_NUMBERS)
+        by_account: dict[str, builtins.list[rows.Row]] = {}
+        for number in numbers:
+            by_account.setdefault(number[0], []).append(number)
+        return [rows.account_of(row, by_account.get(row[0], [])) for row in found]
 
 
-def _is_free(wrapup_allowed: bool) -> ColumnElement[bool]:
-    """In one of the states bound to ``b_free_states`` (or in Wrapup owing no disposition)."""
-    in_free_state = agents.c.state.in_(bindparam("b_free_states", expanding=True))
-    if not wrapup_allowed:
-        return in_free_state
-    return or_(
-        in_free_state,
-        and_(
-            agents.c.state == AgentState.WRAPUP.label,
-            agents.c.awaiting_disposition.is_(None),
-        ),
-    )
-
-
-def _free_state_labels(free_states: Sequence[AgentState] | frozenset[AgentState]) -> list[str]:
-    return sorted(state.label for state in free_states)
-
-
-_AGENT_KEY = (
-    agents.c.account_key == bindparam("b_account_key"),
-    agents.c.agent_id == bindparam("b_agent_id"),
+_AGENT_COLUMNS = ", ".join(rows.AGENT_COLUMNS)
+_AGENT = Sql(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE account_key = ? AND agent_id = ?")
+_AGENT_FOR_UPDATE = Sql(
+    f"SELECT {_AGENT_COLUMNS} FROM agents WHERE account_key = ? AND agent_id = ? FOR_UPDATE"
 )
-_AGENT = select(agents).where(*_AGENT_KEY)
-_AGENT_FOR_UPDATE = _AGENT.with_for_update()
-# The SET clause comes from the keys of the parameters.
-_UPDATE_AGENT = update(agents).where(*_AGENT_KEY)
-# By ``wrapup_allowed``.
-_RESERVE = {
-    wrapup_allowed: update(agents)
-    .where(*_AGENT_KEY, agents.c.current_call_id.is_(None), _is_free(wrapup_allowed))
-    .values(
-        state=bindparam("b_busy_state"),
-        current_call_id=bindparam("b_call_id"),
-        state_before_call=agents.c.state,
-    )
-    for wrapup_allowed in (False, True)
-}
-_FREE_CANDIDATES = {
-    wrapup_allowed: select(agents).where(
-        agents.c.account_key == bindparam("b_account_key"),
-        agents.c.agent_id.in_(bindparam("b_agent_ids", expanding=True)),
-        agents.c.current_call_id.is_(None),
-        _is_free(wrapup_allowed),
-    )
-    for wrapup_allowed in (False, True)
-}
-_FREE_TO_CALL_OUT_LABELS = _free_state_labels(FREE_TO_CALL_OUT)
-_DUE_WRAPUPS = (
-    select(agents.c.account_key, agents.c.agent_id)
-    .where(
-        agents.c.state == AgentState.WRAPUP.label,
-        agents.c.wrapup_until <= bindparam("b_now"),
-        agents.c.awaiting_disposition.is_(None),
-    )
-    .order_by(agents.c.wrapup_until, agents.c.account_key, agents.c.agent_id)
-    .limit(bindparam("b_limit", type_=Integer))
+_INSERT_AGENT = Sql(
+    f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES ({_placeholders(len(rows.AGENT_COLUMNS))}) "
+    "ON CONFLICT DO NOTHING"
 )
+_UPDATE_AGENT = Sql(
+    "UPDATE agents SET "
+    + ", ".join(f"{column} = ?" for column in rows.AGENT_COLUMNS[2:])
+    + " WHERE account_key = ? AND agent_id = ?"
+)
+_LIST_AGENTS = Sql(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE account_key = ?")
+# Free: on no call, and in one of the states bound to the list, or (where calls from wrap-up
+# are allowed, the second parameter) in Wrapup owing no disposition.
+_FREE = (
+    "current_call_id IS NULL AND (state IN_LIST(?) "
+    f"OR (? AND state = '{AgentState.WRAPUP.label}' AND awaiting_disposition IS NULL))"
+)
+_RESERVE = Sql(
+    "UPDATE agents SET state = ?, current_call_id = ?, state_before_call = state "
+    f"WHERE account_key = ? AND agent_id = ? AND {_FREE}"
+)
+# The WHERE clause repeats ix_agents_free_idle's condition word for word, so the planner can
+# walk that index; the ORDER BY is its column list (``candidate_order``).
+_INDEXED_FREE = "current_call_id IS NULL AND state IN ('Ready', 'ReadyOutbound', 'Wrapup')"
+_FREE_IN_GROUPS = Sql(
+    f"SELECT {_AGENT_COLUMNS} FROM agents AS a "
+    f"WHERE a.account_key = ? AND {_INDEXED_FREE} "
+    f"AND (state IN_LIST(?) OR (? AND state = '{AgentState.WRAPUP.label}' "
+    "AND awaiting_disposition IS NULL)) "
+    "AND agent_id != ? "
+    "AND EXISTS (SELECT 1 FROM group_members AS m WHERE m.account_key = a.account_key "
+    "AND m.group_id IN_LIST(?) AND m.agent_id = a.agent_id) "
+    "ORDER BY account_key, idle_since IS NOT NULL, idle_since, AGENT_NUMBER, agent_id "
+    "LIMIT ?"
+)
+_DUE_WRAPUPS = Sql(
+    "SELECT account_key, agent_id FROM agents "
+    f"WHERE state = '{AgentState.WRAPUP.label}' AND wrapup_until <= ? "
+    "AND awaiting_disposition IS NULL "
+    "ORDER BY wrapup_until, account_key, agent_id LIMIT ?"
+)
+_NEXT_WRAPUP_END = Sql(
+    "SELECT MIN(wrapup_until) FROM agents "
+    f"WHERE state = '{AgentState.WRAPUP.label}' AND awaiting_disposition IS NULL"
+)
+_FREE_TO_CALL_OUT_LABELS = sorted(state.label for state in FREE_TO_CALL_OUT)
 
 
 class SqlAgentRepository:
@@ -191,20 +177,18 @@ class SqlAgentRepository:
         self, account_key: str, agent_id: str, *, for_update: bool = False
     ) -> Agent | None:
         statement = _AGENT_FOR_UPDATE if for_update else _AGENT
-        key = {"b_account_key": account_key, "b_agent_id": agent_id}
-        row = (await self._tx.read("get agent", statement, key)).mappings().first()
+        row = await self._tx.one("get agent", statement, (account_key, agent_id))
         return None if row is None else rows.agent_of(row)
 
     async def add(self, agent: Agent) -> None:
-        insert = self._tx.insert_ignoring_duplicates(agents)
-        if (await self._tx.write("add agent", insert, rows.agent_values(agent))).rowcount == 0:
+        values = rows.agent_values(self._tx.d, agent)
+        if await self._tx.run("add agent", _INSERT_AGENT, values) == 0:
             raise AlreadyExists(f"agent {agent.agent_id} already exists in {agent.account_key}")
 
     async def save(self, agent: Agent) -> None:
-        values = rows.agent_values(agent)
-        values["b_account_key"] = values.pop("account_key")
-        values["b_agent_id"] = values.pop("agent_id")
-        if (await self._tx.write("save agent", _UPDATE_AGENT, values)).rowcount == 0:
+        values = rows.agent_values(self._tx.d, agent)
+        values = [*values[2:], values[0], values[1]]
+        if await self._tx.run("save agent", _UPDATE_AGENT, values) == 0:
             raise UnknownEntity(f"unknown agent {agent.agent_id} in {agent.account_key}")
 
     async def reserve(
@@ -217,58 +201,79 @@ class SqlAgentRepository:
         free_states: Sequence[AgentState],
         wrapup_allowed: bool,
     ) -> bool:
-        parameters = {
-            "b_account_key": account_key,
-            "b_agent_id": agent_id,
-            "b_free_states": _free_state_labels(free_states),
-            "b_busy_state": busy_state.label,
-            "b_call_id": call_id,
-        }
-        statement = _RESERVE[wrapup_allowed]
-        return (await self._tx.write("reserve agent", statement, parameters)).rowcount == 1
+        parameters = (
+            busy_state.label,
+            call_id,
+            account_key,
+            agent_id,
+            self._tx.list_param(state.label for state in free_states),
+            self._tx.d.flag(wrapup_allowed),
+        )
+        return await self._tx.run("reserve agent", _RESERVE, parameters) == 1
 
-    async def free_candidates(
-        self, account_key: str, agent_ids: Sequence[str], *, wrapup_allowed: bool
+    async def free_in_groups(
+        self,
+        account_key: str,
+        group_ids: Sequence[str],
+        *,
+        wrapup_allowed: bool,
+        exclude: str | None = None,
+        limit: int = 10,
     ) -> builtins.list[Agent]:
-        if not agent_ids:
-            return []
-        parameters = {
-            "b_account_key": account_key,
-            "b_agent_ids": builtins.list(set(agent_ids)),
-            "b_free_states": _FREE_TO_CALL_OUT_LABELS,
-        }
-        statement = _FREE_CANDIDATES[wrapup_allowed]
-        found = await self._tx.read("find free agents", statement, parameters)
-        # Groups are small: ordering here keeps "id as a number" exact on both databases.
-        return sorted((rows.agent_of(row) for row in found.mappings()), key=candidate_order)
+        parameters = (
+            account_key,
+            self._tx.list_param(_FREE_TO_CALL_OUT_LABELS),
+            self._tx.d.flag(wrapup_allowed),
+            exclude or "",
+            self._tx.list_param(group_ids),
+            limit,
+        )
+        found = await self._tx.all("find free agents", _FREE_IN_GROUPS, parameters)
+        return [rows.agent_of(row) for row in found]
 
     async def due_wrapups(self, now: datetime, limit: int = 100) -> builtins.list[tuple[str, str]]:
-        parameters = {"b_now": as_utc(now), "b_limit": limit}
-        found = await self._tx.read("find due wrap-ups", _DUE_WRAPUPS, parameters)
+        parameters = (self._tx.d.time(now), limit)
+        found = await self._tx.all("find due wrap-ups", _DUE_WRAPUPS, parameters)
         return [(row[0], row[1]) for row in found]
 
+    async def next_wrapup_end(self) -> datetime | None:
+        row = await self._tx.one("find the next wrap-up end", _NEXT_WRAPUP_END)
+        return None if row is None else rows.time_of(row[0])
+
     async def list(self, account_key: str) -> builtins.list[Agent]:
-        statement = select(agents).where(agents.c.account_key == account_key)
-        found = await self._tx.read("list agents", statement)
-        agents_found = [rows.agent_of(row) for row in found.mappings()]
+        found = await self._tx.all("list agents", _LIST_AGENTS, (account_key,))
+        agents_found = [rows.agent_of(row) for row in found]
         return sorted(agents_found, key=lambda agent: agent_id_sort_key(agent.agent_id))
 
 
-_GROUP_IDS = select(groups.c.group_id).where(groups.c.account_key == bindparam("b_account_key"))
-_GROUP_MEMBERS = (
-    select(group_members.c.group_id, group_members.c.agent_id)
-    .where(group_members.c.account_key == bindparam("b_account_key"))
-    .order_by(group_members.c.id)
+_GROUP_IDS = Sql("SELECT group_id FROM groups WHERE account_key = ?")
+_GIVEN_GROUP_IDS = Sql("SELECT group_id FROM groups WHERE account_key = ? AND group_id IN_LIST(?)")
+_GROUP_MEMBERS = Sql(
+    "SELECT group_id, agent_id FROM group_members WHERE account_key = ? ORDER BY id"
 )
-_GIVEN_GROUP_IDS = _GROUP_IDS.where(groups.c.group_id.in_(bindparam("b_group_ids", expanding=True)))
-_GIVEN_GROUP_MEMBERS = _GROUP_MEMBERS.where(
-    group_members.c.group_id.in_(bindparam("b_group_ids", expanding=True))
+_GIVEN_GROUP_MEMBERS = Sql(
+    "SELECT group_id, agent_id FROM group_members "
+    "WHERE account_key = ? AND group_id IN_LIST(?) ORDER BY id"
+)
+_INSERT_GROUP = Sql("INSERT INTO groups (account_key, group_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+_INSERT_MEMBER = Sql(
+    "INSERT INTO group_members (account_key, group_id, agent_id) VALUES (?, ?, ?) "
+    "ON CONFLICT DO NOTHING"
 )
 
 
 class SqlGroupRepository:
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
+
+    async def existing(
+        self, account_key: str, group_ids: Sequence[str]
+    ) -> builtins.list[str]:
+        if not group_ids:
+            return []
+        parameters = (account_key, self._tx.list_param(group_ids))
+        found = {row[0] for row in await self._tx.all("read groups", _GIVEN_GROUP_IDS, parameters)}
+        return [group_id for group_id in dict.fromkeys(group_ids) if group_id in found]
 
     async def members(
         self, account_key: str, group_ids: Sequence[str]
@@ -278,17 +283,10 @@ class SqlGroupRepository:
         return await self._groups(account_key, builtins.list(dict.fromkeys(group_ids)))
 
     async def add_members(self, account_key: str, group_id: str, agent_ids: Sequence[str]) -> None:
-        group = self._tx.insert_ignoring_duplicates(groups).values(
-            account_key=account_key, group_id=group_id
-        )
-        await self._tx.write("add group", group)
-        values = [
-            {"account_key": account_key, "group_id": group_id, "agent_id": agent_id}
-            for agent_id in dict.fromkeys(agent_ids)
-        ]
+        await self._tx.run("add group", _INSERT_GROUP, (account_key, group_id))
+        values = [(account_key, group_id, agent_id) for agent_id in dict.fromkeys(agent_ids)]
         if values:
-            members = self._tx.insert_ignoring_duplicates(group_members)
-            await self._tx.write("add group members", members, values)
+            await self._tx.run_many("add group members", _INSERT_MEMBER, values)
 
     async def list(self, account_key: str) -> dict[str, builtins.list[str]]:
         return await self._groups(account_key, None)
@@ -296,18 +294,23 @@ class SqlGroupRepository:
     async def _groups(
         self, account_key: str, group_ids: builtins.list[str] | None
     ) -> dict[str, builtins.list[str]]:
-        parameters: dict[str, object] = {"b_account_key": account_key}
-        known, members = _GROUP_IDS, _GROUP_MEMBERS
-        if group_ids is not None:
-            known, members = _GIVEN_GROUP_IDS, _GIVEN_GROUP_MEMBERS
-            parameters["b_group_ids"] = group_ids
-        existing = {row[0] for row in await self._tx.read("read groups", known, parameters)}
+        if group_ids is None:
+            known = await self._tx.all("read groups", _GROUP_IDS, (account_key,))
+            members = await self._tx.all("read group members", _GROUP_MEMBERS, (account_key,))
+        else:
+            parameters = (account_key, self._tx.list_param(group_ids))
+            known = await self._tx.all("read groups", _GIVEN_GROUP_IDS, parameters)
+            members = await self._tx.all("read group members", _GIVEN_GROUP_MEMBERS, parameters)
+        existing = {row[0] for row in known}
         order = group_ids if group_ids is not None else sorted(existing)
         found: dict[str, builtins.list[str]] = {gid: [] for gid in order if gid in existing}
-        rows_found = await self._tx.read("read group members", members, parameters)
-        for group_id, agent_id in rows_found:
+        for group_id, agent_id in members:
             found[group_id].append(agent_id)
         return found
+
+
+_INSERT_SETTING = Sql("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
+_SETTING = Sql("SELECT value FROM settings WHERE name = ?")
 
 
 class SqlSettingsRepository:
@@ -315,8 +318,27 @@ class SqlSettingsRepository:
         self._tx = tx
 
     async def get_or_create(self, name: str, candidate: str) -> str:
-        insert = self._tx.insert_ignoring_duplicates(settings).values(name=name, value=candidate)
-        await self._tx.write("create setting", insert)
-        stored = select(settings.c.value).where(settings.c.name == name)
-        value = (await self._tx.read("read setting", stored)).scalar_one()
-        return str(value)
+        await self._tx.run("create setting", _INSERT_SETTING, (name, candidate))
+        row = await self._tx.one("read setting", _SETTING, (name,))
+        assert row is not None
+        return str(row[0])
+
+
+_REGISTER_NODE = Sql(
+    "INSERT INTO nodes (node_id, doorbell, started_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (node_id) DO UPDATE SET doorbell = excluded.doorbell, "
+    "started_at = excluded.started_at"
+)
+_DOORBELL = Sql("SELECT doorbell FROM nodes WHERE node_id = ?")
+
+
+class SqlNodeRepository:
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    async def register(self, node_id: str, doorbell: str, now: datetime) -> None:
+        await self._tx.run("register the node", _REGISTER_NODE, (node_id, doorbell, self._tx.d.time(now)))
+
+    async def doorbell(self, node_id: str) -> str | None:
+        row = await self._tx.one("find the node", _DOORBELL, (node_id,))
+        return None if row is None else str(row[0])

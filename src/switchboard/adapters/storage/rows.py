@@ -1,12 +1,18 @@
-"""Domain objects to rows and back."""
+"""Domain objects to rows and back, for both dialects.
+
+Rows are tuples in the order of the column lists below (``ACCOUNT_COLUMNS``...), which the
+repositories' SQL selects by name. Instants are timezone-aware UTC in the domain; SQLite keeps
+them as fixed-width UTC text (``2025-01-06 09:00:00.000000``, the format SQLAlchemy used, so
+text order is time order and older databases read the same), PostgreSQL as
+``timestamptz``. Lists of strings are JSON text on both; SQLite's booleans come back as 0/1.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
-
-from sqlalchemy import RowMapping
 
 from switchboard.adapters.storage.coltypes import as_utc
 from switchboard.domain.accounts import Account, CallbackNumber
@@ -21,179 +27,299 @@ from switchboard.domain.calls import (
     RecordingStatus,
 )
 
-
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
+Row = Sequence[Any]
 
 
-def account_values(account: Account) -> dict[str, Any]:
-    """Every setting but the token hash and generation, which only the token commands write."""
-    return {
-        "region": account.region,
-        "country": account.country,
-        "ccxml": account.ccxml,
-        "record_calls": account.record_calls,
-        "agent_timeout_s": account.agent_timeout_s,
-        "destination_timeout_s": account.destination_timeout_s,
-        "wrapup_seconds": account.wrapup_seconds,
-        "post_call_state": account.post_call_state.value,
-        "enforce_dispositions": account.enforce_dispositions,
-        "outbound_in_wrapup": account.outbound_in_wrapup,
-        "allow_premium": account.allow_premium,
-        "deny_prefixes": list(account.deny_prefixes),
-    }
+class Dialect:
+    """How values cross into one database; ``SQLITE`` and ``POSTGRES`` below."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.text_times = name == "sqlite"
+
+    def time(self, value: datetime | None) -> Any:
+        if value is None:
+            return None
+        value = as_utc(value)
+        if self.text_times:
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        return value
+
+    def flag(self, value: bool) -> Any:
+        return int(value) if self.text_times else value
 
 
-def callback_number_values(account_key: str, numbers: list[CallbackNumber]) -> list[dict[str, Any]]:
+SQLITE = Dialect("sqlite")
+POSTGRES = Dialect("postgresql")
+
+
+def dialect_named(name: str) -> Dialect:
+    return SQLITE if name == "sqlite" else POSTGRES
+
+
+def time_of(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    assert isinstance(value, datetime)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def strings_of(value: Any) -> list[str]:
+    return [str(item) for item in json.loads(value)]
+
+
+def strings(values: Sequence[str]) -> str:
+    return json.dumps(list(values))
+
+
+# --------------------------------------------------------------------------- accounts
+
+ACCOUNT_SETTINGS = (
+    "region",
+    "country",
+    "ccxml",
+    "record_calls",
+    "agent_timeout_s",
+    "destination_timeout_s",
+    "wrapup_seconds",
+    "post_call_state",
+    "enforce_dispositions",
+    "outbound_in_wrapup",
+    "allow_premium",
+    "deny_prefixes",
+)
+ACCOUNT_COLUMNS = ("key", *ACCOUNT_SETTINGS, "token_generation")
+CALLBACK_COLUMNS = ("account_key", "position", "number", "e164", "is_default")
+
+
+def account_values(d: Dialect, account: Account) -> list[Any]:
+    """Every setting, in ``ACCOUNT_SETTINGS`` order; the token hash and generation are only
+    written by the token commands."""
     return [
-        {
-            "account_key": account_key,
-            "position": position,
-            "number": number.number,
-            "e164": number.e164,
-            "is_default": number.is_default,
-        }
+        account.region,
+        account.country,
+        d.flag(account.ccxml),
+        d.flag(account.record_calls),
+        account.agent_timeout_s,
+        account.destination_timeout_s,
+        account.wrapup_seconds,
+        account.post_call_state.value,
+        d.flag(account.enforce_dispositions),
+        d.flag(account.outbound_in_wrapup),
+        d.flag(account.allow_premium),
+        strings(account.deny_prefixes),
+    ]
+
+
+def callback_number_values(
+    d: Dialect, account_key: str, numbers: list[CallbackNumber]
+) -> list[list[Any]]:
+    return [
+        [account_key, position, number.number, number.e164, d.flag(number.is_default)]
         for position, number in enumerate(numbers)
     ]
 
 
-def account_of(row: RowMapping, numbers: Sequence[RowMapping]) -> Account:
+def account_of(row: Row, numbers: Sequence[Row]) -> Account:
     return Account(
-        key=row["key"],
-        region=row["region"],
-        country=row["country"],
-        ccxml=row["ccxml"],
-        record_calls=row["record_calls"],
-        agent_timeout_s=row["agent_timeout_s"],
-        destination_timeout_s=row["destination_timeout_s"],
-        wrapup_seconds=row["wrapup_seconds"],
-        post_call_state=PostCallState(row["post_call_state"]),
-        enforce_dispositions=row["enforce_dispositions"],
-        outbound_in_wrapup=row["outbound_in_wrapup"],
-        allow_premium=row["allow_premium"],
-        deny_prefixes=list(row["deny_prefixes"]),
+        key=row[0],
+        region=row[1],
+        country=row[2],
+        ccxml=bool(row[3]),
+        record_calls=bool(row[4]),
+        agent_timeout_s=row[5],
+        destination_timeout_s=row[6],
+        wrapup_seconds=row[7],
+        post_call_state=PostCallState(row[8]),
+        enforce_dispositions=bool(row[9]),
+        outbound_in_wrapup=bool(row[10]),
+        allow_premium=bool(row[11]),
+        deny_prefixes=strings_of(row[12]),
         callback_numbers=[
-            CallbackNumber(number=n["number"], e164=n["e164"], is_default=n["is_default"])
-            for n in numbers
+            CallbackNumber(number=n[2], e164=n[3], is_default=bool(n[4])) for n in numbers
         ],
-        token_generation=row["token_generation"],
+        token_generation=row[13],
     )
 
 
-def agent_values(agent: Agent) -> dict[str, Any]:
+# --------------------------------------------------------------------------- agents
+
+AGENT_COLUMNS = (
+    "account_key",
+    "agent_id",
+    "name",
+    "phone",
+    "state",
+    "settled_state",
+    "state_before_call",
+    "current_call_id",
+    "idle_since",
+    "wrapup_until",
+    "awaiting_disposition",
+    "callback_number",
+    "allowed_numbers",
+)
+
+
+def agent_values(d: Dialect, agent: Agent) -> list[Any]:
+    """In ``AGENT_COLUMNS`` order."""
     before = agent.state_before_call
-    return {
-        "account_key": agent.account_key,
-        "agent_id": agent.agent_id,
-        "name": agent.name,
-        "phone": agent.phone,
-        "state": agent.state.label,
-        "settled_state": agent.settled_state.label,
-        "state_before_call": None if before is None else before.label,
-        "current_call_id": agent.current_call_id,
-        "idle_since": _utc(agent.idle_since),
-        "wrapup_until": _utc(agent.wrapup_until),
-        "awaiting_disposition": agent.awaiting_disposition,
-        "callback_number": agent.callback_number,
-        "allowed_numbers": list(agent.allowed_numbers),
-    }
+    return [
+        agent.account_key,
+        agent.agent_id,
+        agent.name,
+        agent.phone,
+        agent.state.label,
+        agent.settled_state.label,
+        None if before is None else before.label,
+        agent.current_call_id,
+        d.time(agent.idle_since),
+        d.time(agent.wrapup_until),
+        agent.awaiting_disposition,
+        agent.callback_number,
+        strings(agent.allowed_numbers),
+    ]
 
 
-def agent_of(row: RowMapping) -> Agent:
-    before = row["state_before_call"]
+_STATES = {state.label: state for state in AgentState}
+
+
+def agent_of(row: Row) -> Agent:
+    before = row[6]
     return Agent(
-        account_key=row["account_key"],
-        agent_id=row["agent_id"],
-        name=row["name"],
-        phone=row["phone"],
-        state=AgentState.from_label(row["state"]),
-        settled_state=AgentState.from_label(row["settled_state"]),
-        state_before_call=None if before is None else AgentState.from_label(before),
-        current_call_id=row["current_call_id"],
-        idle_since=row["idle_since"],
-        wrapup_until=row["wrapup_until"],
-        awaiting_disposition=row["awaiting_disposition"],
-        callback_number=row["callback_number"],
-        allowed_numbers=list(row["allowed_numbers"]),
+        account_key=row[0],
+        agent_id=row[1],
+        name=row[2],
+        phone=row[3],
+        state=_STATES[row[4]],
+        settled_state=_STATES[row[5]],
+        state_before_call=None if before is None else _STATES[before],
+        current_call_id=row[7],
+        idle_since=time_of(row[8]),
+        wrapup_until=time_of(row[9]),
+        awaiting_disposition=row[10],
+        callback_number=row[11],
+        allowed_numbers=strings_of(row[12]),
     )
 
 
-def call_values(call: Call) -> dict[str, Any]:
+# --------------------------------------------------------------------------- calls
+
+CALL_COLUMNS = (
+    "id",
+    "account_key",
+    "caller_agent_id",
+    "created_at",
+    "agent_phone",
+    "destination_number",
+    "destination_e164",
+    "destination_agent_id",
+    "destination_phone",
+    "presented_clid",
+    "presented_clid_e164",
+    "from_telephone_number",
+    "from_consent",
+    "to_consent",
+    "reference",
+    "application",
+    "phase",
+    "recording_status",
+    "recording_set_by_client",
+    "disposition_code",
+    "result_code",
+    "result_party",
+    "result_reason",
+    "agent_answered_at",
+    "connected_at",
+    "ended_at",
+    "agent_timeout_s",
+    "destination_timeout_s",
+    "deadline_at",
+    "deadline_tag",
+    "engine",
+    "node_id",
+)
+
+
+def call_values(d: Dialect, call: Call) -> list[Any]:
+    """In ``CALL_COLUMNS`` order."""
     result = call.result
-    return {
-        "id": call.id,
-        "account_key": call.account_key,
-        "caller_agent_id": call.caller_agent_id,
-        "created_at": as_utc(call.created_at),
-        "agent_phone": call.agent_phone,
-        "destination_number": call.destination_number,
-        "destination_e164": call.destination_e164,
-        "destination_agent_id": call.destination_agent_id,
-        "destination_phone": call.destination_phone,
-        "presented_clid": call.presented_clid,
-        "presented_clid_e164": call.presented_clid_e164,
-        "from_telephone_number": call.from_telephone_number,
-        "from_consent": None if call.from_consent is None else call.from_consent.value,
-        "to_consent": None if call.to_consent is None else call.to_consent.value,
-        "reference": call.reference,
-        "application": call.application,
-        "phase": call.phase.value,
-        "recording_status": call.recording_status.value,
-        "recording_set_by_client": call.recording_set_by_client,
-        "disposition_code": call.disposition_code,
-        "result_code": None if result is None else result.code,
-        "result_party": None if result is None else result.party.value,
-        "result_reason": None if result is None else result.reason.value,
-        "agent_answered_at": _utc(call.agent_answered_at),
-        "connected_at": _utc(call.connected_at),
-        "ended_at": _utc(call.ended_at),
-        "agent_timeout_s": call.agent_timeout_s,
-        "destination_timeout_s": call.destination_timeout_s,
-        "deadline_at": _utc(call.deadline_at),
-        "deadline_tag": call.deadline_tag,
-        "engine": call.engine,
-        "node_id": call.node_id,
-    }
+    return [
+        call.id,
+        call.account_key,
+        call.caller_agent_id,
+        d.time(call.created_at),
+        call.agent_phone,
+        call.destination_number,
+        call.destination_e164,
+        call.destination_agent_id,
+        call.destination_phone,
+        call.presented_clid,
+        call.presented_clid_e164,
+        call.from_telephone_number,
+        None if call.from_consent is None else call.from_consent.value,
+        None if call.to_consent is None else call.to_consent.value,
+        call.reference,
+        call.application,
+        call.phase.value,
+        call.recording_status.value,
+        d.flag(call.recording_set_by_client),
+        call.disposition_code,
+        None if result is None else result.code,
+        None if result is None else result.party.value,
+        None if result is None else result.reason.value,
+        d.time(call.agent_answered_at),
+        d.time(call.connected_at),
+        d.time(call.ended_at),
+        call.agent_timeout_s,
+        call.destination_timeout_s,
+        d.time(call.deadline_at),
+        call.deadline_tag,
+        call.engine,
+        call.node_id,
+    ]
 
 
-def call_of(row: RowMapping) -> Call:
+def call_of(row: Row) -> Call:
     result = None
-    if row["result_code"] is not None:
-        result = CallResult(
-            code=row["result_code"],
-            party=Party(row["result_party"]),
-            reason=Reason(row["result_reason"]),
-        )
-    from_consent, to_consent = row["from_consent"], row["to_consent"]
+    if row[20] is not None:
+        result = CallResult(code=row[20], party=Party(row[21]), reason=Reason(row[22]))
+    from_consent, to_consent = row[12], row[13]
+    created_at = time_of(row[3])
+    assert created_at is not None
     return Call(
-        id=row["id"],
-        account_key=row["account_key"],
-        caller_agent_id=row["caller_agent_id"],
-        created_at=row["created_at"],
-        agent_phone=row["agent_phone"],
-        destination_number=row["destination_number"],
-        destination_e164=row["destination_e164"],
-        destination_agent_id=row["destination_agent_id"],
-        destination_phone=row["destination_phone"],
-        presented_clid=row["presented_clid"],
-        presented_clid_e164=row["presented_clid_e164"],
-        from_telephone_number=row["from_telephone_number"],
+        id=row[0],
+        account_key=row[1],
+        caller_agent_id=row[2],
+        created_at=created_at,
+        agent_phone=row[4],
+        destination_number=row[5],
+        destination_e164=row[6],
+        destination_agent_id=row[7],
+        destination_phone=row[8],
+        presented_clid=row[9],
+        presented_clid_e164=row[10],
+        from_telephone_number=row[11],
         from_consent=None if from_consent is None else Consent(from_consent),
         to_consent=None if to_consent is None else Consent(to_consent),
-        reference=row["reference"],
-        application=row["application"],
-        phase=Phase(row["phase"]),
-        recording_status=RecordingStatus(row["recording_status"]),
-        recording_set_by_client=row["recording_set_by_client"],
-        disposition_code=row["disposition_code"],
+        reference=row[14],
+        application=row[15],
+        phase=Phase(row[16]),
+        recording_status=RecordingStatus(row[17]),
+        recording_set_by_client=bool(row[18]),
+        disposition_code=row[19],
         result=result,
-        agent_answered_at=row["agent_answered_at"],
-        connected_at=row["connected_at"],
-        ended_at=row["ended_at"],
-        agent_timeout_s=row["agent_timeout_s"],
-        destination_timeout_s=row["destination_timeout_s"],
-        deadline_at=row["deadline_at"],
-        deadline_tag=row["deadline_tag"],
-        engine=row["engine"],
-        node_id=row["node_id"],
+        agent_answered_at=time_of(row[23]),
+        connected_at=time_of(row[24]),
+        ended_at=time_of(row[25]),
+        agent_timeout_s=row[26],
+        destination_timeout_s=row[27],
+        deadline_at=time_of(row[28]),
+        deadline_tag=row[29],
+        engine=row[30],
+        node_id=row[31],
     )

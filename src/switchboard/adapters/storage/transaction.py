@@ -1,48 +1,130 @@
-"""The one open transaction a unit of work's repositories share, and its error edge."""
+"""The one open transaction a unit of work's repositories share, and its error edge.
+
+Two implementations with one interface: ``SqliteTransaction`` runs each statement at once on
+the loop's thread (its methods are coroutines only to share the interface, and never suspend);
+``PostgresTransaction`` awaits asyncpg. Rows come back as tuples in the selected order.
+Values in and out are the drivers' own: the repositories convert (``rows``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, TypeAlias
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Executable
-
+from switchboard.adapters.storage.database import Sql
 from switchboard.adapters.storage.errors import ReadOnlyUnitOfWork, translated
+from switchboard.adapters.storage.rows import POSTGRES, SQLITE
 
-Rows: TypeAlias = CursorResult[*tuple[Any, ...]]
-Parameters: TypeAlias = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
-
-# Built once per dialect and table: statements are immutable (``.values()`` copies), and a
-# shared one keeps its memoised cache key, which a fresh one would compute on every insert.
-_INSERTS_IGNORING_DUPLICATES: dict[tuple[str, Table], Any] = {}
+Row = Sequence[Any]
 
 
-class Transaction:
-    def __init__(self, connection: AsyncConnection, *, write: bool) -> None:
+class SqliteTransaction:
+    d = SQLITE
+
+    def __init__(self, connection: sqlite3.Connection, *, write: bool) -> None:
         self._connection = connection
         self._write = write
 
-    def insert_ignoring_duplicates(self, table: Table) -> Any:
-        """``INSERT ... ON CONFLICT DO NOTHING``: a duplicate inserts no row and, unlike an
-        ``IntegrityError``, does not abort a PostgreSQL transaction."""
-        name = self._connection.dialect.name
-        statement = _INSERTS_IGNORING_DUPLICATES.get((name, table))
-        if statement is None:
-            dialect = postgresql if name == "postgresql" else sqlite
-            statement = dialect.insert(table).on_conflict_do_nothing()
-            _INSERTS_IGNORING_DUPLICATES[(name, table)] = statement
-        return statement
+    async def _ensure(self) -> None:
+        """Writers begin again after a commit (``uow``); readers need nothing."""
 
-    async def read(self, what: str, statement: Executable, parameters: Parameters = None) -> Rows:
+    @staticmethod
+    def list_param(values: Iterable[str]) -> Any:
+        return json.dumps(list(values))
+
+    async def one(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> Row | None:
+        await self._ensure()
         with translated(what):
-            return await self._connection.execute(statement, parameters)
+            row: Row | None = self._connection.execute(sql.sqlite, parameters).fetchone()
+            return row
 
-    async def write(self, what: str, statement: Executable, parameters: Parameters = None) -> Rows:
+    async def all(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> list[Row]:
+        await self._ensure()
+        with translated(what):
+            return self._connection.execute(sql.sqlite, parameters).fetchall()
+
+    async def run(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> int:
+        """A write; returns the number of rows it changed."""
         if not self._write:
             raise ReadOnlyUnitOfWork(what)
+        await self._ensure()
         with translated(what):
-            return await self._connection.execute(statement, parameters)
+            return self._connection.execute(sql.sqlite, parameters).rowcount
+
+    async def run_returning(
+        self, what: str, sql: Sql, parameters: Sequence[Any] = ()
+    ) -> Row | None:
+        if not self._write:
+            raise ReadOnlyUnitOfWork(what)
+        await self._ensure()
+        with translated(what):
+            row: Row | None = self._connection.execute(sql.sqlite, parameters).fetchone()
+            return row
+
+    async def run_many(self, what: str, sql: Sql, parameters: Sequence[Sequence[Any]]) -> None:
+        if not self._write:
+            raise ReadOnlyUnitOfWork(what)
+        await self._ensure()
+        with translated(what):
+            self._connection.executemany(sql.sqlite, parameters)
+
+
+def _count(status: str) -> int:
+    """asyncpg's command tag (``UPDATE 1``, ``INSERT 0 1``): its last word is the row count."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class PostgresTransaction:
+    d = POSTGRES
+
+    def __init__(self, connection: Any, *, write: bool) -> None:
+        self._connection = connection
+        self._write = write
+
+    async def _ensure(self) -> None:
+        """Writers begin again after a commit (``uow``); readers need nothing."""
+
+    @staticmethod
+    def list_param(values: Iterable[str]) -> Any:
+        return list(values)
+
+    async def one(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> Row | None:
+        await self._ensure()
+        with translated(what):
+            row: Row | None = await self._connection.fetchrow(sql.postgres, *parameters)
+            return row
+
+    async def all(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> list[Row]:
+        await self._ensure()
+        with translated(what):
+            return list(await self._connection.fetch(sql.postgres, *parameters))
+
+    async def run(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> int:
+        if not self._write:
+            raise ReadOnlyUnitOfWork(what)
+        await self._ensure()
+        with translated(what):
+            return _count(await self._connection.execute(sql.postgres, *parameters))
+
+    async def run_returning(
+        self, what: str, sql: Sql, parameters: Sequence[Any] = ()
+    ) -> Row | None:
+        if not self._write:
+            raise ReadOnlyUnitOfWork(what)
+        await self._ensure()
+        with translated(what):
+            row: Row | None = await self._connection.fetchrow(sql.postgres, *parameters)
+            return row
+
+    async def run_many(self, what: str, sql: Sql, parameters: Sequence[Sequence[Any]]) -> None:
+        if not self._write:
+            raise ReadOnlyUnitOfWork(what)
+        await self._ensure()
+        with translated(what):
+            await self._connection.executemany(sql.postgres, parameters)
+
+
+Transaction = SqliteTransaction | PostgresTransaction

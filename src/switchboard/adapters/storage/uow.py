@@ -1,97 +1,133 @@
-"""The SQL unit of work: one connection, one transaction, the five repositories over it.
+"""The SQL unit of work: one transaction, the five repositories over it.
 
-A write unit of work begins its transaction at once (``BEGIN IMMEDIATE`` on SQLite: writers
-queue here, on the busy timeout, rather than failing later on a lock upgrade). On SQLite the
-writers of one process also queue on an asyncio lock first: SQLite's busy handler polls with
-sleeps of up to 100 ms, so letting a process's own writers contend through it turned a
-queue of 20 requests into second-long tails; across processes the busy timeout still rules.
-Leaving it without ``commit`` rolls back. After ``commit`` it may go on: the next statement
-begins a new transaction, which leaving again rolls back unless committed.
+SQLite: a write unit of work takes this process's writer lock (an ``asyncio.Lock``: writers of
+one process queue here, not on SQLite's lock) and begins ``BEGIN IMMEDIATE`` on the writer
+connection; across processes the database's own lock rules (``SqliteDatabase.begin_immediate``
+waits for it without blocking the loop).
+
+A read unit of work runs each statement on its own, on SQLite's reader connection or a pooled
+PostgreSQL connection: each sees what was committed when it ran (as READ COMMITTED would), and
+no ``BEGIN``/``COMMIT`` is paid for (two round trips on PostgreSQL). No reader spans an
+``await`` that could let a long-lived read transaction pin an old snapshot.
+
+Leaving without ``commit`` rolls back. After ``commit`` it may go on: the next statement begins
+a new transaction, which leaving again rolls back unless committed.
 """
 
 from __future__ import annotations
 
-import asyncio
+import sqlite3
 from types import TracebackType
-from typing import TYPE_CHECKING
-
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing import TYPE_CHECKING, Any
 
 from switchboard.adapters.storage.call_repository import SqlCallRepository
-from switchboard.adapters.storage.engine import WRITER
+from switchboard.adapters.storage.database import Database, PostgresDatabase, SqliteDatabase
 from switchboard.adapters.storage.errors import translated
 from switchboard.adapters.storage.repositories import (
     SqlAccountRepository,
     SqlAgentRepository,
     SqlGroupRepository,
+    SqlNodeRepository,
     SqlSettingsRepository,
 )
-from switchboard.adapters.storage.transaction import Transaction
-from switchboard.domain.events import Event
-from switchboard.service.ports import (
-    AccountRepository,
-    AgentRepository,
-    CallRepository,
-    GroupRepository,
-    SettingsRepository,
+from switchboard.adapters.storage.transaction import (
+    PostgresTransaction,
+    SqliteTransaction,
+    Transaction,
 )
+from switchboard.domain.events import Event
 
 if TYPE_CHECKING:
     from switchboard.service.ports import UnitOfWork, UnitOfWorkFactory
 
 
-class SqlUnitOfWork:
-    accounts: AccountRepository
-    agents: AgentRepository
-    groups: GroupRepository
-    calls: CallRepository
-    settings: SettingsRepository
+class _SqliteWriter(SqliteTransaction):
+    """Begins again (``BEGIN IMMEDIATE``) at the first statement after a commit."""
 
-    def __init__(
-        self, engine: AsyncEngine, *, write: bool, writer_lock: asyncio.Lock | None = None
-    ) -> None:
-        self._engine = engine
+    def __init__(self, database: SqliteDatabase, connection: sqlite3.Connection) -> None:
+        super().__init__(connection, write=True)
+        self._database = database
+
+    async def _ensure(self) -> None:
+        if not self._connection.in_transaction:
+            await self._database.begin_immediate(self._connection)
+
+
+class _PostgresWriter(PostgresTransaction):
+    async def _ensure(self) -> None:
+        if not self._connection.is_in_transaction():
+            with translated("begin a transaction"):
+                await self._connection.execute("BEGIN")
+
+
+class SqlUnitOfWork:
+    def __init__(self, database: Database, *, write: bool) -> None:
+        self._database = database
         self._write = write
-        # The factory hands writers an engine that already carries ``WRITER``; marking each
-        # connection instead would cost a round trip through the greenlet bridge per unit.
-        self._mark_writer = write and not engine.get_execution_options().get(WRITER, False)
-        self._writer_lock = writer_lock if write else None
-        self._connection: AsyncConnection | None = None
+        self._entered = False
+        self._tx: Transaction | None = None
+        self._pg_connection: Any = None
         self.events: list[Event] = []
 
     async def __aenter__(self) -> SqlUnitOfWork:
-        if self._connection is not None:
+        if self._entered:
             raise RuntimeError("a unit of work is entered once")
-        if self._writer_lock is not None:
-            await self._writer_lock.acquire()
-        try:
-            with translated("open a transaction"):
-                connection = await self._engine.connect()
-                try:
-                    if self._mark_writer:
-                        connection = await connection.execution_options(**{WRITER: True})
-                    await connection.begin()
-                except BaseException:
-                    await connection.close()
-                    raise
-        except BaseException:
-            if self._writer_lock is not None:
-                self._writer_lock.release()
-            raise
-        self._connection = connection
-        tx = Transaction(connection, write=self._write)
+        self._entered = True
+        database = self._database
+        if isinstance(database, SqliteDatabase):
+            self._tx = await self._enter_sqlite(database)
+        else:
+            self._tx = await self._enter_postgres(database)
+        tx = self._tx
         self.accounts = SqlAccountRepository(tx)
         self.agents = SqlAgentRepository(tx)
         self.groups = SqlGroupRepository(tx)
         self.calls = SqlCallRepository(tx)
         self.settings = SqlSettingsRepository(tx)
+        self.nodes = SqlNodeRepository(tx)
         return self
 
+    async def _enter_sqlite(self, database: SqliteDatabase) -> Transaction:
+        if not self._write:
+            return SqliteTransaction(database.reader(), write=False)
+        await database.writer_lock.acquire()
+        try:
+            connection = database.writer()
+            with translated("open a transaction"):
+                await database.begin_immediate(connection)
+        except BaseException:
+            database.writer_lock.release()
+            raise
+        return _SqliteWriter(database, connection)
+
+    async def _enter_postgres(self, database: PostgresDatabase) -> Transaction:
+        pool = await database.pool()
+        with translated("open a transaction"):
+            connection = await pool.acquire()
+        try:
+            if self._write:
+                with translated("open a transaction"):
+                    await connection.execute("BEGIN")
+        except BaseException:
+            await pool.release(connection)
+            raise
+        self._pg_connection = connection
+        return _PostgresWriter(connection, write=True) if self._write else PostgresTransaction(
+            connection, write=False
+        )
+
     async def commit(self) -> None:
-        if self._connection is None:
+        tx = self._tx
+        if tx is None:
             raise RuntimeError("commit outside the unit of work")
-        with translated("commit"):
-            await self._connection.commit()
+        if isinstance(tx, SqliteTransaction):
+            connection = tx._connection
+            if self._write and connection.in_transaction:
+                with translated("commit"):
+                    connection.execute("COMMIT")
+        elif self._write and self._pg_connection.is_in_transaction():
+            with translated("commit"):
+                await self._pg_connection.execute("COMMIT")
 
     async def __aexit__(
         self,
@@ -99,33 +135,50 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        connection, self._connection = self._connection, None
-        if connection is None:
+        tx, self._tx = self._tx, None
+        if tx is None:
             return
+        database = self._database
         try:
             with translated("roll back"):
-                await connection.close()  # rolls back what was not committed
+                if isinstance(database, SqliteDatabase):
+                    self._leave_sqlite(database, tx)
+                else:
+                    await self._leave_postgres(database)
         except Exception:
             if exc is None:
                 raise
             # The error already on its way out says more than a failed rollback.
+
+    def _leave_sqlite(self, database: SqliteDatabase, tx: Transaction) -> None:
+        assert isinstance(tx, SqliteTransaction)
+        connection = tx._connection
+        if not self._write:
+            return
+        try:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
         finally:
-            if self._writer_lock is not None:
-                self._writer_lock.release()
+            database.writer_lock.release()
+
+    async def _leave_postgres(self, database: PostgresDatabase) -> None:
+        connection, self._pg_connection = self._pg_connection, None
+        try:
+            if connection.is_in_transaction():
+                await connection.execute("ROLLBACK")
+        finally:
+            pool = await database.pool()
+            await pool.release(connection)
 
 
 class SqlUnitOfWorkFactory:
-    """``factory(write=True)`` opens a unit of work; the engine is the caller's to dispose."""
+    """``factory(write=True)`` opens a unit of work; the database is the caller's to close."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        # Shares the engine's pool and event listeners (``BEGIN IMMEDIATE`` on SQLite).
-        self._writer_engine = engine.execution_options(**{WRITER: True})
-        self._writer_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
-        engine = self._writer_engine if write else self.engine
-        return SqlUnitOfWork(engine, write=write, writer_lock=self._writer_lock)
+        return SqlUnitOfWork(self.database, write=write)
 
 
 if TYPE_CHECKING:

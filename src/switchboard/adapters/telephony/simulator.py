@@ -1,8 +1,9 @@
 """The simulator engine: the same lifecycle as a real call, with deterministic outcomes.
 
-It keeps no state of its own: every step is a deadline persisted through
-``CallSignals.schedule``, and the call's phase comes back in the ``CallSetup``. So any process
-on the same database can drive a simulated call, and a restart loses no timer.
+It keeps no state of its own: every step is a deadline persisted with the change it follows
+(the first with the placement, through ``plan_start``; the next ones through the ``then`` of
+``CallSignals``), and the call's phase comes back in the ``CallSetup``. So a restart loses no
+timer, and the restarted process goes on driving its simulated calls.
 
 Phones: ``sim:answer`` (default; after 1 s), ``sim:busy``, ``sim:noanswer``,
 ``sim:unreachable``, with ``?after=MS&talk=MS&hangup=MS``. Destination numbers whose E.164
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 
 from switchboard.domain.calls import CallResult, Party, Phase, Reason
 from switchboard.domain.phones import SimPhone, parse_sim
-from switchboard.service.ports import CallSetup, CallSignals, StartOutcome
+from switchboard.service.ports import CallSetup, CallSignals, Deadline, StartOutcome
 
 DEFAULT_ANSWER_MS = 1000
 
@@ -48,6 +49,8 @@ def _phone(uri: str | None) -> SimPhone:
 
 class SimulatorEngine:
     name = "simulator"
+    # Its calls live in storage alone: a restarted process goes on driving them.
+    survives_restart = True
 
     def __init__(
         self, now: Callable[[], datetime], answer_ms: int = 1000, talk_seconds: float = 60.0
@@ -73,37 +76,36 @@ class SimulatorEngine:
         """Simulated calls live in storage; they outlive this process by design."""
         return None
 
-    async def _ring(
+    def _ring(
         self,
-        call_id: str,
         phone: SimPhone,
         timeout_s: float,
         answer: str,
         no_answer: str,
         default_after_ms: int,
-    ) -> None:
+    ) -> Deadline:
         after_ms = phone.after_ms if phone.after_ms is not None else default_after_ms
         now = self._now()
         if phone.word == "noanswer" or after_ms > timeout_s * 1000:
-            await self.signals.schedule(call_id, now + timedelta(seconds=timeout_s), no_answer)
-        else:
-            await self.signals.schedule(call_id, now + timedelta(milliseconds=after_ms), answer)
+            return Deadline(now + timedelta(seconds=timeout_s), no_answer)
+        return Deadline(now + timedelta(milliseconds=after_ms), answer)
 
-    async def start(self, setup: CallSetup) -> StartOutcome:
+    def plan_start(self, setup: CallSetup) -> tuple[StartOutcome, Deadline | None]:
         phone = _phone(setup.agent_phone)
         if phone.word == "busy":
-            return StartOutcome.AGENT_BUSY
+            return StartOutcome.AGENT_BUSY, None
         if phone.word == "unreachable":
-            return StartOutcome.AGENT_UNREACHABLE
-        await self._ring(
-            setup.call_id,
-            phone,
-            setup.agent_timeout_s,
-            AGENT_ANSWER,
-            AGENT_NO_ANSWER,
-            DEFAULT_ANSWER_MS,
+            return StartOutcome.AGENT_UNREACHABLE, None
+        first = self._ring(
+            phone, setup.agent_timeout_s, AGENT_ANSWER, AGENT_NO_ANSWER, DEFAULT_ANSWER_MS
         )
-        return StartOutcome.RINGING
+        return StartOutcome.RINGING, first
+
+    async def start(self, setup: CallSetup) -> StartOutcome:
+        outcome, first = self.plan_start(setup)
+        if first is not None:
+            await self.signals.schedule(setup.call_id, first.due_at, first.tag)
+        return outcome
 
     async def on_deadline(self, setup: CallSetup, tag: str) -> None:
         signals = self.signals
@@ -112,15 +114,18 @@ class SimulatorEngine:
                 setup.call_id, CallResult.failure(Party.ORIGINATOR, Reason.NO_ANSWER)
             )
         elif tag == AGENT_ANSWER:
-            await signals.agent_answered(setup.call_id)
-            await self._dial_destination(setup)
+            dialled = self._dial_destination(setup)
+            if isinstance(dialled, Deadline):
+                await signals.agent_answered(setup.call_id, then=dialled)
+            else:
+                await signals.agent_answered(setup.call_id)
+                await signals.ended(setup.call_id, dialled)
         elif tag == DESTINATION_NO_ANSWER:
             await signals.ended(
                 setup.call_id, CallResult.failure(Party.DESTINATION, Reason.NO_ANSWER)
             )
         elif tag == DESTINATION_ANSWER:
-            await signals.destination_answered(setup.call_id)
-            await self._schedule_end(setup)
+            await signals.destination_answered(setup.call_id, then=self._end_of_talk(setup))
         elif tag.startswith(HANGUP):
             await signals.ended(setup.call_id, CallResult.hung_up(Party(tag[len(HANGUP) :])))
         else:
@@ -128,16 +133,12 @@ class SimulatorEngine:
                 setup.call_id, CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED)
             )
 
-    async def _dial_destination(self, setup: CallSetup) -> None:
-        signals = self.signals
+    def _dial_destination(self, setup: CallSetup) -> Deadline | CallResult:
+        """The destination's deadline (its answer or no-answer), or how the call ends now."""
         if setup.destination_e164 is not None:
             ending = setup.destination_e164[-4:]
             if ending in _NUMBER_OUTCOMES:
-                await signals.ended(
-                    setup.call_id,
-                    CallResult.failure(Party.DESTINATION, _NUMBER_OUTCOMES[ending]),
-                )
-                return
+                return CallResult.failure(Party.DESTINATION, _NUMBER_OUTCOMES[ending])
             phone = SimPhone("noanswer") if ending == _NUMBER_NO_ANSWER else SimPhone()
             default_after = self._answer_ms
         else:
@@ -145,10 +146,8 @@ class SimulatorEngine:
             default_after = DEFAULT_ANSWER_MS
         if phone.word in ("busy", "unreachable"):
             reason = Reason.NUMBER_BUSY if phone.word == "busy" else Reason.CALL_FAILED
-            await signals.ended(setup.call_id, CallResult.failure(Party.DESTINATION, reason))
-            return
-        await self._ring(
-            setup.call_id,
+            return CallResult.failure(Party.DESTINATION, reason)
+        return self._ring(
             phone,
             setup.destination_timeout_s,
             DESTINATION_ANSWER,
@@ -156,7 +155,7 @@ class SimulatorEngine:
             default_after,
         )
 
-    async def _schedule_end(self, setup: CallSetup) -> None:
+    def _end_of_talk(self, setup: CallSetup) -> Deadline:
         agent = _phone(setup.agent_phone)
         destination = (
             _phone(setup.destination_phone) if setup.destination_phone is not None else SimPhone()
@@ -174,9 +173,7 @@ class SimulatorEngine:
         if agent.talk_ms is None and destination.talk_ms is None:
             ends.append((self._talk_seconds * 1000, Party.DESTINATION))
         after_ms, party = min(ends, key=lambda end: end[0])
-        await self.signals.schedule(
-            setup.call_id, self._now() + timedelta(milliseconds=after_ms), HANGUP + party.value
-        )
+        return Deadline(self._now() + timedelta(milliseconds=after_ms), HANGUP + party.value)
 
     async def hangup(self, setup: CallSetup, by: Party) -> None:
         if setup.phase is Phase.CONNECTED:

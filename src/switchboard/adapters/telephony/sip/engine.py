@@ -42,6 +42,8 @@ CLOSE_WAIT_S = 5.0
 
 class SipEngine:
     name = "sip"
+    # Dialogs live in this process: a restarted process cannot go on with them.
+    survives_restart = False
 
     def __init__(self, config: SipConfig, now: Callable[[], datetime]) -> None:
         self.config = config
@@ -101,6 +103,10 @@ class SipEngine:
         await self._endpoint.close()
 
     # ----------------------------------------------------------------- the port
+
+    def plan_start(self, setup: CallSetup) -> None:
+        """Only a real phone can tell: the placement calls ``start`` after committing."""
+        return None
 
     async def start(self, setup: CallSetup) -> StartOutcome:
         if not self._open or self._addressing is None:

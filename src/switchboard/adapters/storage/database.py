@@ -1,0 +1,204 @@
+"""The connections the unit of work runs on, driven directly (no ORM or thread hop per statement).
+
+SQLite: Python's ``sqlite3`` on the event loop's own thread, in WAL mode with
+``synchronous=NORMAL``. One writer connection and one reader connection per process. A
+statement on an indexed table costs a few microseconds in SQLite's C code, less than the hop
+to a worker thread that aiosqlite made for every statement (about 100 µs), so the loop runs
+them itself. What could block the loop is a lock held by *another* process: the writer's busy
+timeout is therefore zero, and ``BEGIN IMMEDIATE`` that finds the database locked is retried
+from the loop with short sleeps until ``busy_timeout_s`` has passed (then
+``StorageUnavailable``). In WAL, readers never wait for the writer. ``synchronous=NORMAL`` in
+WAL keeps every committed transaction across a crash of the process (the WAL is written
+before ``COMMIT`` returns); only a power failure or kernel crash can lose the last
+transactions. ``SWITCHBOARD_SQLITE_SYNCHRONOUS=full`` trades throughput for that too.
+
+PostgreSQL: an ``asyncpg`` pool at READ COMMITTED; asyncpg prepares each statement once per
+connection and reuses it.
+
+SQL is written once, with ``?`` placeholders; :class:`Sql` renders it for each dialect
+(``$1``... for asyncpg). ``IN_LIST(?)`` takes one list parameter (``json_each`` on SQLite,
+``= ANY`` on PostgreSQL), ``FOR_UPDATE`` locks rows on PostgreSQL only, and
+``AGENT_NUMBER`` is the agent id as a number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from switchboard.adapters.storage.engine import DEFAULT_BUSY_TIMEOUT_S, async_url
+from switchboard.adapters.storage.errors import translated
+
+_PLACEHOLDER = re.compile(r"\?")
+# An agent id as a number, for ordering (ids are 1 to 11 ASCII digits); the migration that
+# indexes it spells it the same way.
+SQLITE_AGENT_NUMBER = "CAST(agent_id AS INTEGER)"
+POSTGRES_AGENT_NUMBER = "CAST(agent_id AS BIGINT)"
+
+
+class Sql:
+    """One statement, rendered for SQLite and for PostgreSQL."""
+
+    __slots__ = ("postgres", "sqlite")
+
+    def __init__(self, text: str) -> None:
+        text = " ".join(text.split())
+        self.sqlite = (
+            text.replace("IN_LIST(?)", "IN (SELECT value FROM json_each(?))")
+            .replace(" FOR_UPDATE", "")
+            .replace("AGENT_NUMBER", SQLITE_AGENT_NUMBER)
+        )
+        pg = (
+            text.replace("IN_LIST(?)", "= ANY(?)")
+            .replace(" FOR_UPDATE", " FOR UPDATE")
+            .replace("AGENT_NUMBER", POSTGRES_AGENT_NUMBER)
+        )
+        counter = iter(range(1, 1000))
+        self.postgres = _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", pg)
+
+    def __repr__(self) -> str:
+        return f"Sql({self.sqlite!r})"
+
+
+class SqliteDatabase:
+    dialect = "sqlite"
+
+    def __init__(
+        self, path: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, synchronous: str = "NORMAL"
+    ) -> None:
+        self.path = path
+        self.busy_timeout_s = busy_timeout_s
+        self._synchronous = synchronous
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        # Writers of this process queue here rather than on SQLite's lock.
+        self.writer_lock = asyncio.Lock()
+
+    def _connect(self, busy_ms: int) -> sqlite3.Connection:
+        if not Path(self.path).parent.is_dir():
+            raise sqlite3.OperationalError(f"unable to open database file {self.path!r}")
+        connection = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, cached_statements=256
+        )
+        connection.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute(f"PRAGMA synchronous = {self._synchronous}")
+        connection.execute("PRAGMA foreign_keys = ON")
+        return connection
+
+    def writer(self) -> sqlite3.Connection:
+        if self._writer is None:
+            with translated("open the database"):
+                # Zero: a lock held by another process is waited for from the loop (``begin``).
+                self._writer = self._connect(0)
+        return self._writer
+
+    def reader(self) -> sqlite3.Connection:
+        if self._reader is None:
+            with translated("open the database"):
+                # Readers wait only in rare moments (WAL recovery): a short wait is fine.
+                self._reader = self._connect(1000)
+        return self._reader
+
+    async def begin_immediate(self, connection: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE``, waiting for another process's write lock without blocking."""
+        give_up = time.monotonic() + self.busy_timeout_s
+        pause = 0.0005
+        while True:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= give_up:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.01)
+
+    async def close(self) -> None:
+        for connection in (self._writer, self._reader):
+            if connection is not None:
+                connection.close()
+        self._writer = self._reader = None
+
+
+class PostgresDatabase:
+    dialect = "postgresql"
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        server_settings: dict[str, str] | None = None,
+        min_size: int = 2,
+        max_size: int = 10,
+        command_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    ) -> None:
+        self.dsn = dsn
+        self._server_settings = server_settings or {}
+        self._min_size = min_size
+        self._max_size = max_size
+        self._timeout = command_timeout_s
+        self._pool: Any = None
+        self._opening: asyncio.Lock | None = None
+
+    async def pool(self) -> Any:
+        if self._pool is not None:
+            return self._pool
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._pool is None:
+                import asyncpg
+
+                with translated("connect to the database"):
+                    self._pool = await asyncpg.create_pool(
+                        self.dsn,
+                        min_size=self._min_size,
+                        max_size=self._max_size,
+                        command_timeout=self._timeout,
+                        server_settings=self._server_settings,
+                    )
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+
+Database = SqliteDatabase | PostgresDatabase
+
+
+def open_database(
+    url: str,
+    *,
+    busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    server_settings: dict[str, str] | None = None,
+    pool_size: int = 10,
+    sqlite_synchronous: str = "NORMAL",
+) -> Database:
+    """The database at ``url`` (as ``create_engine`` takes it); nothing connects until used.
+    The caller owns it and must ``await database.close()``."""
+    target = async_url(url)
+    if target.drivername.startswith("sqlite"):
+        assert target.database is not None
+        return SqliteDatabase(
+            target.database, busy_timeout_s=busy_timeout_s, synchronous=sqlite_synchronous
+        )
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return PostgresDatabase(
+        dsn,
+        server_settings=server_settings,
+        max_size=pool_size,
+        min_size=min(2, pool_size),
+        command_timeout_s=busy_timeout_s,
+    )
+
