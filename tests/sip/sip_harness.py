@@ -18,7 +18,7 @@ from typing import Any
 
 from switchboard.adapters.telephony.sip import SipConfig, SipEngine
 from switchboard.domain.calls import CallResult, Phase
-from switchboard.service.ports import CallSetup, StartOutcome
+from switchboard.service.ports import CallSetup, Deadline, StartOutcome
 from tests.support.sipp import SippPeer, free_port
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -99,11 +99,15 @@ class FakeSignals:
     async def schedule(self, call_id: str, due_at: datetime, tag: str) -> None:
         self._record(Signal("schedule", call_id, (due_at, tag)))
 
-    async def agent_answered(self, call_id: str) -> None:
+    async def agent_answered(self, call_id: str, then: Deadline | None = None) -> None:
         self._record(Signal("agent_answered", call_id))
+        if then is not None:  # written with the change, as storage does
+            await self.schedule(call_id, then.due_at, then.tag)
 
-    async def destination_answered(self, call_id: str) -> None:
+    async def destination_answered(self, call_id: str, then: Deadline | None = None) -> None:
         self._record(Signal("destination_answered", call_id))
+        if then is not None:
+            await self.schedule(call_id, then.due_at, then.tag)
 
     async def ended(self, call_id: str, result: CallResult) -> None:
         self._record(Signal("ended", call_id, result))

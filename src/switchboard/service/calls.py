@@ -307,9 +307,9 @@ async def end_call(
             await uow.calls.set_deadline(call.id, ctx.clock.now(), HANGUP_TAG + by.value)
             doorbell = await uow.nodes.doorbell(call.node_id)
             await uow.commit()
-        if call.node_id == ctx.node_id:
-            ctx.wakeup.wake_at(ctx.clock.now())
-        elif doorbell is not None and ctx.doorbell is not None:
+        # The serving process of that node id (this one, or another: a one-shot CLI process
+        # shares the server's node id) wakes at its doorbell's ring.
+        if doorbell is not None and ctx.doorbell is not None:
             await ctx.doorbell.ring(doorbell)
     loop = asyncio.get_running_loop()
     give_up = loop.time() + wait_s

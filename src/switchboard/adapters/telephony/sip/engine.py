@@ -37,6 +37,7 @@ from switchboard.service.ports import CallSetup, CallSignals, StartOutcome
 
 log = logging.getLogger(__name__)
 
+CLOSE_LINGER_S = 0.25
 CLOSE_WAIT_S = 5.0
 
 
@@ -99,6 +100,10 @@ class SipEngine:
         chains += list(self._chains)
         if chains:
             await asyncio.wait(chains, timeout=CLOSE_WAIT_S)
+        if calls:
+            # Let peers finish with the BYEs just answered before their TCP connections go:
+            # some (SIPp) count a connection closed in their last pause as a failed call.
+            await asyncio.sleep(CLOSE_LINGER_S)
         self._calls.clear()
         await self._endpoint.close()
 

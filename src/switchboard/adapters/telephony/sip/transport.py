@@ -26,7 +26,7 @@ import re
 import socket
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import cast, Any
 
 from switchboard.adapters.telephony.sip.message import (
     MAX_HEADER_BYTES,
@@ -259,8 +259,9 @@ class _TcpConnection(asyncio.Protocol):
         self.closing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # Not an isinstance check: uvloop's TCP transport implements asyncio.Transport without
+        # deriving from it.
+        self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self._key = (str(peer[0]), int(peer[1]))
         self._owner.connection_up(self._key, self)
