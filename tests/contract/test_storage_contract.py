@@ -24,6 +24,7 @@ from switchboard.adapters.storage import (
     migrate,
     open_database,
 )
+from switchboard.adapters.storage import repositories
 from switchboard.adapters.storage.tables import metadata
 from switchboard.domain.accounts import Account, CallbackNumber
 from switchboard.domain.agents import FREE_TO_CALL_OUT, Agent, AgentState, PostCallState
@@ -324,9 +325,12 @@ async def test_an_unknown_agent_is_not_reserved(backend: Backend) -> None:
     assert not await reserve(backend.uow, "2", "call-1")
 
 
+@pytest.mark.parametrize("plan", ["small groups read whole", "index walk"])
 async def test_free_group_members_come_never_called_first_then_longest_idle_then_by_id(
-    backend: Backend,
+    backend: Backend, plan: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if plan == "index walk":
+        monkeypatch.setattr(repositories, "SMALL_GROUPS", 0)
     agents = [
         an_agent("10"),
         an_agent("9"),

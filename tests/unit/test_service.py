@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from switchboard.adapters.numbering import LibPhoneNumberPlan
+from switchboard.adapters.telephony.simulator import SimulatorEngine
 from switchboard.adapters.tokens import JwtAccessTokens, Sha256SecretHasher
 from switchboard.domain.agents import AgentState
 from switchboard.domain.calls import CallResult, Party, Reason
@@ -209,3 +210,37 @@ async def test_tokens_check_account_generation_and_path() -> None:
     await provisioning.new_api_token(ctx, "acme")
     with pytest.raises(InvalidAccessToken):
         await auth.authorise(ctx, token, "acme")
+
+
+def simulator_context(uow: FakeUnitOfWorkFactory, clock: FakeClock) -> Context:
+    engine = SimulatorEngine(clock.now, answer_ms=1000, talk_seconds=60)
+    ctx = context(uow=uow)
+    ctx.clock = clock
+    ctx.engine = engine
+    engine.bind(CallProgress(ctx))
+    return ctx
+
+
+async def test_a_restart_fires_each_deadline_that_fell_due_while_down_once() -> None:
+    shared, clock = FakeUnitOfWorkFactory(), FakeClock()
+    before = simulator_context(shared, clock)
+    await provisioned(before)
+    await provisioning.add_agent(before, "acme", "3", AgentOptions(phone="sim:noanswer"))
+    answering = await calls.place_call(before, "acme", REQUEST)  # agent answers after 1 s
+    ringing = await calls.place_call(
+        before, "acme", PlaceCallRequest(from_agent_id="3", to_telephone_number="02072068888")
+    )
+    clock.advance(30)  # the process died; its deadlines (1 s, 15 s) fell due meanwhile
+
+    after = simulator_context(shared, clock)  # the same node, started again
+    assert await scheduler.recover(after) == 0  # simulated calls go on
+    assert await scheduler.tick(after) == 2
+    assert await scheduler.tick(after) == 0  # each fired once
+    async with shared(write=False) as uow:
+        answered = await uow.calls.get(answering.id)
+        unanswered = await uow.calls.get(ringing.id)
+    assert answered is not None and answered.agent_answered_at == clock.now()
+    assert answered.deadline_tag == "sim:destination_answer"
+    assert unanswered is not None and unanswered.result == CallResult.failure(
+        Party.ORIGINATOR, Reason.NO_ANSWER
+    )

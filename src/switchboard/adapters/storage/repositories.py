@@ -3,11 +3,14 @@
 Each works inside the unit of work's transaction. Inserts use ``ON CONFLICT DO NOTHING`` and
 report a duplicate from the row count; updates of a missing row raise ``UnknownEntity``.
 
-Choosing the agent of a group call never reads the whole group: ``ix_agents_free_idle`` (a
-partial index over the agents free to call, in the order of ``candidate_order``) is walked
-from the agent idle longest, and each is checked for membership of the listed groups through
-the members' unique index, until enough are found. The cost follows the number of free agents
-ahead of the first member, not the size of the groups.
+Choosing the agent of a group call never reads a large group: the listed groups' members are
+counted up to ``SMALL_GROUPS``; below that, the free members are read by primary key and
+sorted (cost: the size of a small group); from there on, ``ix_agents_free_idle`` (a partial
+index over the agents free to call, in the order of ``candidate_order``) is walked from the
+agent idle longest, each checked for membership through the members' unique index, until
+enough are found (cost: the free agents ahead of the first free member, few where the groups
+are large). Known hole: a group just above ``SMALL_GROUPS`` whose members are all idle less
+than most other free agents of a large account still walks past those agents.
 """
 
 from __future__ import annotations
@@ -156,6 +159,27 @@ _FREE_IN_GROUPS = Sql(
     "ORDER BY account_key, idle_since IS NOT NULL, idle_since, AGENT_NUMBER, agent_id "
     "LIMIT ?"
 )
+# A group small enough is read whole (its free members by primary key, sorted); a larger one
+# is found by walking ix_agents_free_idle, where its members are dense. Counting stops here.
+SMALL_GROUPS = 2000
+_COUNT_MEMBERS = Sql(
+    "SELECT count(*) FROM (SELECT 1 FROM group_members WHERE account_key = ? "
+    f"AND group_id IN_LIST(?) LIMIT {SMALL_GROUPS})"
+)
+
+
+def _small_groups() -> int:
+    """Read at each call, so that the contract suite can send every group through the walk."""
+    return SMALL_GROUPS
+
+
+_FREE_IN_SMALL_GROUPS = Sql(
+    f"SELECT {_AGENT_COLUMNS} FROM agents AS a "
+    "WHERE a.account_key = ? AND a.agent_id IN (SELECT m.agent_id FROM group_members AS m "
+    "WHERE m.account_key = ? AND m.group_id IN_LIST(?)) "
+    f"AND {_FREE} AND agent_id != ? "
+    "ORDER BY idle_since IS NOT NULL, idle_since, AGENT_NUMBER, agent_id LIMIT ?"
+)
 _DUE_WRAPUPS = Sql(
     "SELECT account_key, agent_id FROM agents "
     f"WHERE state = '{AgentState.WRAPUP.label}' AND wrapup_until <= ? "
@@ -220,15 +244,19 @@ class SqlAgentRepository:
         exclude: str | None = None,
         limit: int = 10,
     ) -> builtins.list[Agent]:
-        parameters = (
-            account_key,
-            self._tx.list_param(_FREE_TO_CALL_OUT_LABELS),
-            self._tx.d.flag(wrapup_allowed),
-            exclude or "",
-            self._tx.list_param(group_ids),
-            limit,
-        )
-        found = await self._tx.all("find free agents", _FREE_IN_GROUPS, parameters)
+        groups = self._tx.list_param(group_ids)
+        free_states = self._tx.list_param(_FREE_TO_CALL_OUT_LABELS)
+        wrapup = self._tx.d.flag(wrapup_allowed)
+        counted = await self._tx.one("count group members", _COUNT_MEMBERS, (account_key, groups))
+        if counted is not None and counted[0] < _small_groups():
+            parameters: tuple[object, ...] = (
+                account_key, account_key, groups, free_states, wrapup, exclude or "", limit
+            )
+            statement = _FREE_IN_SMALL_GROUPS
+        else:
+            parameters = (account_key, free_states, wrapup, exclude or "", groups, limit)
+            statement = _FREE_IN_GROUPS
+        found = await self._tx.all("find free agents", statement, parameters)
         return [rows.agent_of(row) for row in found]
 
     async def due_wrapups(self, now: datetime, limit: int = 100) -> builtins.list[tuple[str, str]]:
