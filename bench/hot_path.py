@@ -61,11 +61,11 @@ function init(args)
   first = tonumber(args[2]) + tid
   counter = 0
 end
+body = '{"from":{"agentId":"%d"},"to":{"telephoneNumber":"02072068888"}}'
 request = function()
   local agent = first + counter * stride
   counter = counter + 1
-  local body = string.format('{"from":{"agentId":"%d"},"to":{"telephoneNumber":"02072068888"}}', agent)
-  return wrk.format("POST", nil, nil, body)
+  return wrk.format("POST", nil, nil, string.format(body, agent))
 end
 """
 
@@ -377,18 +377,34 @@ def table(results: dict[str, Figures], bare: Figures, runs: int, seconds: int) -
         "| --- | " + " | ".join("---" for _ in results) + " |",
     ]
     rows = [
-        ("POST /calls/ closed loop, 32 connections, own agent each (per s)", "post_rate", "{:,.0f}"),
+        (
+            "POST /calls/ closed loop, 32 connections, own agent each (per s)",
+            "post_rate",
+            "{:,.0f}",
+        ),
         ("… p50 / p99 (ms)", ("post_p50", "post_p99"), "{:.1f} / {:.1f}"),
         ("… ratio to the bare endpoint", "post_ratio", "{:.2f}"),
         ("… server CPU per POST (ms)", "post_cpu_ms", "{:.3f}"),
         ("… RSS per 1,000 active calls (MiB)", "rss_per_1000", "{:.2f}"),
-        ("POST at a fixed 1,000/s (hey -q 10 -c 100), group of 100,000: achieved per s", "fixed_rate", "{:,.0f}"),
+        (
+            "POST at a fixed 1,000/s (hey -q 10 -c 100), group of 100,000: achieved per s",
+            "fixed_rate",
+            "{:,.0f}",
+        ),
         ("… p50 / p99 (ms)", ("fixed_p50", "fixed_p99"), "{:.1f} / {:.1f}"),
         ("… server CPU per whole call life (ms)", "fixed_cpu_per_life_ms", "{:.3f}"),
-        ("… timer lag p50 / p99 (ms), 3 deadlines a call", ("lag_p50", "lag_p99"), "{:.1f} / {:.1f}"),
+        (
+            "… timer lag p50 / p99 (ms), 3 deadlines a call",
+            ("lag_p50", "lag_p99"),
+            "{:.1f} / {:.1f}",
+        ),
         ("group call, one at a time, 100 agents: p50 (ms)", "group_small_p50", "{:.2f}"),
         ("… 100,000 agents: p50 (ms)", "group_big_p50", "{:.2f}"),
-        ("… server CPU per call, 100 / 100,000 agents (ms)", ("group_small_cpu_ms", "group_big_cpu_ms"), "{:.3f} / {:.3f}"),
+        (
+            "… server CPU per call, 100 / 100,000 agents (ms)",
+            ("group_small_cpu_ms", "group_big_cpu_ms"),
+            "{:.3f} / {:.3f}",
+        ),
         ("GET /calls/{id}, 32 connections (per s)", "get_rate", "{:,.0f}"),
         ("… p50 / p99 (ms)", ("get_p50", "get_p99"), "{:.2f} / {:.2f}"),
         ("… ratio to the bare endpoint", "get_ratio", "{:.2f}"),
@@ -410,7 +426,17 @@ def fresh_postgres(url: str) -> str:
 
     parsed = make_url(url)
     name = "switchboard_bench"
-    admin = ["psql", "-h", parsed.host or "127.0.0.1", "-U", parsed.username or "postgres", "-d", parsed.database or "postgres", "-q", "-c"]
+    admin = [
+        "psql",
+        "-h",
+        parsed.host or "127.0.0.1",
+        "-U",
+        parsed.username or "postgres",
+        "-d",
+        parsed.database or "postgres",
+        "-q",
+        "-c",
+    ]
     subprocess.run([*admin, f"DROP DATABASE IF EXISTS {name}"], check=True, capture_output=True)
     subprocess.run([*admin, f"CREATE DATABASE {name}"], check=True, capture_output=True)
     return parsed.set(database=name).render_as_string(hide_password=False)

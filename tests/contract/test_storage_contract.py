@@ -23,8 +23,8 @@ from switchboard.adapters.storage import (
     create_engine,
     migrate,
     open_database,
+    repositories,
 )
-from switchboard.adapters.storage import repositories
 from switchboard.adapters.storage.tables import metadata
 from switchboard.domain.accounts import Account, CallbackNumber
 from switchboard.domain.agents import FREE_TO_CALL_OUT, Agent, AgentState, PostCallState
@@ -786,7 +786,8 @@ def _schema_differences(connection: Connection) -> list[object]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     with warnings.catch_warnings():
         warnings.filterwarnings(
-            "ignore", message="Skipped unsupported reflection of expression-based index ix_agents_free_idle"
+            "ignore",
+            message="Skipped unsupported reflection of expression-based index ix_agents_free_idle",
         )
         found = list(compare_metadata(context, metadata))
     return [d for d in found if not _names_an_expression_index(d)]
@@ -806,7 +807,7 @@ async def test_the_migrations_build_exactly_the_tables(sql_backend: Backend) -> 
     engine = sql_backend.new_engine()
     async with engine.connect() as connection:
         assert await connection.run_sync(_schema_differences) == []
-        assert EXPRESSION_INDEXES <= await connection.run_sync(_index_names)
+        assert await connection.run_sync(_index_names) >= EXPRESSION_INDEXES
         version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
     assert version == "0002"
 

@@ -28,8 +28,8 @@ from tests.fakes.repositories import (
     FakeCallRepository,
     FakeData,
     FakeGroupRepository,
-    FakeSession,
     FakeNodeRepository,
+    FakeSession,
     FakeSettingsRepository,
 )
 

@@ -70,7 +70,11 @@ class SqliteDatabase:
     dialect = "sqlite"
 
     def __init__(
-        self, path: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, synchronous: str = "NORMAL"
+        self,
+        path: str,
+        *,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+        synchronous: str = "NORMAL",
     ) -> None:
         self.path = path
         self.busy_timeout_s = busy_timeout_s
@@ -201,4 +205,3 @@ def open_database(
         min_size=min(2, pool_size),
         command_timeout_s=busy_timeout_s,
     )
-

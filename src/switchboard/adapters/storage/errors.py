@@ -18,7 +18,6 @@ inserts use ``ON CONFLICT DO NOTHING`` and report ``AlreadyExists`` from the row
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,7 +52,7 @@ def translated(what: str) -> Iterator[None]:
         yield
     except (sa_exc.IntegrityError, sqlite3.IntegrityError) as exc:
         _raise_integrity(what, exc)
-    except (sa_exc.SQLAlchemyError, sqlite3.Error, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, sa_exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
         raise StorageUnavailable(
             f"{what}: the database is unavailable: {_driver_text(exc)}"
         ) from exc

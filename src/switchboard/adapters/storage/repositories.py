@@ -250,7 +250,13 @@ class SqlAgentRepository:
         counted = await self._tx.one("count group members", _COUNT_MEMBERS, (account_key, groups))
         if counted is not None and counted[0] < _small_groups():
             parameters: tuple[object, ...] = (
-                account_key, account_key, groups, free_states, wrapup, exclude or "", limit
+                account_key,
+                account_key,
+                groups,
+                free_states,
+                wrapup,
+                exclude or "",
+                limit,
             )
             statement = _FREE_IN_SMALL_GROUPS
         else:
@@ -283,7 +289,9 @@ _GIVEN_GROUP_MEMBERS = Sql(
     "SELECT group_id, agent_id FROM group_members "
     "WHERE account_key = ? AND group_id IN_LIST(?) ORDER BY id"
 )
-_INSERT_GROUP = Sql("INSERT INTO groups (account_key, group_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+_INSERT_GROUP = Sql(
+    "INSERT INTO groups (account_key, group_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
+)
 _INSERT_MEMBER = Sql(
     "INSERT INTO group_members (account_key, group_id, agent_id) VALUES (?, ?, ?) "
     "ON CONFLICT DO NOTHING"
@@ -294,9 +302,7 @@ class SqlGroupRepository:
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
 
-    async def existing(
-        self, account_key: str, group_ids: Sequence[str]
-    ) -> builtins.list[str]:
+    async def existing(self, account_key: str, group_ids: Sequence[str]) -> builtins.list[str]:
         if not group_ids:
             return []
         parameters = (account_key, self._tx.list_param(group_ids))
@@ -365,7 +371,9 @@ class SqlNodeRepository:
         self._tx = tx
 
     async def register(self, node_id: str, doorbell: str, now: datetime) -> None:
-        await self._tx.run("register the node", _REGISTER_NODE, (node_id, doorbell, self._tx.d.time(now)))
+        await self._tx.run(
+            "register the node", _REGISTER_NODE, (node_id, doorbell, self._tx.d.time(now))
+        )
 
     async def doorbell(self, node_id: str) -> str | None:
         row = await self._tx.one("find the node", _DOORBELL, (node_id,))

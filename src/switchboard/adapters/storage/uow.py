@@ -36,6 +36,14 @@ from switchboard.adapters.storage.transaction import (
     Transaction,
 )
 from switchboard.domain.events import Event
+from switchboard.service.ports import (
+    AccountRepository,
+    AgentRepository,
+    CallRepository,
+    GroupRepository,
+    NodeRepository,
+    SettingsRepository,
+)
 
 if TYPE_CHECKING:
     from switchboard.service.ports import UnitOfWork, UnitOfWorkFactory
@@ -61,6 +69,13 @@ class _PostgresWriter(PostgresTransaction):
 
 
 class SqlUnitOfWork:
+    accounts: AccountRepository
+    agents: AgentRepository
+    groups: GroupRepository
+    calls: CallRepository
+    settings: SettingsRepository
+    nodes: NodeRepository
+
     def __init__(self, database: Database, *, write: bool) -> None:
         self._database = database
         self._write = write
@@ -112,8 +127,10 @@ class SqlUnitOfWork:
             await pool.release(connection)
             raise
         self._pg_connection = connection
-        return _PostgresWriter(connection, write=True) if self._write else PostgresTransaction(
-            connection, write=False
+        return (
+            _PostgresWriter(connection, write=True)
+            if self._write
+            else PostgresTransaction(connection, write=False)
         )
 
     async def commit(self) -> None:

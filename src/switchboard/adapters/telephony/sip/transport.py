@@ -26,7 +26,7 @@ import re
 import socket
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import cast, Any
+from typing import Any, cast
 
 from switchboard.adapters.telephony.sip.message import (
     MAX_HEADER_BYTES,
