@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType, shortnumberinfo
 
@@ -11,13 +13,27 @@ _PREMIUM = {PhoneNumberType.PREMIUM_RATE}
 
 
 class LibPhoneNumberPlan:
+    """libphonenumber's answers are pure functions of the text and the country, and cost
+    hundreds of microseconds a number; a CRM dials the same numbers and presents the same
+    callback numbers again and again, so the latest answers are kept (bounded)."""
+
+    def __init__(self, remember: int = 4096) -> None:
+        self.is_emergency = functools.lru_cache(maxsize=remember)(self._is_emergency)  # type: ignore[method-assign]
+        self.parse = functools.lru_cache(maxsize=remember)(self._parse)  # type: ignore[method-assign]
+
     def is_emergency(self, text: str, country: str) -> bool:
+        return self._is_emergency(text, country)
+
+    def parse(self, text: str, country: str) -> NumberInfo | None:
+        return self._parse(text, country)
+
+    def _is_emergency(self, text: str, country: str) -> bool:
         digits = digits_of(text)
         if not digits or text.strip().startswith("+"):
             return False
         return bool(shortnumberinfo.is_emergency_number(digits, country.upper()))
 
-    def parse(self, text: str, country: str) -> NumberInfo | None:
+    def _parse(self, text: str, country: str) -> NumberInfo | None:
         try:
             number = phonenumbers.parse(text, country.upper())
         except phonenumbers.NumberParseException:

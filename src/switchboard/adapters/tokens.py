@@ -18,12 +18,14 @@ from switchboard.domain.errors import InvalidAccessToken
 
 ALGORITHM = "HS256"
 ISSUER = "switchboard"
+VERIFIED_KEPT = 10_000
 
 
 class JwtAccessTokens:
     def __init__(self, signing_key: str, lifetime_s: int = 3600) -> None:
         self._key = signing_key
         self._lifetime_s = lifetime_s
+        self._verified: dict[str, tuple[str, int, float]] = {}
 
     def issue(self, account_key: str, generation: int, now: datetime) -> tuple[str, int]:
         claims = {
@@ -37,6 +39,21 @@ class JwtAccessTokens:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM), self._lifetime_s
 
     def verify(self, token: str, now: datetime) -> tuple[str, int]:
+        # A signature is checked once per token: the claims of a token already verified are
+        # kept (bounded), keyed by the whole token, and only its expiry is checked again.
+        known = self._verified.get(token)
+        if known is not None:
+            subject, generation, exp = known
+            if exp <= now.timestamp():
+                raise InvalidAccessToken(token_sent=True)
+            return subject, generation
+        subject, generation, exp = self._verify(token, now)
+        if len(self._verified) >= VERIFIED_KEPT:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = (subject, generation, exp)
+        return subject, generation
+
+    def _verify(self, token: str, now: datetime) -> tuple[str, int, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -58,7 +75,7 @@ class JwtAccessTokens:
             raise InvalidAccessToken(token_sent=True)
         if not isinstance(subject, str) or not isinstance(generation, int):
             raise InvalidAccessToken(token_sent=True)
-        return subject, generation
+        return subject, generation, float(exp)
 
 
 class Sha256SecretHasher:
