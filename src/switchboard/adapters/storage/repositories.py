@@ -164,7 +164,7 @@ _FREE_IN_GROUPS = Sql(
 SMALL_GROUPS = 2000
 _COUNT_MEMBERS = Sql(
     "SELECT count(*) FROM (SELECT 1 FROM group_members WHERE account_key = ? "
-    f"AND group_id IN_LIST(?) LIMIT {SMALL_GROUPS})"
+    f"AND group_id IN_LIST(?) LIMIT {SMALL_GROUPS}) AS listed"
 )
 
 
