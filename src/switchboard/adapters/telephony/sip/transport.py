@@ -224,6 +224,11 @@ class Transports:
         except SipParseError as exc:
             log.warning("dropped malformed message from %s: %s", source, exc)
             return
+        except Exception:
+            # The parser promises SipParseError only; if it breaks that promise, the message
+            # is still dropped here rather than closing a connection or reaching the loop.
+            log.exception("parser failed on a message from %s; dropped", source)
+            return
         try:
             self._on_message(message, source)
         except Exception:
