@@ -69,6 +69,7 @@ def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
             t2_ms=int(settings.sip_t2_ms),
             start_window_ms=int(settings.start_window_ms),
             flow_i_max_ring_s=settings.sip_flow1_max_ring_seconds,
+            flow_i_numbers=tuple(settings.sip_flow1_numbers),
             trunk_host=settings.sip_trunk_host,
             trunk_port=settings.sip_trunk_port,
             trunk_transport=settings.sip_trunk_transport,

@@ -36,6 +36,11 @@ class SipConfig:
     # RFC 3725 flow I (agent offers, simpler, no re-INVITE) only when the destination's ring
     # timeout is at most this: in flow I the agent's unacknowledged 200 OK dies after 64*T1.
     flow_i_max_ring_s: float = 25.0
+    # Flow I is for a machine known to answer at once (RFC 3725 section 5): only numbers listed
+    # here get it (E.164; a trailing "*" makes a prefix). Everything else, and every agent's
+    # phone, gets flow IV: a person's phone may not send BYE before its 200 is ACKed, so an
+    # agent who hangs up while flow I holds that ACK could not end the call.
+    flow_i_numbers: tuple[str, ...] = ()
     # The in-process timer that backs up a persisted no-answer deadline fires this much later.
     deadline_grace_s: float = 5.0
 
@@ -56,6 +61,10 @@ class SipConfig:
     contact_user: str = "switchboard"
 
     def __post_init__(self) -> None:
+        for entry in self.flow_i_numbers:
+            digits = entry.removeprefix("+").removesuffix("*")
+            if not (digits.isascii() and digits.isdigit()):
+                raise ValueError(f"flow_i_numbers: not an E.164 number or prefix: {entry!r}")
         if self.trunk_transport not in TRANSPORTS:
             raise ValueError(f"trunk_transport must be one of {TRANSPORTS}")
         if not (self.listen_udp or self.listen_tcp):
@@ -95,3 +104,16 @@ def _is_wildcard(host: str) -> bool:
         return ipaddress.ip_address(host).is_unspecified
     except ValueError:
         return False
+
+
+def number_listed(number: str, entries: tuple[str, ...]) -> bool:
+    """Whether an E.164 number is one of ``entries`` (a trailing ``*`` makes a prefix)."""
+    digits = number.removeprefix("+")
+    for entry in entries:
+        wanted = entry.removeprefix("+")
+        if wanted.endswith("*"):
+            if digits.startswith(wanted[:-1]):
+                return True
+        elif digits == wanted:
+            return True
+    return False

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from switchboard.adapters.telephony.sip.addressing import Addressing, LegPlan, UnroutablePhone
-from switchboard.adapters.telephony.sip.config import SipConfig
+from switchboard.adapters.telephony.sip.config import SipConfig, number_listed
 from switchboard.adapters.telephony.sip.controller import ThirdPartyCall
 from switchboard.adapters.telephony.sip.endpoint import Endpoint
 from switchboard.adapters.telephony.sip.transitions import (
@@ -112,11 +112,15 @@ class SipEngine:
         except UnroutablePhone as exc:
             log.warning("call %s: agent phone unusable: %s", setup.call_id, exc)
             return StartOutcome.AGENT_UNREACHABLE
+        destination_plan = self._destination_plan(setup)
+        if destination_plan is None:
+            # Refused before the agent is rung: rule 20's "Please try again", nothing left.
+            return StartOutcome.AGENT_UNREACHABLE
         call = ThirdPartyCall(
             setup,
-            self._flow_for(setup),
+            choose_flow(self.config, setup),
             agent_plan,
-            self._destination_plan(setup),
+            destination_plan,
             endpoint=self._endpoint,
             signals=self.signals,
             now=self._now,
@@ -161,11 +165,6 @@ class SipEngine:
 
     # ----------------------------------------------------------------- inside
 
-    def _flow_for(self, setup: CallSetup) -> Flow:
-        if setup.destination_timeout_s <= self.config.flow_i_max_ring_s:
-            return Flow.I
-        return Flow.IV
-
     def _destination_plan(self, setup: CallSetup) -> LegPlan | None:
         assert self._addressing is not None
         caller = setup.presented_clid_e164
@@ -194,3 +193,18 @@ class SipEngine:
         await self.signals.ended(
             setup.call_id, CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED)
         )
+
+
+def choose_flow(config: SipConfig, setup: CallSetup) -> Flow:
+    """Flow IV for people (every agent's phone, any number not listed); flow I only for a
+    listed number known to answer at once, and only while the agent's held 2xx outlives the
+    ring (RFC 3725 section 5; the phone gives up on an unacknowledged 2xx after 64*T1)."""
+    number = setup.destination_e164
+    if (
+        setup.destination_phone is None
+        and number is not None
+        and number_listed(number, config.flow_i_numbers)
+        and setup.destination_timeout_s <= config.flow_i_max_ring_s
+    ):
+        return Flow.I
+    return Flow.IV
