@@ -24,12 +24,13 @@ import json
 import math
 import re
 import shutil
+import socket
 import struct
 import wave
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tests.support.sipp import free_port
+from tests.support.sipp import _open_log, free_port
 
 BARESIP = shutil.which("baresip")
 _tokens = itertools.count(1)
@@ -53,6 +54,33 @@ def write_tone(path: Path, seconds: int = 20) -> None:
         out.writeframes(b"".join(frames))
 
 
+_handed_out: set[int] = set()
+
+
+def _ports(span: int) -> int:
+    """``span`` consecutive ports free for UDP and TCP, never handed to another phone of this
+    process (a phone binds its ports only when it starts, so a plain free-port probe could
+    give the same ones twice)."""
+    for _ in range(100):
+        first = free_port(span=span)
+        wanted = set(range(first, first + span))
+        if wanted & _handed_out:
+            continue
+        if all(_tcp_free(port) for port in wanted):
+            _handed_out.update(wanted)
+            return first
+    raise RuntimeError("no free ports for a phone")
+
+
+def _tcp_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _netstring(payload: bytes) -> bytes:
     return str(len(payload)).encode() + b":" + payload + b","
 
@@ -62,9 +90,9 @@ class BaresipPhone:
         self.user = user
         self.transport = transport
         self.dir = workdir / f"baresip-{user}"
-        self.port = free_port(span=2)  # SIP; baresip puts TLS on the next port
-        self.ctrl_port = free_port()
-        self.rtp_port = free_port(span=4)
+        self.port = _ports(2)  # SIP; baresip puts TLS on the next port
+        self.ctrl_port = _ports(1)
+        self.rtp_port = _ports(4)
         self.events: list[dict[str, Any]] = []
         self._changed = asyncio.Event()
         self._responses: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -114,7 +142,7 @@ class BaresipPhone:
         (self.dir / "accounts").write_text(
             f"<sip:{self.user}@127.0.0.1:{self.port}>;regint=0;answermode=manual\n"
         )
-        self._log = open(self.dir / "baresip.log", "wb")  # noqa: SIM115 - the process owns it
+        self._log = _open_log(self.dir / "baresip.log")
         self._process = await asyncio.create_subprocess_exec(
             BARESIP,
             "-4",
@@ -143,22 +171,25 @@ class BaresipPhone:
             raise RuntimeError(f"baresip {self.user} has no account:\n{self.log()}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._writer is not None:
-            self._writer.close()
-        process = self._process
-        if process is not None and process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 3.0)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        if self._log is not None:
-            self._log.close()
+        try:
+            if self._task is not None:
+                self._task.cancel()
+                # The reader may have ended on its own (EOF when baresip went away).
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._task
+            if self._writer is not None:
+                self._writer.close()
+            process = self._process
+            if process is not None and process.returncode is None:
+                process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), 3.0)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+        finally:
+            if self._log is not None:
+                self._log.close()
 
     def log(self) -> str:
         path = self.dir / "baresip.log"
@@ -188,8 +219,11 @@ class BaresipPhone:
     async def _read(self) -> None:
         assert self._reader is not None
         while True:
-            head = await self._reader.readuntil(b":")
-            body = await self._reader.readexactly(int(head[:-1]) + 1)
+            try:
+                head = await self._reader.readuntil(b":")
+                body = await self._reader.readexactly(int(head[:-1]) + 1)
+            except asyncio.IncompleteReadError:
+                return  # baresip closed the control connection
             message = json.loads(body[:-1])
             if message.get("response"):
                 future = self._responses.pop(str(message.get("token")), None)
@@ -214,15 +248,17 @@ class BaresipPhone:
                 self._changed.clear()
                 await self._changed.wait()
 
-    def remote_rtp(self) -> tuple[str, int] | None:
-        """Where the phone last sent its RTCP, hence its RTP: the address in the SDP it applied."""
+    def remote_media(self) -> tuple[str, int] | None:
+        """Where the phone last sent RTCP: taken from the SDP it applied last, next to the
+        RTP address (baresip logs the RTCP one)."""
         found = _REMOTE_RTP.findall(self.log())
         if not found:
             return None
-        host, rtcp_port = found[-1]
-        return host, int(rtcp_port) - 1
+        host, port = found[-1]
+        return host, int(port)
 
-    def local_rtp_ports(self) -> range:
+    def media_ports(self) -> range:
+        """The ports this phone takes RTP and RTCP on (its configured range)."""
         return range(self.rtp_port, self.rtp_port + 4)
 
     async def call_status(self) -> str:

@@ -1,0 +1,305 @@
+"""Interop with real peers from Debian: baresip as the agents' phones (and as the far end of
+the trunk), kamailio as a record-routing proxy between Switchboard and the trunk, over UDP and
+TCP.
+
+Each test drives the phones as people would (answer, decline, let it ring, hang up) over
+baresip's ``ctrl_tcp`` and checks three things: the result the engine reports, what each
+phone saw (its call closed), and, for connected calls, that the RTP address each phone applied
+from the SDP it ended with is the other phone's and that RTP arrived at both (baresip's
+``CALL_RTPESTAB``). Every wait is bounded; a missing binary skips the module, saying which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from switchboard.domain.calls import CallResult, Party, Reason
+from switchboard.service.ports import StartOutcome
+from tests.sip.sip_harness import DEFAULT_NUMBER, SipHarness
+from tests.support.baresip import BaresipPhone, baresip_available
+from tests.support.kamailio import KamailioProxy, kamailio_available
+from tests.support.sipp import free_port
+
+pytestmark = [
+    pytest.mark.sip,
+    pytest.mark.skipif(
+        not baresip_available(), reason="baresip not found: install the Debian package baresip-core"
+    ),
+    pytest.mark.skipif(
+        not kamailio_available(), reason="kamailio not found: install the Debian package kamailio"
+    ),
+]
+
+
+class Interop:
+    """An engine, the phones it calls and the proxy in front of the trunk; all stopped after."""
+
+    def __init__(self, workdir: Path, transport: str) -> None:
+        self.workdir = workdir
+        self.transport = transport
+        self.sip = SipHarness(workdir, transport)
+        self.phones: list[BaresipPhone] = []
+        self.proxy: KamailioProxy | None = None
+
+    async def phone(self, user: str) -> BaresipPhone:
+        phone = BaresipPhone(self.workdir, user, transport=self.transport)
+        self.phones.append(phone)  # before start: a phone that half-started is stopped too
+        await phone.start()
+        return phone
+
+    async def trunk_behind_proxy(
+        self, *, answering: bool = True, **engine: object
+    ) -> BaresipPhone | None:
+        """The trunk (a phone whose user is the number), behind kamailio; ``answering=False``
+        leaves the trunk's address with nobody listening."""
+        self.proxy = KamailioProxy(self.workdir)
+        await self.proxy.start()
+        trunk = await self.phone(DEFAULT_NUMBER) if answering else None
+        await self.sip.open_engine(
+            trunk_host="127.0.0.1",
+            trunk_port=trunk.port if trunk else free_port(),
+            trunk_proxy=self.proxy.uri(self.transport),
+            **{"flow_i_numbers": (), **engine},
+        )
+        return trunk
+
+    async def aclose(self) -> None:
+        await self.sip.aclose()
+        for phone in self.phones:
+            await phone.stop()
+        if self.proxy is not None:
+            await self.proxy.stop()
+
+    async def assert_nothing_left(self, within: float = 5.0) -> None:
+        """The call is gone from the engine once its legs' last transactions completed."""
+        engine = self.sip.engine
+        assert engine is not None
+        async with asyncio.timeout(within):
+            while engine.calls_in_progress:  # noqa: ASYNC110 - no event marks a leg's end
+                await asyncio.sleep(0.02)
+
+
+@pytest.fixture(params=["udp", "tcp"])
+async def interop(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Interop]:
+    world = Interop(tmp_path, str(request.param))
+    try:
+        yield world
+    finally:
+        await world.aclose()
+
+
+async def assert_media_joined(one: BaresipPhone, other: BaresipPhone) -> None:
+    """Each phone sends RTP where the other listens, and RTP reached both."""
+    await one.wait_event("CALL_RTPESTAB")
+    await other.wait_event("CALL_RTPESTAB")
+    for phone, peer in ((one, other), (other, one)):
+        remote = phone.remote_media()
+        assert remote is not None, phone.log()
+        assert remote[0] == "127.0.0.1"
+        assert remote[1] in peer.media_ports(), (phone.user, remote, peer.media_ports())
+
+
+async def answer(phone: BaresipPhone) -> None:
+    await phone.wait_event("CALL_INCOMING")
+    await phone.accept()
+
+
+# --------------------------------------------------------------------------- connected calls
+
+
+async def test_flow_iv_through_the_proxy_joins_media_and_the_agent_hangs_up(
+    interop: Interop,
+) -> None:
+    agent = await interop.phone("ann")
+    trunk = await interop.trunk_behind_proxy()
+    assert trunk is not None and interop.proxy is not None
+    setup = interop.sip.setup(agent.uri(), destination_timeout_s=10)
+
+    assert await interop.sip.start(setup) is StartOutcome.RINGING
+    await answer(agent)
+    await answer(trunk)
+    await interop.sip.signals.wait_for("destination_answered", setup.call_id)
+    await assert_media_joined(agent, trunk)
+    await agent.hangup()
+
+    assert await interop.sip.signals.wait_ended(setup.call_id) == CallResult.hung_up(
+        Party.ORIGINATOR
+    )
+    await trunk.wait_event("CALL_CLOSED")
+    # The ACK and BYE to the trunk followed kamailio's Record-Route.
+    assert interop.proxy.relayed("INVITE") == 1
+    assert interop.proxy.relayed("ACK") == 1
+    assert interop.proxy.relayed("BYE") == 1
+    await interop.assert_nothing_left()
+
+
+async def test_flow_iv_through_the_proxy_and_the_destination_hangs_up(interop: Interop) -> None:
+    agent = await interop.phone("ann")
+    trunk = await interop.trunk_behind_proxy()
+    assert trunk is not None
+    setup = interop.sip.setup(agent.uri(), destination_timeout_s=60)
+
+    assert await interop.sip.start(setup) is StartOutcome.RINGING
+    await answer(agent)
+    await answer(trunk)
+    await assert_media_joined(agent, trunk)
+    await trunk.hangup()
+
+    assert await interop.sip.signals.wait_ended(setup.call_id) == CallResult.hung_up(
+        Party.DESTINATION
+    )
+    await agent.wait_event("CALL_CLOSED")
+    await interop.assert_nothing_left()
+
+
+async def test_flow_i_for_a_listed_number_through_the_proxy(interop: Interop) -> None:
+    agent = await interop.phone("ann")
+    trunk = await interop.trunk_behind_proxy(flow_i_numbers=(DEFAULT_NUMBER,))
+    assert trunk is not None
+    setup = interop.sip.setup(agent.uri(), destination_timeout_s=10)
+
+    assert await interop.sip.start(setup) is StartOutcome.RINGING
+    await answer(agent)
+    await answer(trunk)
+    await assert_media_joined(agent, trunk)
+    await trunk.hangup()
+
+    assert await interop.sip.signals.wait_ended(setup.call_id) == CallResult.hung_up(
+        Party.DESTINATION
+    )
+    await agent.wait_event("CALL_CLOSED")
+    await interop.assert_nothing_left()
+
+
+async def test_agent_to_agent_joins_media_and_the_caller_hangs_up(interop: Interop) -> None:
+    caller = await interop.phone("ann")
+    callee = await interop.phone("bob")
+    await interop.sip.open_engine(trunk_host=None)
+    setup = interop.sip.setup(caller.uri(), phone=callee.uri(), destination_timeout_s=10)
+
+    assert await interop.sip.start(setup) is StartOutcome.RINGING
+    await answer(caller)
+    await answer(callee)
+    await assert_media_joined(caller, callee)
+    await caller.hangup()
+
+    assert await interop.sip.signals.wait_ended(setup.call_id) == CallResult.hung_up(
+        Party.ORIGINATOR
+    )
+    await callee.wait_event("CALL_CLOSED")
+    await interop.assert_nothing_left()
+
+
+# --------------------------------------------------------------------------- calls that fail
+
+
+async def test_agent_hanging_up_while_the_number_rings_ends_the_call(interop: Interop) -> None:
+    """Issue 8, item 1: with flow I the phone could not send BYE before its 200 was ACKed;
+    with flow IV it is ACKed at once, so the hang-up ends the call and the number is
+    CANCELled through the proxy."""
+    agent = await interop.phone("ann")
+    trunk = await interop.trunk_behind_proxy()
+    assert trunk is not None and interop.proxy is not None
+    setup = interop.sip.setup(agent.uri(), destination_timeout_s=10)
+
+    assert await interop.sip.start(setup) is StartOutcome.RINGING
+    await answer(agent)
+    await trunk.wait_event("CALL_INCOMING")
+    await agent.wait_event("CALL_ESTABLISHED")
+    await agent.hangup()
+
+    assert await interop.sip.signals.wait_ended(setup.call_id) == CallResult.failure(
+        Party.ORIGINATOR, Reason.NORMAL
+    )
+    await trunk.wait_event("CALL_CLOSED")
+    assert "destination_answered" not in interop.sip.signals.kinds(setup.call_id)
+    assert interop.proxy.relayed("CANCEL") == 1
+    await interop.assert_nothing_left()
+
+
+async def test_agent_declining_ends_the_call_before_the_number_is_dialled(
+    interop: Interop,
+) -> None:
+    agent = await interop.phone("ann")
+    trunk = await interop.trunk_behind_proxy()
+    assert trunk is not None and interop.proxy is not None
+    setup = interop.sip.setup(agent.uri())
+
+    assert await interop.sip.start(setup) is StartOutcome.RINGING
+    await agent.wait_event("CALL_INCOMING")
+    await agent.hangup()  # baresip declines a ringing call
+
+    result = await interop.sip.signals.wait_ended(setup.call_id)
+    assert (result.code, result.party) == ("Failure", Party.ORIGINATOR)
+    assert interop.sip.signals.kinds(setup.call_id) == ["ended"]
+    assert interop.proxy.relayed("INVITE") == 0
+    await interop.assert_nothing_left()
+
+
+async def test_agent_not_answering_is_cancelled_as_no_answer(interop: Interop) -> None:
+    agent = await interop.phone("ann")
+    await interop.trunk_behind_proxy()
+    setup = interop.sip.setup(agent.uri(), agent_timeout_s=1.0)
+
+    assert await interop.sip.start(setup) is StartOutcome.RINGING
+    assert await interop.sip.signals.wait_ended(setup.call_id) == CallResult.failure(
+        Party.ORIGINATOR, Reason.NO_ANSWER
+    )
+    await agent.wait_event("CALL_CLOSED")
+    await interop.assert_nothing_left()
+
+
+async def test_destination_declining_through_the_proxy_is_busy(interop: Interop) -> None:
+    agent = await interop.phone("ann")
+    trunk = await interop.trunk_behind_proxy()
+    assert trunk is not None
+    setup = interop.sip.setup(agent.uri())
+
+    assert await interop.sip.start(setup) is StartOutcome.RINGING
+    await answer(agent)
+    await trunk.wait_event("CALL_INCOMING")
+    await trunk.hangup()
+
+    assert await interop.sip.signals.wait_ended(setup.call_id) == CallResult.failure(
+        Party.DESTINATION, Reason.NUMBER_BUSY
+    )
+    await agent.wait_event("CALL_CLOSED")  # the held agent got a BYE
+    await interop.assert_nothing_left()
+
+
+async def test_destination_not_answering_is_cancelled_through_the_proxy(
+    interop: Interop,
+) -> None:
+    agent = await interop.phone("ann")
+    trunk = await interop.trunk_behind_proxy()
+    assert trunk is not None and interop.proxy is not None
+    setup = interop.sip.setup(agent.uri(), destination_timeout_s=1.0)
+
+    assert await interop.sip.start(setup) is StartOutcome.RINGING
+    await answer(agent)
+    assert await interop.sip.signals.wait_ended(setup.call_id) == CallResult.failure(
+        Party.DESTINATION, Reason.NO_ANSWER
+    )
+    await trunk.wait_event("CALL_CLOSED")
+    await agent.wait_event("CALL_CLOSED")
+    assert interop.proxy.relayed("CANCEL") == 1
+    await interop.assert_nothing_left()
+
+
+async def test_an_unreachable_trunk_behind_the_proxy_fails_the_call(interop: Interop) -> None:
+    agent = await interop.phone("ann")
+    await interop.trunk_behind_proxy(answering=False)
+    setup = interop.sip.setup(agent.uri())
+
+    assert await interop.sip.start(setup) is StartOutcome.RINGING
+    await answer(agent)
+    result = await interop.sip.signals.wait_ended(setup.call_id)
+    # kamailio answers for the trunk: 408 after its timer over UDP, 477/503 over TCP.
+    assert (result.code, result.party) == ("Failure", Party.DESTINATION)
+    assert result.reason in (Reason.NO_ANSWER, Reason.CALL_FAILED)
+    await agent.wait_event("CALL_CLOSED")
+    await interop.assert_nothing_left()
