@@ -20,7 +20,7 @@ import pytest
 from switchboard.domain.calls import CallResult, Party, Reason
 from switchboard.service.ports import StartOutcome
 from tests.sip.sip_harness import DEFAULT_NUMBER, SipHarness
-from tests.support.baresip import BaresipPhone, baresip_available
+from tests.support.baresip import BaresipPhone, baresip_available, media_address
 from tests.support.kamailio import KamailioProxy, kamailio_available
 from tests.support.sipp import free_port
 
@@ -93,14 +93,20 @@ async def interop(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
 
 
 async def assert_media_joined(one: BaresipPhone, other: BaresipPhone) -> None:
-    """Each phone sends RTP where the other listens, and RTP reached both."""
+    """The SDP each phone ended with (the last it received) points at where the other said
+    it takes RTP (the last it sent), and RTP reached both."""
     await one.wait_event("CALL_RTPESTAB")
     await other.wait_event("CALL_RTPESTAB")
     for phone, peer in ((one, other), (other, one)):
-        remote = phone.remote_media()
-        assert remote is not None, phone.log()
-        assert remote[0] == "127.0.0.1"
-        assert remote[1] in peer.media_ports(), (phone.user, remote, peer.media_ports())
+        applied = media_address(phone.last_sdp(sent=False))
+        offered = media_address(peer.last_sdp(sent=True))
+        assert applied is not None and applied == offered, (phone.user, applied, offered)
+        assert applied[0] == "127.0.0.1" and applied[1] != 0
+
+
+def direction(sdp: list[str]) -> str:
+    found = [line[2:] for line in sdp if line[2:] in ("sendrecv", "sendonly", "recvonly")]
+    return found[-1] if found else "sendrecv"
 
 
 async def answer(phone: BaresipPhone) -> None:
@@ -191,6 +197,39 @@ async def test_agent_to_agent_joins_media_and_the_caller_hangs_up(interop: Inter
         Party.ORIGINATOR
     )
     await callee.wait_event("CALL_CLOSED")
+    await interop.assert_nothing_left()
+
+
+async def test_hold_and_resume_are_relayed_to_the_other_party(interop: Interop) -> None:
+    """Issue 8: a re-INVITE from the agent's phone (hold: a=sendonly) goes to the other party
+    as a re-INVITE, and its answer (a=recvonly) comes back; resuming likewise."""
+    agent = await interop.phone("ann")
+    trunk = await interop.trunk_behind_proxy()
+    assert trunk is not None
+    setup = interop.sip.setup(agent.uri())
+    assert await interop.sip.start(setup) is StartOutcome.RINGING
+    await answer(agent)
+    await answer(trunk)
+    await assert_media_joined(agent, trunk)
+    offers = len([e for e in trunk.events if e.get("type") == "CALL_REMOTE_SDP"])
+
+    await agent.command("hold")
+    await trunk.wait_event("CALL_REMOTE_SDP", count=offers + 1)
+    await agent.wait_event("CALL_REMOTE_SDP", count=3)  # held offer, joining, hold answer
+    assert direction(trunk.last_sdp(sent=False)) == "sendonly"
+    assert direction(agent.last_sdp(sent=False)) == "recvonly"
+
+    await agent.command("resume")
+    await trunk.wait_event("CALL_REMOTE_SDP", count=offers + 2)
+    await agent.wait_event("CALL_REMOTE_SDP", count=4)
+    assert direction(trunk.last_sdp(sent=False)) == "sendrecv"
+    assert direction(agent.last_sdp(sent=False)) == "sendrecv"
+    await assert_media_joined(agent, trunk)
+
+    await trunk.hangup()
+    assert await interop.sip.signals.wait_ended(setup.call_id) == CallResult.hung_up(
+        Party.DESTINATION
+    )
     await interop.assert_nothing_left()
 
 

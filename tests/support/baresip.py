@@ -27,6 +27,7 @@ import shutil
 import socket
 import struct
 import wave
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -34,7 +35,31 @@ from tests.support.sipp import _open_log, free_port
 
 BARESIP = shutil.which("baresip")
 _tokens = itertools.count(1)
-_REMOTE_RTP = re.compile(r"starting RTCP with remote (\d+\.\d+\.\d+\.\d+):(\d+)")
+
+
+_TRACE_HEADER = re.compile(r"^(?:UDP|TCP) [0-9.]+:(\d+) -> [0-9.]+:(\d+)$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m|\[[0-9;]*m")
+
+
+@dataclass
+class Traced:
+    sent: bool
+    start_line: str
+    sdp: list[str] = field(default_factory=list)
+
+
+def media_address(sdp: list[str]) -> tuple[str, int] | None:
+    """The audio stream's address in an SDP: its c= (media or session level) and m= port."""
+    host: str | None = None
+    port: int | None = None
+    for line in sdp:
+        if line.startswith("c=IN IP4 "):
+            host = line.split()[-1]
+        elif line.startswith("m=audio "):
+            port = int(line.split()[1])
+    if host is None or port is None:
+        return None
+    return host, port
 
 
 def baresip_available() -> bool:
@@ -147,6 +172,7 @@ class BaresipPhone:
             BARESIP,
             "-4",
             "-v",
+            "-s",  # the SIP trace: what a test reads the SDP from
             "-f",
             str(self.dir),
             stdin=asyncio.subprocess.DEVNULL,
@@ -248,18 +274,41 @@ class BaresipPhone:
                 self._changed.clear()
                 await self._changed.wait()
 
-    def remote_media(self) -> tuple[str, int] | None:
-        """Where the phone last sent RTCP: taken from the SDP it applied last, next to the
-        RTP address (baresip logs the RTCP one)."""
-        found = _REMOTE_RTP.findall(self.log())
-        if not found:
-            return None
-        host, port = found[-1]
-        return host, int(port)
+    def sip_trace(self) -> list[Traced]:
+        """Every SIP message the phone sent or received, from its ``-s`` trace, in order."""
+        traced: list[Traced] = []
+        current: Traced | None = None
+        # The trace does not say which way a message went. A message to the phone arrives at
+        # its SIP port or at a port it connected from; a TCP connection the phone opened
+        # starts with a message it sent, which makes that connection's local port its own.
+        mine = {self.port}
+        for raw in self.log().replace("\r", "").split("\n"):
+            line = _ANSI.sub("", raw).strip()
+            header = _TRACE_HEADER.match(line)
+            if header is not None:
+                source, destination = int(header.group(1)), int(header.group(2))
+                sent = destination not in mine
+                if sent:
+                    mine.add(source)
+                current = Traced(sent=sent, start_line="")
+                traced.append(current)
+                continue
+            if current is None or not line:
+                continue
+            if line == "#":
+                current = None
+            elif not current.start_line:
+                current.start_line = line
+            elif len(line) > 2 and line[1] == "=" and line[0] in "vocmat":
+                current.sdp.append(line)
+        return traced
 
-    def media_ports(self) -> range:
-        """The ports this phone takes RTP and RTCP on (its configured range)."""
-        return range(self.rtp_port, self.rtp_port + 4)
+    def last_sdp(self, *, sent: bool) -> list[str]:
+        """The last SDP the phone sent (``sent``) or received."""
+        for message in reversed(self.sip_trace()):
+            if message.sent is sent and message.sdp:
+                return message.sdp
+        return []
 
     async def call_status(self) -> str:
         return str((await self.command("callstat")).get("data"))

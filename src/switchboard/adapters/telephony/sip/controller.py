@@ -35,7 +35,8 @@ from switchboard.adapters.telephony.sip import sdp
 from switchboard.adapters.telephony.sip.addressing import LegPlan
 from switchboard.adapters.telephony.sip.endpoint import Endpoint
 from switchboard.adapters.telephony.sip.leg import Leg, LegState
-from switchboard.adapters.telephony.sip.message import Response
+from switchboard.adapters.telephony.sip.message import Request, Response
+from switchboard.adapters.telephony.sip.transaction import ServerTransaction
 from switchboard.adapters.telephony.sip.transitions import (
     AGENT_DEADLINE,
     DESTINATION_DEADLINE,
@@ -88,6 +89,8 @@ class ThirdPartyCall:
         self._gate = asyncio.Event()
         self._chain: asyncio.Task[None] | None = None
         self._ended_reported = False
+        # A mid-call offer being relayed: the leg it came on, its transaction and request.
+        self._relay: tuple[Leg, ServerTransaction, Request] | None = None
 
     @property
     def call_id(self) -> str:
@@ -180,6 +183,7 @@ class ThirdPartyCall:
     def _hold_and_dial(self, _: Occurrence) -> None:
         """Flow IV: the agent accepted the held stream; ACK it now, dial without SDP."""
         self.agent.ack(None)
+        self.agent.rewrites_origin = True  # it knows the session by our held offer's o= line
         self._agent_answered()
         self._dial(None)
 
@@ -332,13 +336,50 @@ class ThirdPartyCall:
         event = Event.AGENT_HUNG_UP if leg is self.agent else Event.DEST_HUNG_UP
         self.dispatch(Occurrence(event))
 
+    def leg_offered(self, leg: Leg, tx: ServerTransaction, request: Request) -> bool:
+        """A mid-call offer (hold, resume, codec change) goes to the other party as a
+        re-INVITE, and its answer comes back (RFC 3725 section 6 relays both ways). Before
+        the parties are joined the leg answers it as a refresh; while one relay is under way
+        another offer waits (491, RFC 3261 14.2)."""
+        other = self._other(leg)
+        if self.state is not CallState.CONNECTED or other is None:
+            return False
+        if self._relay is not None:
+            leg.refuse_offer(tx, request, 491)
+            return True
+        self._relay = (leg, tx, request)
+        other.reinvite(_toward(other, request.body))
+        return True
+
+    def _other(self, leg: Leg) -> Leg | None:
+        return self.destination if leg is self.agent else self.agent
+
+    def _relay_done(self, leg: Leg, answer: bytes | None, status: int) -> bool:
+        """The other party answered (or refused) a relayed offer: bring it back."""
+        relay = self._relay
+        if relay is None or relay[0] is leg:
+            return False
+        self._relay = None
+        origin, tx, request = relay
+        if answer is not None:
+            origin.answer_offer(tx, request, _toward(origin, answer))
+        else:
+            # The party keeps the session it had. 491 is the other side's glare, which the
+            # leg already retried; anything else the party need not know in detail.
+            origin.refuse_offer(tx, request, status if status in (488, 491, 606) else 500)
+        return True
+
     def leg_reoffer_answered(self, leg: Leg, response: Response) -> None:
+        if self._relay_done(leg, response.body if sdp.has_media(response.body) else None, 488):
+            return
         if sdp.has_media(response.body):
             self.dispatch(Occurrence(Event.REOFFER_ANSWERED, response=response))
         else:
             self.dispatch(Occurrence(Event.REOFFER_FAILED, status=response.status, local=True))
 
     def leg_reoffer_failed(self, leg: Leg, status: int) -> None:
+        if self._relay_done(leg, None, status):
+            return
         self.dispatch(Occurrence(Event.REOFFER_FAILED, status=status))
 
     def leg_closed(self, leg: Leg) -> None:
@@ -359,3 +400,8 @@ def _reason(occurrence: Occurrence) -> Reason:
     if occurrence.local:
         return Reason.CALL_FAILED
     return reason_for_sip_status(occurrence.status)
+
+
+def _toward(leg: Leg, body: bytes) -> bytes:
+    """What a party gets from us: under our o= line if that is how it knows the session."""
+    return sdp.with_origin(body, leg.origin) if leg.rewrites_origin else body

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import random
 import secrets
 from typing import Protocol
 
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 TIMEOUT_STATUS = 408  # RFC 3261 8.1.3.1: a timeout is treated as 408
 TRANSPORT_STATUS = 503  # ... and a transport error as 503
+GLARE_WAIT_S = (2.1, 4.0)  # RFC 3261 14.1, for the owner of the Call-ID (always us)
+GLARE_TRIES = 3
 
 
 class LegState(enum.Enum):
@@ -73,6 +76,10 @@ class LegObserver(Protocol):
 
     def leg_reoffer_failed(self, leg: Leg, status: int) -> None: ...
 
+    def leg_offered(self, leg: Leg, tx: ServerTransaction, request: Request) -> bool:
+        """The party made a new offer inside the dialog (hold, resume, a codec change); True
+        when the observer takes it (relays it and will answer through ``answer_offer``)."""
+
     def leg_closed(self, leg: Leg) -> None: ...
 
 
@@ -88,6 +95,10 @@ class Leg:
         self.state = LegState.IDLE
         self.dialog: Dialog | None = None
         self.local_sdp: bytes | None = None  # what this party last got from us
+        self.remote_sdp: bytes | None = None  # what we last got from this party
+        # Whether what this party gets from us goes under our own o= line (flow IV's agent,
+        # who first got our held offer) rather than as the other party wrote it.
+        self.rewrites_origin = False
         self.answer: Response | None = None  # the held 2xx
         self._cseq = 1
         self._offer: bytes | None = None  # the body of our INVITE (None: a delayed offer)
@@ -101,6 +112,8 @@ class Leg:
         self._auth_tries: dict[str, int] = {}
         self._digest = DigestClient(plan.credentials) if plan.credentials else None
         self._guard: asyncio.TimerHandle | None = None
+        self._glare: asyncio.TimerHandle | None = None
+        self._glare_tries = 0
 
     @property
     def key(self) -> tuple[str, str]:
@@ -135,13 +148,30 @@ class Leg:
         if self.state is not LegState.CONFIRMED or self.dialog is None:
             self._observer.leg_reoffer_failed(self, 481)
             return
+        self._reoffer = offer
+        self._glare_tries = 0
+        self._send_reinvite(self._invite)
+
+    def _send_reinvite(self, credentials_from: Request | None) -> None:
+        self._glare = None
+        if self.dialog is None or self._reoffer is None or self._end_requested:
+            return
         request = self.dialog.request("INVITE")
-        self._stamp(request, self._invite)
+        self._stamp(request, credentials_from)
         request.add("Contact", self._endpoint.contact(self.plan.transport))
         request.add("Content-Type", sdp.CONTENT_TYPE)
-        request.body = offer
-        self._reoffer = offer
+        request.body = self._reoffer
         self._reinvite_tx = self._endpoint.send_request(request, self.dialog.next_hop(), self)
+
+    def answer_offer(self, tx: ServerTransaction, request: Request, answer: bytes) -> None:
+        """Answer the party's mid-call offer with what the other party answered."""
+        self.remote_sdp = request.body
+        self.local_sdp = answer
+        self._endpoint.respond(tx, self._ok(request, answer))
+
+    def refuse_offer(self, tx: ServerTransaction, request: Request, status: int) -> None:
+        """Refuse the party's mid-call offer; the session stays as it was (RFC 3261 14.2)."""
+        self._endpoint.respond(tx, make_response(request, status))
 
     def terminate(self) -> None:
         """Get rid of the leg, whatever its state; nothing but ``leg_closed`` follows."""
@@ -230,6 +260,9 @@ class Leg:
         if self._guard is not None:
             self._guard.cancel()
             self._guard = None
+        if self._glare is not None:
+            self._glare.cancel()
+            self._glare = None
         self._invite = None
         self.answer = None
         self._endpoint.unregister_later(self.key, self)
@@ -298,6 +331,8 @@ class Leg:
         assert self._invite is not None
         self.dialog = Dialog.as_uac(self._invite, response)
         self.answer = response
+        if sdp.has_media(response.body):
+            self.remote_sdp = response.body
         self.state = LegState.ANSWERED
         if self._end_requested:
             self.terminate()  # the 2xx crossed our CANCEL: ACK it and hang up
@@ -346,9 +381,19 @@ class Leg:
             if self._end_requested:
                 return
             self.local_sdp = self._reoffer
+            if sdp.has_media(response.body):
+                self.remote_sdp = response.body
             self._observer.leg_reoffer_answered(self, response)
             return
         if tx is not None and not self._end_requested and self._retry_with_auth(tx, response):
+            return
+        if status == 491 and not self._end_requested and self._glare_tries < GLARE_TRIES:
+            # RFC 3261 14.1: our re-INVITE met one from the party. We chose the Call-ID, so
+            # we own it: try again after 2.1 to 4 s (the party, if it retries, waits 0-2 s).
+            self._glare_tries += 1
+            loop = asyncio.get_running_loop()
+            delay = random.uniform(*GLARE_WAIT_S)
+            self._glare = loop.call_later(delay, self._send_reinvite, None)
             return
         self._reinvite_tx = None
         if not self._end_requested:
@@ -435,6 +480,23 @@ class Leg:
             return
         if request.method == "INVITE":
             self.dialog.refresh_target(request)
+        if offered and self._is_new_offer(request.body):
+            if request.method == "INVITE":
+                self._endpoint.respond(tx, make_response(request, 100))
+            if self._observer.leg_offered(self, tx, request):
+                return
+        body = self.local_sdp if (offered or request.method == "INVITE") else None
+        self._endpoint.respond(tx, self._ok(request, body))
+
+    def _is_new_offer(self, body: bytes) -> bool:
+        """A changed description (RFC 3264 8: a new o= version), not a session refresh."""
+        if not sdp.has_media(body):
+            return False
+        if self.remote_sdp is None:
+            return True
+        return sdp.origin_of(body) != sdp.origin_of(self.remote_sdp)
+
+    def _ok(self, request: Request, body: bytes | None) -> Response:
         response = make_response(request, 200)
         response.add("Contact", self._endpoint.contact(self.plan.transport))
         expires = request.get("Session-Expires")
@@ -443,10 +505,10 @@ class Leg:
                 expires += ";refresher=uac"
             response.add("Session-Expires", expires)
             response.add("Require", "timer")
-        if self.local_sdp is not None and (offered or request.method == "INVITE"):
+        if body is not None:
             response.add("Content-Type", sdp.CONTENT_TYPE)
-            response.body = self.local_sdp
-        self._endpoint.respond(tx, response)
+            response.body = body
+        return response
 
 
 class _Ignore:
