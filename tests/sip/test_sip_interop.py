@@ -19,10 +19,10 @@ import pytest
 
 from switchboard.domain.calls import CallResult, Party, Reason
 from switchboard.service.ports import StartOutcome
-from tests.sip.sip_harness import DEFAULT_NUMBER, SipHarness
+from tests.sip.sip_harness import DEFAULT_NUMBER, RECEIVE_BYE, SipHarness
 from tests.support.baresip import BaresipPhone, baresip_available, media_address
 from tests.support.kamailio import KamailioProxy, kamailio_available
-from tests.support.sipp import free_port
+from tests.support.sipp import free_port, sipp_available
 
 pytestmark = [
     pytest.mark.sip,
@@ -231,6 +231,81 @@ async def test_hold_and_resume_are_relayed_to_the_other_party(interop: Interop) 
         Party.DESTINATION
     )
     await interop.assert_nothing_left()
+
+
+GLARE_THEN_HOLD = (
+    """
+  <recv request="INVITE" crlf="true"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 491 Request Pending
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp="a=sendonly" search_in="body" check_it="true" assign_to="held"/>
+    </action>
+  </recv>
+  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:far@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=trunk 1 2 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 8
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:8 PCMA/8000
+      a=recvonly
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <Reference variables="held"/>
+"""
+    + RECEIVE_BYE
+)
+
+
+async def test_a_relayed_offer_that_meets_glare_is_retried(interop: Interop) -> None:
+    """RFC 3261 14.1: the trunk answers our relayed re-INVITE with 491; we own the Call-ID,
+    so we try again 2.1-4 s later, and the agent's hold completes."""
+    if not sipp_available():
+        pytest.skip("sipp not found: install the Debian package sip-tester")
+    agent = await interop.phone("ann")
+    trunk = await interop.sip.peer(
+        "trunk_flow4.xml", ORIGIN="trunk", HANGUP=GLARE_THEN_HOLD, ANSWER_RE="m=audio [1-9]"
+    )
+    await interop.sip.open_engine(trunk=trunk, flow_i_numbers=())
+    setup = interop.sip.setup(agent.uri())
+    assert await interop.sip.start(setup) is StartOutcome.RINGING
+    await answer(agent)
+    await interop.sip.signals.wait_for("destination_answered", setup.call_id)
+
+    await agent.command("hold")
+    await agent.wait_event("CALL_REMOTE_SDP", count=3, within=15)
+    assert direction(agent.last_sdp(sent=False)) == "recvonly"
+    await agent.hangup()
+    assert await interop.sip.signals.wait_ended(setup.call_id) == CallResult.hung_up(
+        Party.ORIGINATOR
+    )
+    await interop.sip.assert_peers_passed()
 
 
 # --------------------------------------------------------------------------- calls that fail

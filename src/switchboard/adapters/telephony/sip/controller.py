@@ -19,8 +19,10 @@ else is ignored. Events raised while an action runs are queued, so actions never
 Signals are sent in order, one after another, on a chain of tasks that waits until ``start``
 has returned: the service is not asked to record a deadline for a call it is still creating.
 
-Known holes: mid-call re-INVITEs (hold, codec change) are answered but not relayed to the
-other leg; 183 early media from the destination is not played to the agent.
+Once connected, a new offer from either party (hold, resume, codec change) is relayed to the
+other as a re-INVITE and its answer brought back (``leg_offered``); one relay at a time.
+
+Known holes: 183 early media from the destination is not played to the agent.
 """
 
 from __future__ import annotations

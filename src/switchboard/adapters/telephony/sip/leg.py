@@ -10,13 +10,17 @@ changes the call (``LegObserver``):
   CANCEL (RFC 3261 9.1), ACKs and BYEs a 2xx that crosses the CANCEL, ACKs a held 2xx (with an
   answer rejecting every stream when that 2xx carried an offer) before the BYE;
 - a 401/407 from the trunk is answered once per request with digest credentials;
-- requests from the peer inside the dialog are answered: BYE 200 (and reported), re-INVITE and
-  UPDATE 200 with our current SDP for this leg (a session refresh), INFO and OPTIONS 200.
+- requests from the peer inside the dialog are answered: BYE 200 (and reported); a re-INVITE
+  or UPDATE with a new description (a new o= version) is offered to the observer, which relays
+  it and answers through ``answer_offer``/``refuse_offer``; a session refresh (same o=) gets
+  200 with our current SDP for this leg; INFO and OPTIONS 200;
+- our re-INVITE answered 491 (glare) is sent again after 2.1-4 s (RFC 3261 14.1: we chose the
+  Call-ID), up to three times.
 
 After ``terminate`` the observer hears nothing more but ``leg_closed``.
 
-Known holes: a second 2xx from another fork is ACKed and hung up rather than kept; a re-INVITE
-that meets ours (491) is not retried; 183 early media is not relayed; no PRACK (RFC 3262).
+Known holes: a second 2xx from another fork is ACKed and hung up rather than kept; 183 early
+media is not relayed; no PRACK (RFC 3262); a re-INVITE without SDP is answered locally.
 """
 
 from __future__ import annotations
