@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 
 from switchboard.adapters.telephony.sip import sdp
 from switchboard.adapters.telephony.sip.addressing import LegPlan
+from switchboard.adapters.telephony.sip.clock import Timer
 from switchboard.adapters.telephony.sip.endpoint import Endpoint
 from switchboard.adapters.telephony.sip.leg import Leg, LegState
 from switchboard.adapters.telephony.sip.message import Request, Response
@@ -84,7 +85,7 @@ class ThirdPartyCall:
         self._table = TRANSITIONS[flow]
         self._queue: deque[Occurrence] = deque()
         self._dispatching = False
-        self._fallbacks: list[asyncio.TimerHandle] = []
+        self._fallbacks: list[Timer] = []
         loop = asyncio.get_running_loop()
         self.started: asyncio.Future[StartOutcome] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
@@ -289,9 +290,8 @@ class ThirdPartyCall:
     def _deadline(self, tag: str, seconds: float, event: Event) -> None:
         due = self._now() + timedelta(seconds=seconds)
         self._post(lambda: self._signals.schedule(self.call_id, due, tag))
-        loop = asyncio.get_running_loop()
         self._fallbacks.append(
-            loop.call_later(seconds + self._grace, self.dispatch, Occurrence(event))
+            self._endpoint.clock.call_later(seconds + self._grace, self.dispatch, Occurrence(event))
         )
 
     def _cancel_fallbacks(self) -> None:

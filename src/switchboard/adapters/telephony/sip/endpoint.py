@@ -17,10 +17,10 @@ and a UDP request over the path MTU is not moved to TCP (RFC 3261 18.1.1).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Protocol
 
+from switchboard.adapters.telephony.sip.clock import Clock
 from switchboard.adapters.telephony.sip.config import SipConfig
 from switchboard.adapters.telephony.sip.message import (
     Request,
@@ -87,9 +87,10 @@ def make_response(
 
 
 class Endpoint:
-    def __init__(self, config: SipConfig) -> None:
+    def __init__(self, config: SipConfig, clock: Clock | None = None) -> None:
         self.config = config
-        self.timers = Timers.of(config)
+        self.timers = Timers.of(config, clock)
+        self.clock = self.timers.clock
         self.transports = Transports(
             config.bind_host,
             config.bind_port,
@@ -162,8 +163,7 @@ class Endpoint:
 
     def unregister_later(self, key: tuple[str, str], usage: DialogUsage) -> None:
         """Keep answering retransmissions for 64*T1 after a dialog ended."""
-        loop = asyncio.get_running_loop()
-        loop.call_later(self.timers.long_wait, self.unregister, key, usage)
+        self.clock.call_later(self.timers.long_wait, self.unregister, key, usage)
 
     @property
     def active_usages(self) -> int:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from switchboard.adapters.telephony.sip.addressing import Addressing, LegPlan, UnroutablePhone
+from switchboard.adapters.telephony.sip.clock import Clock
 from switchboard.adapters.telephony.sip.config import SipConfig, number_listed
 from switchboard.adapters.telephony.sip.controller import ThirdPartyCall
 from switchboard.adapters.telephony.sip.endpoint import Endpoint
@@ -43,11 +44,13 @@ CLOSE_WAIT_S = 5.0
 class SipEngine:
     name = "sip"
 
-    def __init__(self, config: SipConfig, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, config: SipConfig, now: Callable[[], datetime], clock: Clock | None = None
+    ) -> None:
         self.config = config
         self._now = now
         self._signals: CallSignals | None = None
-        self._endpoint = Endpoint(config)
+        self._endpoint = Endpoint(config, clock)
         self._addressing: Addressing | None = None
         self._calls: dict[str, ThirdPartyCall] = {}
         self._chains: set[asyncio.Task[None]] = set()

@@ -25,7 +25,6 @@ media is not relayed; no PRACK (RFC 3262); a re-INVITE without SDP is answered l
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 import random
@@ -35,6 +34,7 @@ from typing import Protocol
 from switchboard.adapters.telephony.sip import sdp
 from switchboard.adapters.telephony.sip.addressing import LegPlan
 from switchboard.adapters.telephony.sip.auth import Challenge, DigestClient
+from switchboard.adapters.telephony.sip.clock import Timer
 from switchboard.adapters.telephony.sip.dialog import Dialog
 from switchboard.adapters.telephony.sip.endpoint import ALLOW, Endpoint, make_response
 from switchboard.adapters.telephony.sip.message import Request, Response, SipParseError
@@ -115,8 +115,8 @@ class Leg:
         self._end_requested = False
         self._auth_tries: dict[str, int] = {}
         self._digest = DigestClient(plan.credentials) if plan.credentials else None
-        self._guard: asyncio.TimerHandle | None = None
-        self._glare: asyncio.TimerHandle | None = None
+        self._guard: Timer | None = None
+        self._glare: Timer | None = None
         self._glare_tries = 0
 
     @property
@@ -243,8 +243,7 @@ class Leg:
         cancel = cancel_of(invite)
         self._endpoint.send_request(cancel, self.plan.target, self)
         # If no final response comes for the INVITE, give up on it after 64*T1 (RFC 3261 9.1).
-        loop = asyncio.get_running_loop()
-        self._guard = loop.call_later(self._endpoint.timers.long_wait, self._ended)
+        self._guard = self._endpoint.clock.call_later(self._endpoint.timers.long_wait, self._ended)
 
     def _send_bye(self, auth: tuple[str, str] | None = None) -> None:
         if self.dialog is None:
@@ -395,9 +394,8 @@ class Leg:
             # RFC 3261 14.1: our re-INVITE met one from the party. We chose the Call-ID, so
             # we own it: try again after 2.1 to 4 s (the party, if it retries, waits 0-2 s).
             self._glare_tries += 1
-            loop = asyncio.get_running_loop()
             delay = random.uniform(*GLARE_WAIT_S)
-            self._glare = loop.call_later(delay, self._send_reinvite, None)
+            self._glare = self._endpoint.clock.call_later(delay, self._send_reinvite, None)
             return
         self._reinvite_tx = None
         if not self._end_requested:
