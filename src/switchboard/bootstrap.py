@@ -70,6 +70,8 @@ def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
             start_window_ms=int(settings.start_window_ms),
             flow_i_max_ring_s=settings.sip_flow1_max_ring_seconds,
             flow_i_numbers=tuple(settings.sip_flow1_numbers),
+            keepalive_s=settings.sip_keepalive_seconds,
+            max_call_s=settings.sip_max_call_seconds,
             trunk_host=settings.sip_trunk_host,
             trunk_port=settings.sip_trunk_port,
             trunk_transport=settings.sip_trunk_transport,

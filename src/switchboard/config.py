@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     sip_t2_ms: float = Field(4000, gt=0)
     sip_flow1_max_ring_seconds: float = Field(25, ge=0)
     sip_flow1_numbers: list[str] = Field(default_factory=list)
+    sip_keepalive_seconds: float = Field(30, ge=0)
+    sip_max_call_seconds: float = Field(4 * 3600, ge=0)
     sip_trunk_host: str | None = None
     sip_trunk_port: int = Field(5060, ge=1, le=65535)
     sip_trunk_transport: Literal["udp", "tcp"] = "udp"

@@ -308,6 +308,53 @@ async def test_a_relayed_offer_that_meets_glare_is_retried(interop: Interop) -> 
     await interop.sip.assert_peers_passed()
 
 
+# --------------------------------------------------------------------------- calls that end
+
+
+async def test_a_phone_that_vanishes_ends_the_call_and_the_other_party_gets_a_bye(
+    interop: Interop,
+) -> None:
+    """Issue 8: no keep-alive meant a lost BYE left the call active for ever. The agent's
+    phone dies without a word; the next in-dialog OPTIONS goes unanswered (UDP: timer F,
+    3.2 s with T1 = 50 ms; TCP: the connection is refused), the trunk gets a BYE and the
+    result says the call failed on the agent's side."""
+    agent = await interop.phone("ann")
+    trunk = await interop.trunk_behind_proxy(keepalive_s=0.3)
+    assert trunk is not None
+    setup = interop.sip.setup(agent.uri())
+    assert await interop.sip.start(setup) is StartOutcome.RINGING
+    await answer(agent)
+    await answer(trunk)
+    await interop.sip.signals.wait_for("destination_answered", setup.call_id)
+
+    await agent.kill()
+    assert await interop.sip.signals.wait_ended(setup.call_id) == CallResult(
+        "Success", Party.ORIGINATOR, Reason.CALL_FAILED
+    )
+    await trunk.wait_event("CALL_CLOSED")
+    await interop.assert_nothing_left(within=10)
+
+
+async def test_a_call_longer_than_the_maximum_is_hung_up_on_both_sides(
+    interop: Interop,
+) -> None:
+    agent = await interop.phone("ann")
+    trunk = await interop.trunk_behind_proxy(max_call_s=1.0)
+    assert trunk is not None
+    setup = interop.sip.setup(agent.uri())
+    assert await interop.sip.start(setup) is StartOutcome.RINGING
+    await answer(agent)
+    await answer(trunk)
+
+    assert await interop.sip.signals.wait_ended(setup.call_id) == CallResult.hung_up(
+        Party.ORIGINATOR
+    )
+    assert "destination_answered" in interop.sip.signals.kinds(setup.call_id)
+    await agent.wait_event("CALL_CLOSED")
+    await trunk.wait_event("CALL_CLOSED")
+    await interop.assert_nothing_left()
+
+
 # --------------------------------------------------------------------------- calls that fail
 
 

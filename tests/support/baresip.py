@@ -217,6 +217,13 @@ class BaresipPhone:
             if self._log is not None:
                 self._log.close()
 
+    async def kill(self) -> None:
+        """The phone vanishes (power cut, network gone): no BYE, nothing answers any more."""
+        process = self._process
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
+
     def log(self) -> str:
         path = self.dir / "baresip.log"
         if not path.exists():

@@ -43,6 +43,12 @@ class SipConfig:
     flow_i_numbers: tuple[str, ...] = ()
     # The in-process timer that backs up a persisted no-answer deadline fires this much later.
     deadline_grace_s: float = 5.0
+    # A connected call probes both parties with an in-dialog OPTIONS this often (0: never); a
+    # party that does not answer (timeout, transport error, 408, 481) ends the call, and the
+    # other party gets a BYE. A lost BYE then cannot leave a call active for ever.
+    keepalive_s: float = 30.0
+    # The longest a connected call may last (0: no limit); then both parties get a BYE.
+    max_call_s: float = 4 * 3600.0
 
     # The trunk: where telephone numbers (and tel: agent phones) are sent.
     trunk_host: str | None = None
@@ -73,6 +79,8 @@ class SipConfig:
             raise ValueError("T1 must be positive and T2 at least T1")
         if self.start_window_ms <= 0:
             raise ValueError("start_window_ms must be positive")
+        if self.keepalive_s < 0 or self.max_call_s < 0:
+            raise ValueError("keepalive_s and max_call_s must be 0 (off) or positive")
         if self.advertised_host is None and _is_wildcard(self.bind_host):
             raise ValueError("advertised_host is needed when binding a wildcard address")
         if (self.trunk_username is None) != (self.trunk_password is None):

@@ -70,6 +70,8 @@ class ThirdPartyCall:
         now: Callable[[], datetime],
         grace_s: float,
         on_closed: Callable[[ThirdPartyCall], None],
+        keepalive_s: float = 0.0,
+        max_call_s: float = 0.0,
     ) -> None:
         self.setup = setup
         self.flow = flow
@@ -86,6 +88,9 @@ class ThirdPartyCall:
         self._queue: deque[Occurrence] = deque()
         self._dispatching = False
         self._fallbacks: list[Timer] = []
+        self._keepalive_s = keepalive_s
+        self._max_call_s = max_call_s
+        self._connected_timers: list[Timer] = []
         loop = asyncio.get_running_loop()
         self.started: asyncio.Future[StartOutcome] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
@@ -227,6 +232,24 @@ class ThirdPartyCall:
     def _connected(self) -> None:
         self._cancel_fallbacks()
         self._post(lambda: self._signals.destination_answered(self.call_id))
+        clock = self._endpoint.clock
+        if self._keepalive_s > 0:
+            self._connected_timers.append(clock.call_later(self._keepalive_s, self._probe))
+        if self._max_call_s > 0:
+            self._connected_timers.append(
+                clock.call_later(self._max_call_s, self.dispatch, Occurrence(Event.MAX_DURATION))
+            )
+
+    def _probe(self) -> None:
+        """Ask both parties whether they are still there; a lost BYE cannot keep a call up."""
+        if self.state is not CallState.CONNECTED:
+            return
+        self.agent.probe()
+        if self.destination is not None:
+            self.destination.probe()
+        self._connected_timers.append(
+            self._endpoint.clock.call_later(self._keepalive_s, self._probe)
+        )
 
     def _dest_bad_answer(self, _: Occurrence) -> None:
         self._end(CallResult.failure(Party.DESTINATION, Reason.CALL_FAILED))
@@ -266,6 +289,17 @@ class ThirdPartyCall:
     def _shutdown_connected(self, _: Occurrence) -> None:
         self._end(CallResult.hung_up(Party.ORIGINATOR))
 
+    def _agent_lost(self, _: Occurrence) -> None:
+        # Connected, then the agent's phone vanished: not a hang-up, and says whose side failed.
+        self._end(CallResult("Success", Party.ORIGINATOR, Reason.CALL_FAILED))
+
+    def _dest_lost(self, _: Occurrence) -> None:
+        self._end(CallResult("Success", Party.DESTINATION, Reason.CALL_FAILED))
+
+    def _max_duration(self, _: Occurrence) -> None:
+        log.info("call %s: longer than %s s; hanging up", self.call_id, self._max_call_s)
+        self._end(CallResult.hung_up(Party.ORIGINATOR))
+
     # ----------------------------------------------------------------- endings
 
     def _end(self, result: CallResult) -> None:
@@ -276,6 +310,9 @@ class ThirdPartyCall:
 
     def _quiet_end(self) -> None:
         self._cancel_fallbacks()
+        for timer in self._connected_timers:
+            timer.cancel()
+        self._connected_timers.clear()
         self.agent.terminate()
         if self.destination is not None:
             self.destination.terminate()
@@ -337,6 +374,9 @@ class ThirdPartyCall:
     def leg_hung_up(self, leg: Leg) -> None:
         event = Event.AGENT_HUNG_UP if leg is self.agent else Event.DEST_HUNG_UP
         self.dispatch(Occurrence(event))
+
+    def leg_lost(self, leg: Leg) -> None:
+        self.dispatch(Occurrence(Event.AGENT_LOST if leg is self.agent else Event.DEST_LOST))
 
     def leg_offered(self, leg: Leg, tx: ServerTransaction, request: Request) -> bool:
         """A mid-call offer (hold, resume, codec change) goes to the other party as a

@@ -129,6 +129,8 @@ class SipEngine:
             now=self._now,
             grace_s=self.config.deadline_grace_s,
             on_closed=self._closed,
+            keepalive_s=self.config.keepalive_s,
+            max_call_s=self.config.max_call_s,
         )
         self._calls[setup.call_id] = call
         try:

@@ -80,6 +80,9 @@ class LegObserver(Protocol):
 
     def leg_reoffer_failed(self, leg: Leg, status: int) -> None: ...
 
+    def leg_lost(self, leg: Leg) -> None:
+        """The party did not answer a keep-alive probe: its phone or dialog is gone."""
+
     def leg_offered(self, leg: Leg, tx: ServerTransaction, request: Request) -> bool:
         """The party made a new offer inside the dialog (hold, resume, a codec change); True
         when the observer takes it (relays it and will answer through ``answer_offer``)."""
@@ -111,6 +114,7 @@ class Leg:
         self._reinvite_tx: ClientTransaction | None = None
         self._reoffer: bytes | None = None
         self._bye_tx: ClientTransaction | None = None
+        self._probe_tx: ClientTransaction | None = None
         self._acks: dict[int, tuple[bytes, Target]] = {}
         self._end_requested = False
         self._auth_tries: dict[str, int] = {}
@@ -166,6 +170,14 @@ class Leg:
         request.add("Content-Type", sdp.CONTENT_TYPE)
         request.body = self._reoffer
         self._reinvite_tx = self._endpoint.send_request(request, self.dialog.next_hop(), self)
+
+    def probe(self) -> None:
+        """An in-dialog OPTIONS: any final answer but 408/481 says the party is still there."""
+        if self.state is not LegState.CONFIRMED or self.dialog is None or self._probe_tx:
+            return
+        request = self.dialog.request("OPTIONS")
+        self._stamp(request, None)
+        self._probe_tx = self._endpoint.send_request(request, self.dialog.next_hop(), self)
 
     def answer_offer(self, tx: ServerTransaction, request: Request, answer: bytes) -> None:
         """Answer the party's mid-call offer with what the other party answered."""
@@ -282,6 +294,10 @@ class Leg:
             if self._retry_with_auth(tx, response):
                 return
             self._ended()
+        elif tx is self._probe_tx and response.status >= 200:
+            self._probe_tx = None
+            if response.status in (408, 481) and not self._end_requested:
+                self._observer.leg_lost(self)
 
     def transaction_failed(self, tx: ClientTransaction, failure: Failure) -> None:
         status = TIMEOUT_STATUS if failure is Failure.TIMEOUT else TRANSPORT_STATUS
@@ -300,6 +316,10 @@ class Leg:
                 self._observer.leg_reoffer_failed(self, status)
         elif tx is self._bye_tx:
             self._ended()
+        elif tx is self._probe_tx:
+            self._probe_tx = None
+            if not self._end_requested:
+                self._observer.leg_lost(self)
 
     def _invite_response(self, response: Response) -> None:
         status = response.status
