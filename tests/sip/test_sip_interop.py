@@ -464,3 +464,48 @@ async def test_an_unreachable_trunk_behind_the_proxy_fails_the_call(interop: Int
     assert result.reason in (Reason.NO_ANSWER, Reason.CALL_FAILED)
     await agent.wait_event("CALL_CLOSED")
     await interop.assert_nothing_left()
+
+
+# --------------------------------------------------------------------------- bounded state
+
+
+async def test_every_map_is_empty_again_after_a_mixed_run(interop: Interop) -> None:
+    """Calls that connect, are declined, go unanswered and fail at the destination, one
+    after another on one engine: once each has ended and 64*T1 has passed (the time a
+    dialog keeps answering retransmissions), nothing of them is left."""
+    agent = await interop.phone("ann")
+    trunk = await interop.trunk_behind_proxy()
+    assert trunk is not None and interop.sip.engine is not None
+    signals = interop.sip.signals
+
+    connected = interop.sip.setup(agent.uri())
+    assert await interop.sip.start(connected) is StartOutcome.RINGING
+    await answer(agent)
+    await answer(trunk)
+    await signals.wait_for("destination_answered", connected.call_id)
+    await trunk.hangup()
+    await signals.wait_ended(connected.call_id)
+
+    declined = interop.sip.setup(agent.uri())
+    assert await interop.sip.start(declined) is StartOutcome.RINGING
+    await agent.wait_event("CALL_INCOMING", count=2)
+    await agent.hangup()
+    await signals.wait_ended(declined.call_id)
+
+    busy = interop.sip.setup(agent.uri())
+    assert await interop.sip.start(busy) is StartOutcome.RINGING
+    await agent.wait_event("CALL_INCOMING", count=3)
+    await agent.accept()
+    await trunk.wait_event("CALL_INCOMING", count=2)
+    await trunk.hangup()
+    await signals.wait_ended(busy.call_id)
+
+    unanswered = interop.sip.setup(agent.uri(), agent_timeout_s=0.5)
+    assert await interop.sip.start(unanswered) is StartOutcome.RINGING
+    await signals.wait_ended(unanswered.call_id)
+
+    engine = interop.sip.engine
+    async with asyncio.timeout(10):
+        while any(engine.sizes().values()):  # noqa: ASYNC110 - timers, not events, empty them
+            await asyncio.sleep(0.1)
+    assert engine.sizes() == dict.fromkeys(engine.sizes(), 0)

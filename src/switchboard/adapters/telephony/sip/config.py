@@ -50,6 +50,12 @@ class SipConfig:
     # The longest a connected call may last (0: no limit); then both parties get a BYE.
     max_call_s: float = 4 * 3600.0
 
+    # Bounds: how long a resolved name is trusted (getaddrinfo gives no TTL), how long a TCP
+    # connection a peer opened may stay silent, and how many such connections may be open.
+    dns_ttl_s: float = 60.0
+    tcp_idle_s: float = 300.0
+    max_inbound_tcp: int = 1024
+
     # The trunk: where telephone numbers (and tel: agent phones) are sent.
     trunk_host: str | None = None
     trunk_port: int = 5060

@@ -97,6 +97,10 @@ class Endpoint:
             self._received,
             udp=config.listen_udp,
             tcp=config.listen_tcp,
+            clock=self.clock,
+            dns_ttl_s=config.dns_ttl_s,
+            tcp_idle_s=config.tcp_idle_s,
+            max_inbound_tcp=config.max_inbound_tcp,
         )
         self._clients: dict[tuple[str, str], ClientTransaction] = {}
         self._servers: dict[tuple[str, str, str], ServerTransaction] = {}
@@ -168,6 +172,15 @@ class Endpoint:
     @property
     def active_usages(self) -> int:
         return len(self._usages)
+
+    def sizes(self) -> dict[str, int]:
+        """How much state the endpoint holds: all of it shrinks back to 0 when calls end."""
+        return {
+            "client_transactions": len(self._clients),
+            "server_transactions": len(self._servers),
+            "accepted": len(self._accepted),
+            "usages": len(self._usages),
+        }
 
     def _client_done(self, tx: ClientTransaction | ServerTransaction) -> None:
         if isinstance(tx, ClientTransaction) and self._clients.get(tx.key) is tx:
