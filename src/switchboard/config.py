@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     sip_t1_ms: float = Field(500, gt=0)
     sip_t2_ms: float = Field(4000, gt=0)
     sip_flow1_max_ring_seconds: float = Field(25, ge=0)
+    sip_flow1_numbers: list[str] = Field(default_factory=list)
+    sip_keepalive_seconds: float = Field(30, ge=0)
+    sip_max_call_seconds: float = Field(4 * 3600, ge=0)
+    sip_dns_ttl_seconds: float = Field(60, ge=0)
+    sip_tcp_idle_seconds: float = Field(300, ge=0)
+    sip_max_inbound_tcp: int = Field(1024, ge=1)
     sip_trunk_host: str | None = None
     sip_trunk_port: int = Field(5060, ge=1, le=65535)
     sip_trunk_transport: Literal["udp", "tcp"] = "udp"

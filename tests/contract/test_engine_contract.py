@@ -96,24 +96,18 @@ class SipEngineHarness(EngineHarness):
 
     async def prepare(self, behaviour: Behaviour) -> CallSetup:
         sip = self._sip
-        rejected = "m=audio 0 "
         if behaviour is Behaviour.AGENT_BUSY:
             agent = await sip.peer("reject.xml", PROVISIONAL="", CODE="486", REASON="Busy Here")
             trunk = None
         else:
+            # Flow IV, as every call to a person gets: the agent is held until the destination
+            # answers, then re-INVITEd with its offer.
+            connects = behaviour is Behaviour.CONNECTS
             agent = await sip.peer(
-                "agent_flow1.xml",
-                HANGUP=RECEIVE_BYE,
-                ACK_RE="o=trunk" if behaviour is Behaviour.CONNECTS else rejected,
+                "agent_flow4.xml" if connects else "agent_held.xml", HANGUP=RECEIVE_BYE
             )
-            if behaviour is Behaviour.CONNECTS:
-                trunk = await sip.peer(
-                    "trunk_flow1.xml",
-                    OFFER_RE="o=agent",
-                    FROM_RE=".*",
-                    ORIGIN="trunk",
-                    HANGUP=RECEIVE_BYE,
-                )
+            if connects:
+                trunk = await sip.peer("trunk_flow4.xml", ORIGIN="trunk", HANGUP=RECEIVE_BYE)
             elif behaviour is Behaviour.DESTINATION_BUSY:
                 trunk = await sip.peer("reject.xml", PROVISIONAL="", CODE="486", REASON="Busy Here")
             else:

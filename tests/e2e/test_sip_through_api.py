@@ -231,13 +231,9 @@ async def test_ending_from_the_cli_and_stopping_the_server_hang_up_with_bye(
     peers: Peers, tmp_path: Path
 ) -> None:
     db = f"sqlite:///{tmp_path / 'sip.db'}"
-    first_agent = await peers.peer("agent_flow1.xml", ACK_RE="o=trunk", HANGUP=RECEIVE_BYE)
+    first_agent = await peers.peer("agent_flow4.xml", HANGUP=RECEIVE_BYE)
     trunk = await peers.peer(
-        "trunk_flow1.xml",
-        OFFER_RE="o=agent",
-        FROM_RE=CLID_IN_FROM,
-        ORIGIN="trunk",
-        HANGUP=RECEIVE_BYE,
+        "trunk_flow4.xml", ORIGIN="trunk", FROM_RE=CLID_IN_FROM, HANGUP=RECEIVE_BYE
     )
     server = SipServer(db, peers.transport, trunk.port)
     await server.start()
@@ -253,13 +249,9 @@ async def test_ending_from_the_cli_and_stopping_the_server_hang_up_with_bye(
             assert ended["result"] == {"code": "Success", "party": "Originator", "reason": "Normal"}
         await peers.passed()
         # A call still up when the server stops is hung up with BYE and recorded as ended.
-        second_agent = await peers.peer("agent_flow1.xml", ACK_RE="o=trunk", HANGUP=RECEIVE_BYE)
+        second_agent = await peers.peer("agent_flow4.xml", HANGUP=RECEIVE_BYE)
         second_trunk = await peers.peer(
-            "trunk_flow1.xml",
-            OFFER_RE="o=agent",
-            FROM_RE=CLID_IN_FROM,
-            ORIGIN="trunk",
-            HANGUP=RECEIVE_BYE,
+            "trunk_flow4.xml", ORIGIN="trunk", FROM_RE=CLID_IN_FROM, HANGUP=RECEIVE_BYE
         )
         await server.stop()
         stopped = True

@@ -22,6 +22,7 @@ from switchboard.service.ports import CallSetup, Deadline, StartOutcome
 from tests.support.sipp import SippPeer, free_port
 
 SCENARIOS = Path(__file__).parent / "scenarios"
+DEFAULT_NUMBER = "+441632960123"
 
 # @HANGUP@ blocks for the UAS scenarios: wait for the controller's BYE, or send one ourselves.
 RECEIVE_BYE = """
@@ -218,6 +219,9 @@ class SipHarness:
             "trunk_port": trunk.port if trunk else 9,
             "trunk_transport": self.transport,
             "deadline_grace_s": 2.0,
+            # The SIPp trunk answers at once: flow I is allowed for the default number (and
+            # the flow I scenarios expect it); every other destination gets flow IV.
+            "flow_i_numbers": (DEFAULT_NUMBER,),
         }
         settings.update(overrides)
         engine = SipEngine(SipConfig(**settings), now)
@@ -232,7 +236,7 @@ class SipHarness:
         self,
         agent_phone: str,
         *,
-        number: str | None = "+441632960123",
+        number: str | None = DEFAULT_NUMBER,
         phone: str | None = None,
         clid: str | None = "+441632960001",
         agent_timeout_s: float = 5.0,

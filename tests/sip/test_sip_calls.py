@@ -103,11 +103,10 @@ async def test_service_hangup_ends_a_connected_call_and_stale_deadlines_do_not(
     await sip.assert_peers_passed()
 
 
-async def test_agent_to_agent_call_uses_the_same_machinery(sip: SipHarness) -> None:
-    caller = await sip.peer("agent_flow1.xml", ACK_RE="o=agent2", HANGUP=RECEIVE_BYE)
-    callee = await sip.peer(
-        "trunk_flow1.xml", OFFER_RE="o=agent", FROM_RE=".*", ORIGIN="agent2", HANGUP=send_bye()
-    )
+async def test_agent_to_agent_call_uses_flow_iv_even_with_a_short_ring(sip: SipHarness) -> None:
+    # Both parties are people: flow IV whatever the ring time (RFC 3725 section 5).
+    caller = await sip.peer("agent_flow4.xml", HANGUP=RECEIVE_BYE)
+    callee = await sip.peer("trunk_flow4.xml", ORIGIN="agent2", HANGUP=send_bye())
     await sip.open_engine()
     setup = sip.setup(caller.uri(), phone=callee.uri("agent2"))
 
@@ -120,7 +119,7 @@ async def test_agent_to_agent_call_uses_the_same_machinery(sip: SipHarness) -> N
 async def test_closing_the_engine_hangs_up_calls_and_reports_them_ended(sip: SipHarness) -> None:
     agent = await sip.peer("agent_flow1.xml", ACK_RE="o=trunk", HANGUP=RECEIVE_BYE)
     trunk = await flow_i_trunk(sip, RECEIVE_BYE)
-    ringing_agent = await sip.peer("agent_flow1.xml", ACK_RE=REJECTED_OFFER, HANGUP=RECEIVE_BYE)
+    ringing_agent = await sip.peer("agent_held.xml", HANGUP=RECEIVE_BYE)
     ringing_phone = await sip.peer("noanswer.xml")
     engine = await sip.open_engine(trunk=trunk)
     connected = sip.setup(agent.uri())

@@ -54,6 +54,32 @@ def damaged(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
+_HEADER_LINES = VALID.split(b"\r\n")[1:11]
+
+
+@st.composite
+def odd_values(draw: st.DrawFn) -> bytes:
+    """A valid message with one header's value (or the start line's URI) replaced by any
+    Unicode text or an oversized value: digits of other scripts, superscripts, huge numbers."""
+    text = VALID.decode()
+    lines = text.split("\r\n")
+    index = draw(st.integers(1, 10))
+    name = lines[index].split(":", 1)[0]
+    value = draw(
+        st.one_of(
+            st.text(max_size=60),
+            st.text(alphabet=st.characters(categories=["Nd", "No"]), min_size=1, max_size=12),
+            st.integers(min_value=-(10**30), max_value=10**30).map(str),
+            st.text(alphabet="0123456789", min_size=10, max_size=400),
+        )
+    )
+    if draw(st.booleans()):
+        lines[index] = f"{name}: {value}"
+    else:  # a number in front of the method, where CSeq and Content-Length want them
+        lines[index] = f"{name}: {value} {lines[index].split(':', 1)[1].strip()}"
+    return "\r\n".join(lines).encode("utf-8", errors="surrogatepass")
+
+
 def exercise(data: bytes) -> None:
     """Parse, then read every address the engine would read."""
     message = parse_message(data)
@@ -70,7 +96,7 @@ def exercise(data: bytes) -> None:
 
 
 @FUZZ
-@given(st.one_of(st.binary(max_size=2048), damaged()))
+@given(st.one_of(st.binary(max_size=2048), damaged(), odd_values()))
 def test_parser_raises_nothing_but_its_own_error(data: bytes) -> None:
     try:
         exercise(data)
@@ -151,7 +177,11 @@ def options_answered(port: int) -> bool:
 
 
 @FUZZ
-@given(garbage=st.lists(st.one_of(st.binary(max_size=1500), damaged()), min_size=1, max_size=3))
+@given(
+    garbage=st.lists(
+        st.one_of(st.binary(max_size=1500), damaged(), odd_values()), min_size=1, max_size=3
+    )
+)
 def test_udp_listener_survives_any_datagram(
     listener: tuple[BackgroundEndpoint, ErrorLog], garbage: list[bytes]
 ) -> None:
@@ -160,5 +190,72 @@ def test_udp_listener_survives_any_datagram(
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for data in garbage:
             sock.sendto(data, ("127.0.0.1", port))
+    assert options_answered(port)
+    assert errors.records == []
+
+
+def options_answered_over_tcp(port: int) -> bool:
+    branch = f"z9hG4bKprobe{next(_counter)}"
+    probe = (
+        VALID.replace(b"INVITE sip:", b"OPTIONS sip:")
+        .replace(b"CSeq: 1 INVITE", b"CSeq: 1 OPTIONS")
+        .replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP")
+        .replace(b"z9hG4bKfuzz", branch.encode())
+        .replace(b";tag=t1", b"")
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=2.0) as sock:
+        sock.sendall(probe)
+        received = b""
+        while branch.encode() not in received:
+            chunk = sock.recv(65535)
+            if not chunk:
+                return False
+            received += chunk
+        return received.startswith(b"SIP/2.0 200 ")
+
+
+@FUZZ
+@given(
+    garbage=st.lists(
+        st.one_of(st.binary(max_size=1500), damaged(), odd_values()), min_size=1, max_size=3
+    )
+)
+def test_tcp_listener_survives_any_stream(
+    listener: tuple[BackgroundEndpoint, ErrorLog], garbage: list[bytes]
+) -> None:
+    background, errors = listener
+    port = background.endpoint.port
+    with socket.create_connection(("127.0.0.1", port), timeout=2.0) as sock:
+        for data in garbage:
+            try:
+                sock.sendall(data)
+            except OSError:
+                break  # the listener closed a connection it could not frame: allowed
+    assert options_answered_over_tcp(port)
+    assert errors.records == []
+
+
+def test_a_non_ascii_cseq_is_dropped_over_udp_and_tcp_without_an_error(
+    listener: tuple[BackgroundEndpoint, ErrorLog],
+) -> None:
+    background, errors = listener
+    port = background.endpoint.port
+    bad = (
+        VALID.replace(b"INVITE sip:", b"OPTIONS sip:")
+        .replace(b"CSeq: 1 INVITE", "CSeq: \u00b2 OPTIONS".encode())
+        .replace(b";tag=t1", b"")
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(bad, ("127.0.0.1", port))
+    with socket.create_connection(("127.0.0.1", port), timeout=2.0) as sock:
+        sock.sendall(bad.replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP"))
+        # The same connection still carries the next message: it was not torn down.
+        sock.sendall(
+            VALID.replace(b"INVITE sip:", b"OPTIONS sip:")
+            .replace(b"CSeq: 1 INVITE", b"CSeq: 1 OPTIONS")
+            .replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP")
+            .replace(b";tag=t1", b"")
+        )
+        assert sock.recv(65535).startswith(b"SIP/2.0 200 ")
     assert options_answered(port)
     assert errors.records == []

@@ -216,3 +216,30 @@ def test_via() -> None:
     assert str(via) == "SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKabc;rport;received=10.0.0.1"
     with pytest.raises(SipParseError):
         Via.parse("SIP/2.0 host")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "CSeq: \u00b2 OPTIONS",  # superscript two: isdigit() is true, int() refuses it
+        "CSeq: \u0661 OPTIONS",  # Arabic-Indic one: isdigit() is true and int() reads it
+        "CSeq: \uff11 OPTIONS",  # fullwidth one
+        "Content-Length: \u00b2",
+        "Content-Length: \u0660",
+        "CSeq: +1 OPTIONS",
+        "CSeq: 1_0 OPTIONS",
+    ],
+)
+def test_numbers_in_headers_are_ascii_digits_only(header: str) -> None:
+    message = (
+        "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKd\r\n"
+        "From: <sip:b@127.0.0.1>;tag=1\r\n"
+        "To: <sip:a@127.0.0.1>\r\n"
+        "Call-ID: digits@127.0.0.1\r\n"
+        + ("CSeq: 1 OPTIONS\r\n" if header.startswith("Content-Length") else "")
+        + header
+        + "\r\n\r\n"
+    )
+    with pytest.raises(SipParseError):
+        parse_message(message.encode("utf-8"))

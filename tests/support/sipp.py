@@ -53,8 +53,14 @@ def _free(port: int, kind: int) -> bool:
     return True
 
 
+# Placeholders most callers leave as they are: trunk_flow4.xml checks the agent's answer,
+# which a SIPp agent writes under o=agent, and may check who the call is from.
+DEFAULTS = {"ANSWER_RE": "o=agent.*m=audio [1-9]", "FROM_RE": ".*"}
+
+
 def render(template: Path, values: dict[str, str], into: Path) -> Path:
     text = template.read_text()
+    values = {**DEFAULTS, **values}
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)

@@ -55,7 +55,7 @@ class Addressing:
         if config.trunk_host is None:
             raise UnroutablePhone("no trunk is configured for telephone numbers")
         number = e164 if e164.startswith("+") else f"+{e164}"
-        if not number[1:].isdigit():
+        if not number[1:].isascii() or not number[1:].isdigit():
             raise UnroutablePhone(f"not an E.164 number: {e164!r}")
         params: dict[str, str | None] = {}
         if config.trunk_transport == "tcp":

@@ -36,8 +36,25 @@ class SipConfig:
     # RFC 3725 flow I (agent offers, simpler, no re-INVITE) only when the destination's ring
     # timeout is at most this: in flow I the agent's unacknowledged 200 OK dies after 64*T1.
     flow_i_max_ring_s: float = 25.0
+    # Flow I is for a machine known to answer at once (RFC 3725 section 5): only numbers listed
+    # here get it (E.164; a trailing "*" makes a prefix). Everything else, and every agent's
+    # phone, gets flow IV: a person's phone may not send BYE before its 200 is ACKed, so an
+    # agent who hangs up while flow I holds that ACK could not end the call.
+    flow_i_numbers: tuple[str, ...] = ()
     # The in-process timer that backs up a persisted no-answer deadline fires this much later.
     deadline_grace_s: float = 5.0
+    # A connected call probes both parties with an in-dialog OPTIONS this often (0: never); a
+    # party that does not answer (timeout, transport error, 408, 481) ends the call, and the
+    # other party gets a BYE. A lost BYE then cannot leave a call active for ever.
+    keepalive_s: float = 30.0
+    # The longest a connected call may last (0: no limit); then both parties get a BYE.
+    max_call_s: float = 4 * 3600.0
+
+    # Bounds: how long a resolved name is trusted (getaddrinfo gives no TTL), how long a TCP
+    # connection a peer opened may stay silent, and how many such connections may be open.
+    dns_ttl_s: float = 60.0
+    tcp_idle_s: float = 300.0
+    max_inbound_tcp: int = 1024
 
     # The trunk: where telephone numbers (and tel: agent phones) are sent.
     trunk_host: str | None = None
@@ -56,6 +73,10 @@ class SipConfig:
     contact_user: str = "switchboard"
 
     def __post_init__(self) -> None:
+        for entry in self.flow_i_numbers:
+            digits = entry.removeprefix("+").removesuffix("*")
+            if not (digits.isascii() and digits.isdigit()):
+                raise ValueError(f"flow_i_numbers: not an E.164 number or prefix: {entry!r}")
         if self.trunk_transport not in TRANSPORTS:
             raise ValueError(f"trunk_transport must be one of {TRANSPORTS}")
         if not (self.listen_udp or self.listen_tcp):
@@ -64,6 +85,8 @@ class SipConfig:
             raise ValueError("T1 must be positive and T2 at least T1")
         if self.start_window_ms <= 0:
             raise ValueError("start_window_ms must be positive")
+        if self.keepalive_s < 0 or self.max_call_s < 0:
+            raise ValueError("keepalive_s and max_call_s must be 0 (off) or positive")
         if self.advertised_host is None and _is_wildcard(self.bind_host):
             raise ValueError("advertised_host is needed when binding a wildcard address")
         if (self.trunk_username is None) != (self.trunk_password is None):
@@ -95,3 +118,16 @@ def _is_wildcard(host: str) -> bool:
         return ipaddress.ip_address(host).is_unspecified
     except ValueError:
         return False
+
+
+def number_listed(number: str, entries: tuple[str, ...]) -> bool:
+    """Whether an E.164 number is one of ``entries`` (a trailing ``*`` makes a prefix)."""
+    digits = number.removeprefix("+")
+    for entry in entries:
+        wanted = entry.removeprefix("+")
+        if wanted.endswith("*"):
+            if digits.startswith(wanted[:-1]):
+                return True
+        elif digits == wanted:
+            return True
+    return False

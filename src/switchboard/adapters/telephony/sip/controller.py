@@ -19,8 +19,10 @@ else is ignored. Events raised while an action runs are queued, so actions never
 Signals are sent in order, one after another, on a chain of tasks that waits until ``start``
 has returned: the service is not asked to record a deadline for a call it is still creating.
 
-Known holes: mid-call re-INVITEs (hold, codec change) are answered but not relayed to the
-other leg; 183 early media from the destination is not played to the agent.
+Once connected, a new offer from either party (hold, resume, codec change) is relayed to the
+other as a re-INVITE and its answer brought back (``leg_offered``); one relay at a time.
+
+Known holes: 183 early media from the destination is not played to the agent.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ from datetime import datetime, timedelta
 
 from switchboard.adapters.telephony.sip import sdp
 from switchboard.adapters.telephony.sip.addressing import LegPlan
+from switchboard.adapters.telephony.sip.clock import Timer
 from switchboard.adapters.telephony.sip.endpoint import Endpoint
 from switchboard.adapters.telephony.sip.leg import Leg, LegState
-from switchboard.adapters.telephony.sip.message import Response
+from switchboard.adapters.telephony.sip.message import Request, Response
+from switchboard.adapters.telephony.sip.transaction import ServerTransaction
 from switchboard.adapters.telephony.sip.transitions import (
     AGENT_DEADLINE,
     DESTINATION_DEADLINE,
@@ -66,6 +70,8 @@ class ThirdPartyCall:
         now: Callable[[], datetime],
         grace_s: float,
         on_closed: Callable[[ThirdPartyCall], None],
+        keepalive_s: float = 0.0,
+        max_call_s: float = 0.0,
     ) -> None:
         self.setup = setup
         self.flow = flow
@@ -81,13 +87,18 @@ class ThirdPartyCall:
         self._table = TRANSITIONS[flow]
         self._queue: deque[Occurrence] = deque()
         self._dispatching = False
-        self._fallbacks: list[asyncio.TimerHandle] = []
+        self._fallbacks: list[Timer] = []
+        self._keepalive_s = keepalive_s
+        self._max_call_s = max_call_s
+        self._connected_timers: list[Timer] = []
         loop = asyncio.get_running_loop()
         self.started: asyncio.Future[StartOutcome] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
         self._gate = asyncio.Event()
         self._chain: asyncio.Task[None] | None = None
         self._ended_reported = False
+        # A mid-call offer being relayed: the leg it came on, its transaction and request.
+        self._relay: tuple[Leg, ServerTransaction, Request] | None = None
 
     @property
     def call_id(self) -> str:
@@ -180,6 +191,7 @@ class ThirdPartyCall:
     def _hold_and_dial(self, _: Occurrence) -> None:
         """Flow IV: the agent accepted the held stream; ACK it now, dial without SDP."""
         self.agent.ack(None)
+        self.agent.rewrites_origin = True  # it knows the session by our held offer's o= line
         self._agent_answered()
         self._dial(None)
 
@@ -220,6 +232,24 @@ class ThirdPartyCall:
     def _connected(self) -> None:
         self._cancel_fallbacks()
         self._post(lambda: self._signals.destination_answered(self.call_id))
+        clock = self._endpoint.clock
+        if self._keepalive_s > 0:
+            self._connected_timers.append(clock.call_later(self._keepalive_s, self._probe))
+        if self._max_call_s > 0:
+            self._connected_timers.append(
+                clock.call_later(self._max_call_s, self.dispatch, Occurrence(Event.MAX_DURATION))
+            )
+
+    def _probe(self) -> None:
+        """Ask both parties whether they are still there; a lost BYE cannot keep a call up."""
+        if self.state is not CallState.CONNECTED:
+            return
+        self.agent.probe()
+        if self.destination is not None:
+            self.destination.probe()
+        self._connected_timers.append(
+            self._endpoint.clock.call_later(self._keepalive_s, self._probe)
+        )
 
     def _dest_bad_answer(self, _: Occurrence) -> None:
         self._end(CallResult.failure(Party.DESTINATION, Reason.CALL_FAILED))
@@ -259,6 +289,17 @@ class ThirdPartyCall:
     def _shutdown_connected(self, _: Occurrence) -> None:
         self._end(CallResult.hung_up(Party.ORIGINATOR))
 
+    def _agent_lost(self, _: Occurrence) -> None:
+        # Connected, then the agent's phone vanished: not a hang-up, and says whose side failed.
+        self._end(CallResult("Success", Party.ORIGINATOR, Reason.CALL_FAILED))
+
+    def _dest_lost(self, _: Occurrence) -> None:
+        self._end(CallResult("Success", Party.DESTINATION, Reason.CALL_FAILED))
+
+    def _max_duration(self, _: Occurrence) -> None:
+        log.info("call %s: longer than %s s; hanging up", self.call_id, self._max_call_s)
+        self._end(CallResult.hung_up(Party.ORIGINATOR))
+
     # ----------------------------------------------------------------- endings
 
     def _end(self, result: CallResult) -> None:
@@ -269,6 +310,9 @@ class ThirdPartyCall:
 
     def _quiet_end(self) -> None:
         self._cancel_fallbacks()
+        for timer in self._connected_timers:
+            timer.cancel()
+        self._connected_timers.clear()
         self.agent.terminate()
         if self.destination is not None:
             self.destination.terminate()
@@ -283,9 +327,8 @@ class ThirdPartyCall:
     def _deadline(self, tag: str, seconds: float, event: Event) -> None:
         due = self._now() + timedelta(seconds=seconds)
         self._post(lambda: self._signals.schedule(self.call_id, due, tag))
-        loop = asyncio.get_running_loop()
         self._fallbacks.append(
-            loop.call_later(seconds + self._grace, self.dispatch, Occurrence(event))
+            self._endpoint.clock.call_later(seconds + self._grace, self.dispatch, Occurrence(event))
         )
 
     def _cancel_fallbacks(self) -> None:
@@ -332,13 +375,53 @@ class ThirdPartyCall:
         event = Event.AGENT_HUNG_UP if leg is self.agent else Event.DEST_HUNG_UP
         self.dispatch(Occurrence(event))
 
+    def leg_lost(self, leg: Leg) -> None:
+        self.dispatch(Occurrence(Event.AGENT_LOST if leg is self.agent else Event.DEST_LOST))
+
+    def leg_offered(self, leg: Leg, tx: ServerTransaction, request: Request) -> bool:
+        """A mid-call offer (hold, resume, codec change) goes to the other party as a
+        re-INVITE, and its answer comes back (RFC 3725 section 6 relays both ways). Before
+        the parties are joined the leg answers it as a refresh; while one relay is under way
+        another offer waits (491, RFC 3261 14.2)."""
+        other = self._other(leg)
+        if self.state is not CallState.CONNECTED or other is None:
+            return False
+        if self._relay is not None:
+            leg.refuse_offer(tx, request, 491)
+            return True
+        self._relay = (leg, tx, request)
+        other.reinvite(_toward(other, request.body))
+        return True
+
+    def _other(self, leg: Leg) -> Leg | None:
+        return self.destination if leg is self.agent else self.agent
+
+    def _relay_done(self, leg: Leg, answer: bytes | None, status: int) -> bool:
+        """The other party answered (or refused) a relayed offer: bring it back."""
+        relay = self._relay
+        if relay is None or relay[0] is leg:
+            return False
+        self._relay = None
+        origin, tx, request = relay
+        if answer is not None:
+            origin.answer_offer(tx, request, _toward(origin, answer))
+        else:
+            # The party keeps the session it had. 491 is the other side's glare, which the
+            # leg already retried; anything else the party need not know in detail.
+            origin.refuse_offer(tx, request, status if status in (488, 491, 606) else 500)
+        return True
+
     def leg_reoffer_answered(self, leg: Leg, response: Response) -> None:
+        if self._relay_done(leg, response.body if sdp.has_media(response.body) else None, 488):
+            return
         if sdp.has_media(response.body):
             self.dispatch(Occurrence(Event.REOFFER_ANSWERED, response=response))
         else:
             self.dispatch(Occurrence(Event.REOFFER_FAILED, status=response.status, local=True))
 
     def leg_reoffer_failed(self, leg: Leg, status: int) -> None:
+        if self._relay_done(leg, None, status):
+            return
         self.dispatch(Occurrence(Event.REOFFER_FAILED, status=status))
 
     def leg_closed(self, leg: Leg) -> None:
@@ -359,3 +442,8 @@ def _reason(occurrence: Occurrence) -> Reason:
     if occurrence.local:
         return Reason.CALL_FAILED
     return reason_for_sip_status(occurrence.status)
+
+
+def _toward(leg: Leg, body: bytes) -> bytes:
+    """What a party gets from us: under our o= line if that is how it knows the session."""
+    return sdp.with_origin(body, leg.origin) if leg.rewrites_origin else body

@@ -17,10 +17,10 @@ and a UDP request over the path MTU is not moved to TCP (RFC 3261 18.1.1).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Protocol
 
+from switchboard.adapters.telephony.sip.clock import Clock
 from switchboard.adapters.telephony.sip.config import SipConfig
 from switchboard.adapters.telephony.sip.message import (
     Request,
@@ -87,15 +87,20 @@ def make_response(
 
 
 class Endpoint:
-    def __init__(self, config: SipConfig) -> None:
+    def __init__(self, config: SipConfig, clock: Clock | None = None) -> None:
         self.config = config
-        self.timers = Timers.of(config)
+        self.timers = Timers.of(config, clock)
+        self.clock = self.timers.clock
         self.transports = Transports(
             config.bind_host,
             config.bind_port,
             self._received,
             udp=config.listen_udp,
             tcp=config.listen_tcp,
+            clock=self.clock,
+            dns_ttl_s=config.dns_ttl_s,
+            tcp_idle_s=config.tcp_idle_s,
+            max_inbound_tcp=config.max_inbound_tcp,
         )
         self._clients: dict[tuple[str, str], ClientTransaction] = {}
         self._servers: dict[tuple[str, str, str], ServerTransaction] = {}
@@ -162,12 +167,20 @@ class Endpoint:
 
     def unregister_later(self, key: tuple[str, str], usage: DialogUsage) -> None:
         """Keep answering retransmissions for 64*T1 after a dialog ended."""
-        loop = asyncio.get_running_loop()
-        loop.call_later(self.timers.long_wait, self.unregister, key, usage)
+        self.clock.call_later(self.timers.long_wait, self.unregister, key, usage)
 
     @property
     def active_usages(self) -> int:
         return len(self._usages)
+
+    def sizes(self) -> dict[str, int]:
+        """How much state the endpoint holds: all of it shrinks back to 0 when calls end."""
+        return {
+            "client_transactions": len(self._clients),
+            "server_transactions": len(self._servers),
+            "accepted": len(self._accepted),
+            "usages": len(self._usages),
+        }
 
     def _client_done(self, tx: ClientTransaction | ServerTransaction) -> None:
         if isinstance(tx, ClientTransaction) and self._clients.get(tx.key) is tx:

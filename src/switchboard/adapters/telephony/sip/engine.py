@@ -23,7 +23,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from switchboard.adapters.telephony.sip.addressing import Addressing, LegPlan, UnroutablePhone
-from switchboard.adapters.telephony.sip.config import SipConfig
+from switchboard.adapters.telephony.sip.clock import Clock
+from switchboard.adapters.telephony.sip.config import SipConfig, number_listed
 from switchboard.adapters.telephony.sip.controller import ThirdPartyCall
 from switchboard.adapters.telephony.sip.endpoint import Endpoint
 from switchboard.adapters.telephony.sip.transitions import (
@@ -46,11 +47,13 @@ class SipEngine:
     # Dialogs live in this process: a restarted process cannot go on with them.
     survives_restart = False
 
-    def __init__(self, config: SipConfig, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, config: SipConfig, now: Callable[[], datetime], clock: Clock | None = None
+    ) -> None:
         self.config = config
         self._now = now
         self._signals: CallSignals | None = None
-        self._endpoint = Endpoint(config)
+        self._endpoint = Endpoint(config, clock)
         self._addressing: Addressing | None = None
         self._calls: dict[str, ThirdPartyCall] = {}
         self._chains: set[asyncio.Task[None]] = set()
@@ -73,6 +76,10 @@ class SipEngine:
     @property
     def calls_in_progress(self) -> int:
         return len(self._calls)
+
+    def sizes(self) -> dict[str, int]:
+        """Every map the engine keeps, by name: all 0 some 64*T1 after the last call ended."""
+        return {"calls": len(self._calls), "chains": len(self._chains), **self._endpoint.sizes()}
 
     async def open(self) -> None:
         await self._endpoint.open()
@@ -123,16 +130,22 @@ class SipEngine:
         except UnroutablePhone as exc:
             log.warning("call %s: agent phone unusable: %s", setup.call_id, exc)
             return StartOutcome.AGENT_UNREACHABLE
+        destination_plan = self._destination_plan(setup)
+        if destination_plan is None:
+            # Refused before the agent is rung: rule 20's "Please try again", nothing left.
+            return StartOutcome.AGENT_UNREACHABLE
         call = ThirdPartyCall(
             setup,
-            self._flow_for(setup),
+            choose_flow(self.config, setup),
             agent_plan,
-            self._destination_plan(setup),
+            destination_plan,
             endpoint=self._endpoint,
             signals=self.signals,
             now=self._now,
             grace_s=self.config.deadline_grace_s,
             on_closed=self._closed,
+            keepalive_s=self.config.keepalive_s,
+            max_call_s=self.config.max_call_s,
         )
         self._calls[setup.call_id] = call
         try:
@@ -172,11 +185,6 @@ class SipEngine:
 
     # ----------------------------------------------------------------- inside
 
-    def _flow_for(self, setup: CallSetup) -> Flow:
-        if setup.destination_timeout_s <= self.config.flow_i_max_ring_s:
-            return Flow.I
-        return Flow.IV
-
     def _destination_plan(self, setup: CallSetup) -> LegPlan | None:
         assert self._addressing is not None
         caller = setup.presented_clid_e164
@@ -205,3 +213,18 @@ class SipEngine:
         await self.signals.ended(
             setup.call_id, CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED)
         )
+
+
+def choose_flow(config: SipConfig, setup: CallSetup) -> Flow:
+    """Flow IV for people (every agent's phone, any number not listed); flow I only for a
+    listed number known to answer at once, and only while the agent's held 2xx outlives the
+    ring (RFC 3725 section 5; the phone gives up on an unacknowledged 2xx after 64*T1)."""
+    number = setup.destination_e164
+    if (
+        setup.destination_phone is None
+        and number is not None
+        and number_listed(number, config.flow_i_numbers)
+        and setup.destination_timeout_s <= config.flow_i_max_ring_s
+    ):
+        return Flow.I
+    return Flow.IV

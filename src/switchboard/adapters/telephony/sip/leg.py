@@ -10,26 +10,31 @@ changes the call (``LegObserver``):
   CANCEL (RFC 3261 9.1), ACKs and BYEs a 2xx that crosses the CANCEL, ACKs a held 2xx (with an
   answer rejecting every stream when that 2xx carried an offer) before the BYE;
 - a 401/407 from the trunk is answered once per request with digest credentials;
-- requests from the peer inside the dialog are answered: BYE 200 (and reported), re-INVITE and
-  UPDATE 200 with our current SDP for this leg (a session refresh), INFO and OPTIONS 200.
+- requests from the peer inside the dialog are answered: BYE 200 (and reported); a re-INVITE
+  or UPDATE with a new description (a new o= version) is offered to the observer, which relays
+  it and answers through ``answer_offer``/``refuse_offer``; a session refresh (same o=) gets
+  200 with our current SDP for this leg; INFO and OPTIONS 200;
+- our re-INVITE answered 491 (glare) is sent again after 2.1-4 s (RFC 3261 14.1: we chose the
+  Call-ID), up to three times.
 
 After ``terminate`` the observer hears nothing more but ``leg_closed``.
 
-Known holes: a second 2xx from another fork is ACKed and hung up rather than kept; a re-INVITE
-that meets ours (491) is not retried; 183 early media is not relayed; no PRACK (RFC 3262).
+Known holes: a second 2xx from another fork is ACKed and hung up rather than kept; 183 early
+media is not relayed; no PRACK (RFC 3262); a re-INVITE without SDP is answered locally.
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
+import random
 import secrets
 from typing import Protocol
 
 from switchboard.adapters.telephony.sip import sdp
 from switchboard.adapters.telephony.sip.addressing import LegPlan
 from switchboard.adapters.telephony.sip.auth import Challenge, DigestClient
+from switchboard.adapters.telephony.sip.clock import Timer
 from switchboard.adapters.telephony.sip.dialog import Dialog
 from switchboard.adapters.telephony.sip.endpoint import ALLOW, Endpoint, make_response
 from switchboard.adapters.telephony.sip.message import Request, Response, SipParseError
@@ -47,6 +52,8 @@ log = logging.getLogger(__name__)
 
 TIMEOUT_STATUS = 408  # RFC 3261 8.1.3.1: a timeout is treated as 408
 TRANSPORT_STATUS = 503  # ... and a transport error as 503
+GLARE_WAIT_S = (2.1, 4.0)  # RFC 3261 14.1, for the owner of the Call-ID (always us)
+GLARE_TRIES = 3
 
 
 class LegState(enum.Enum):
@@ -73,6 +80,13 @@ class LegObserver(Protocol):
 
     def leg_reoffer_failed(self, leg: Leg, status: int) -> None: ...
 
+    def leg_lost(self, leg: Leg) -> None:
+        """The party did not answer a keep-alive probe: its phone or dialog is gone."""
+
+    def leg_offered(self, leg: Leg, tx: ServerTransaction, request: Request) -> bool:
+        """The party made a new offer inside the dialog (hold, resume, a codec change); True
+        when the observer takes it (relays it and will answer through ``answer_offer``)."""
+
     def leg_closed(self, leg: Leg) -> None: ...
 
 
@@ -88,6 +102,10 @@ class Leg:
         self.state = LegState.IDLE
         self.dialog: Dialog | None = None
         self.local_sdp: bytes | None = None  # what this party last got from us
+        self.remote_sdp: bytes | None = None  # what we last got from this party
+        # Whether what this party gets from us goes under our own o= line (flow IV's agent,
+        # who first got our held offer) rather than as the other party wrote it.
+        self.rewrites_origin = False
         self.answer: Response | None = None  # the held 2xx
         self._cseq = 1
         self._offer: bytes | None = None  # the body of our INVITE (None: a delayed offer)
@@ -96,11 +114,14 @@ class Leg:
         self._reinvite_tx: ClientTransaction | None = None
         self._reoffer: bytes | None = None
         self._bye_tx: ClientTransaction | None = None
+        self._probe_tx: ClientTransaction | None = None
         self._acks: dict[int, tuple[bytes, Target]] = {}
         self._end_requested = False
         self._auth_tries: dict[str, int] = {}
         self._digest = DigestClient(plan.credentials) if plan.credentials else None
-        self._guard: asyncio.TimerHandle | None = None
+        self._guard: Timer | None = None
+        self._glare: Timer | None = None
+        self._glare_tries = 0
 
     @property
     def key(self) -> tuple[str, str]:
@@ -135,13 +156,38 @@ class Leg:
         if self.state is not LegState.CONFIRMED or self.dialog is None:
             self._observer.leg_reoffer_failed(self, 481)
             return
+        self._reoffer = offer
+        self._glare_tries = 0
+        self._send_reinvite(self._invite)
+
+    def _send_reinvite(self, credentials_from: Request | None) -> None:
+        self._glare = None
+        if self.dialog is None or self._reoffer is None or self._end_requested:
+            return
         request = self.dialog.request("INVITE")
-        self._stamp(request, self._invite)
+        self._stamp(request, credentials_from)
         request.add("Contact", self._endpoint.contact(self.plan.transport))
         request.add("Content-Type", sdp.CONTENT_TYPE)
-        request.body = offer
-        self._reoffer = offer
+        request.body = self._reoffer
         self._reinvite_tx = self._endpoint.send_request(request, self.dialog.next_hop(), self)
+
+    def probe(self) -> None:
+        """An in-dialog OPTIONS: any final answer but 408/481 says the party is still there."""
+        if self.state is not LegState.CONFIRMED or self.dialog is None or self._probe_tx:
+            return
+        request = self.dialog.request("OPTIONS")
+        self._stamp(request, None)
+        self._probe_tx = self._endpoint.send_request(request, self.dialog.next_hop(), self)
+
+    def answer_offer(self, tx: ServerTransaction, request: Request, answer: bytes) -> None:
+        """Answer the party's mid-call offer with what the other party answered."""
+        self.remote_sdp = request.body
+        self.local_sdp = answer
+        self._endpoint.respond(tx, self._ok(request, answer))
+
+    def refuse_offer(self, tx: ServerTransaction, request: Request, status: int) -> None:
+        """Refuse the party's mid-call offer; the session stays as it was (RFC 3261 14.2)."""
+        self._endpoint.respond(tx, make_response(request, status))
 
     def terminate(self) -> None:
         """Get rid of the leg, whatever its state; nothing but ``leg_closed`` follows."""
@@ -209,8 +255,7 @@ class Leg:
         cancel = cancel_of(invite)
         self._endpoint.send_request(cancel, self.plan.target, self)
         # If no final response comes for the INVITE, give up on it after 64*T1 (RFC 3261 9.1).
-        loop = asyncio.get_running_loop()
-        self._guard = loop.call_later(self._endpoint.timers.long_wait, self._ended)
+        self._guard = self._endpoint.clock.call_later(self._endpoint.timers.long_wait, self._ended)
 
     def _send_bye(self, auth: tuple[str, str] | None = None) -> None:
         if self.dialog is None:
@@ -230,6 +275,9 @@ class Leg:
         if self._guard is not None:
             self._guard.cancel()
             self._guard = None
+        if self._glare is not None:
+            self._glare.cancel()
+            self._glare = None
         self._invite = None
         self.answer = None
         self._endpoint.unregister_later(self.key, self)
@@ -246,6 +294,10 @@ class Leg:
             if self._retry_with_auth(tx, response):
                 return
             self._ended()
+        elif tx is self._probe_tx and response.status >= 200:
+            self._probe_tx = None
+            if response.status in (408, 481) and not self._end_requested:
+                self._observer.leg_lost(self)
 
     def transaction_failed(self, tx: ClientTransaction, failure: Failure) -> None:
         status = TIMEOUT_STATUS if failure is Failure.TIMEOUT else TRANSPORT_STATUS
@@ -264,6 +316,10 @@ class Leg:
                 self._observer.leg_reoffer_failed(self, status)
         elif tx is self._bye_tx:
             self._ended()
+        elif tx is self._probe_tx:
+            self._probe_tx = None
+            if not self._end_requested:
+                self._observer.leg_lost(self)
 
     def _invite_response(self, response: Response) -> None:
         status = response.status
@@ -298,6 +354,8 @@ class Leg:
         assert self._invite is not None
         self.dialog = Dialog.as_uac(self._invite, response)
         self.answer = response
+        if sdp.has_media(response.body):
+            self.remote_sdp = response.body
         self.state = LegState.ANSWERED
         if self._end_requested:
             self.terminate()  # the 2xx crossed our CANCEL: ACK it and hang up
@@ -346,9 +404,18 @@ class Leg:
             if self._end_requested:
                 return
             self.local_sdp = self._reoffer
+            if sdp.has_media(response.body):
+                self.remote_sdp = response.body
             self._observer.leg_reoffer_answered(self, response)
             return
         if tx is not None and not self._end_requested and self._retry_with_auth(tx, response):
+            return
+        if status == 491 and not self._end_requested and self._glare_tries < GLARE_TRIES:
+            # RFC 3261 14.1: our re-INVITE met one from the party. We chose the Call-ID, so
+            # we own it: try again after 2.1 to 4 s (the party, if it retries, waits 0-2 s).
+            self._glare_tries += 1
+            delay = random.uniform(*GLARE_WAIT_S)
+            self._glare = self._endpoint.clock.call_later(delay, self._send_reinvite, None)
             return
         self._reinvite_tx = None
         if not self._end_requested:
@@ -435,6 +502,23 @@ class Leg:
             return
         if request.method == "INVITE":
             self.dialog.refresh_target(request)
+        if offered and self._is_new_offer(request.body):
+            if request.method == "INVITE":
+                self._endpoint.respond(tx, make_response(request, 100))
+            if self._observer.leg_offered(self, tx, request):
+                return
+        body = self.local_sdp if (offered or request.method == "INVITE") else None
+        self._endpoint.respond(tx, self._ok(request, body))
+
+    def _is_new_offer(self, body: bytes) -> bool:
+        """A changed description (RFC 3264 8: a new o= version), not a session refresh."""
+        if not sdp.has_media(body):
+            return False
+        if self.remote_sdp is None:
+            return True
+        return sdp.origin_of(body) != sdp.origin_of(self.remote_sdp)
+
+    def _ok(self, request: Request, body: bytes | None) -> Response:
         response = make_response(request, 200)
         response.add("Contact", self._endpoint.contact(self.plan.transport))
         expires = request.get("Session-Expires")
@@ -443,10 +527,10 @@ class Leg:
                 expires += ";refresher=uac"
             response.add("Session-Expires", expires)
             response.add("Require", "timer")
-        if self.local_sdp is not None and (offered or request.method == "INVITE"):
+        if body is not None:
             response.add("Content-Type", sdp.CONTENT_TYPE)
-            response.body = self.local_sdp
-        self._endpoint.respond(tx, response)
+            response.body = body
+        return response
 
 
 class _Ignore:

@@ -54,6 +54,7 @@ _SPECIAL_CASE = {
     "rseq": "RSeq",
 }
 
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only, unlike str.isdigit()
 _TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~\-]+$")
 _STATUS_LINE = re.compile(r"^SIP/2\.0 ([1-6][0-9][0-9]) ?(.*)$")
 _REQUEST_LINE = re.compile(r"^([A-Za-z0-9.!%*_+`'~\-]+) (\S+) SIP/2\.0$")
@@ -61,6 +62,16 @@ _REQUEST_LINE = re.compile(r"^([A-Za-z0-9.!%*_+`'~\-]+) (\S+) SIP/2\.0$")
 
 class SipParseError(ValueError):
     """The input is not a SIP message we can use."""
+
+
+def ascii_number(text: str, *, max_digits: int, what: str) -> int:
+    """A decimal number of ASCII digits only, else the parser's own error.
+
+    ``str.isdigit`` is not enough: it accepts superscripts, which ``int`` then refuses with a
+    plain ``ValueError``, and other scripts' digits, which ``int`` reads."""
+    if len(text) > max_digits or not _DIGITS.fullmatch(text):
+        raise SipParseError(f"bad {what} {text[:40]!r}")
+    return int(text)
 
 
 _CANONICAL: dict[str, str] = {}
@@ -183,9 +194,9 @@ class Message:
         if value is None:
             raise SipParseError("no CSeq")
         parts = value.split()
-        if len(parts) != 2 or not parts[0].isdigit() or len(parts[0]) > 10:
-            raise SipParseError(f"bad CSeq {value!r}")
-        number = int(parts[0])
+        if len(parts) != 2:
+            raise SipParseError(f"bad CSeq {value[:80]!r}")
+        number = ascii_number(parts[0], max_digits=10, what="CSeq")
         if number >= 2**31:
             raise SipParseError(f"CSeq out of range {value!r}")
         return number, parts[1].upper()
@@ -298,10 +309,7 @@ def _body(message: Message, rest: bytes, stream: bool) -> bytes:
         if stream:
             return b""
         return rest
-    length_text = length_text.strip()
-    if not length_text.isdigit() or len(length_text) > 9:
-        raise SipParseError(f"bad Content-Length {length_text!r}")
-    length = int(length_text)
+    length = ascii_number(length_text.strip(), max_digits=9, what="Content-Length")
     if length > len(rest):
         raise SipParseError("body shorter than Content-Length")
     return rest[:length]

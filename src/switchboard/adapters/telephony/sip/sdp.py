@@ -92,3 +92,11 @@ def with_origin(body: bytes, origin: Origin) -> bytes:
 
 def has_media(body: bytes) -> bool:
     return any(line.startswith("m=") for line in _lines(body))
+
+
+def origin_of(body: bytes) -> str | None:
+    """The o= line: a new version there means a new description, the same one a refresh."""
+    for line in _lines(body):
+        if line.startswith("o="):
+            return line
+    return None

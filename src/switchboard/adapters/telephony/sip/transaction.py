@@ -17,14 +17,14 @@ a composite key), no 100 Trying sent by our INVITE server transactions (we answe
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from switchboard.adapters.telephony.sip.clock import Clock, LoopClock, Timer
 from switchboard.adapters.telephony.sip.config import SipConfig
 from switchboard.adapters.telephony.sip.message import Request, Response
 from switchboard.adapters.telephony.sip.requests import ack_of_failure
@@ -48,10 +48,13 @@ class Timers:
     t4: float
     b: float
     f: float
+    clock: Clock = field(default_factory=LoopClock)
 
     @classmethod
-    def of(cls, config: SipConfig) -> Timers:
-        return cls(config.t1, config.t2, config.t4, config.timer_b, config.timer_f)
+    def of(cls, config: SipConfig, clock: Clock | None = None) -> Timers:
+        return cls(
+            config.t1, config.t2, config.t4, config.timer_b, config.timer_f, clock or LoopClock()
+        )
 
     @property
     def long_wait(self) -> float:
@@ -91,12 +94,13 @@ Terminated = Callable[["ClientTransaction | ServerTransaction"], None]
 class _Timed:
     """Named loop timers that are all cancelled on termination."""
 
-    def __init__(self) -> None:
-        self._handles: dict[str, asyncio.TimerHandle] = {}
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._handles: dict[str, Timer] = {}
 
     def _arm(self, name: str, delay: float, callback: Callable[[], None]) -> None:
         self._disarm(name)
-        self._handles[name] = asyncio.get_running_loop().call_later(delay, callback)
+        self._handles[name] = self._clock.call_later(delay, callback)
 
     def _disarm(self, name: str) -> None:
         handle = self._handles.pop(name, None)
@@ -119,7 +123,7 @@ class ClientTransaction(_Timed):
         user: ClientUser,
         on_terminated: Terminated,
     ) -> None:
-        super().__init__()
+        super().__init__(timers.clock)
         self.request = request
         self.target = target
         self.branch = Via.parse(request.values("Via")[0]).branch or ""
@@ -257,7 +261,7 @@ class ServerTransaction(_Timed):
         timers: Timers,
         on_terminated: Terminated,
     ) -> None:
-        super().__init__()
+        super().__init__(timers.clock)
         self.request = request
         self.reply_to = reply_to
         self.key = server_key(request)

@@ -51,6 +51,9 @@ class Event(enum.Enum):
     DEST_NO_ANSWER = "dest_no_answer"
     REOFFER_ANSWERED = "reoffer_answered"
     REOFFER_FAILED = "reoffer_failed"
+    AGENT_LOST = "agent_lost"  # a connected party stopped answering the keep-alive probe
+    DEST_LOST = "dest_lost"
+    MAX_DURATION = "max_duration"  # the connected call reached max_call_s
     HANGUP = "hangup"  # from the service, with the party who put the phone down
     SHUTDOWN = "shutdown"
 
@@ -88,6 +91,9 @@ _COMMON: dict[tuple[CallState, Event], tuple[CallState, str]] = {
     (S.CONNECTED, E.DEST_HUNG_UP): (S.ENDED, "dest_hung_up"),
     (S.CONNECTED, E.HANGUP): (S.ENDED, "hangup_connected"),
     (S.CONNECTED, E.SHUTDOWN): (S.ENDED, "shutdown_connected"),
+    (S.CONNECTED, E.AGENT_LOST): (S.ENDED, "agent_lost"),
+    (S.CONNECTED, E.DEST_LOST): (S.ENDED, "dest_lost"),
+    (S.CONNECTED, E.MAX_DURATION): (S.ENDED, "max_duration"),
 }
 
 TRANSITIONS: dict[Flow, dict[tuple[CallState, Event], tuple[CallState, str]]] = {

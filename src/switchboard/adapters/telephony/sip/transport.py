@@ -9,9 +9,13 @@ being opened. TCP streams are framed by Content-Length (RFC 3261 section 18.3).
 Input that does not parse is logged and dropped; an exception in the handler is logged and
 dropped too, so no datagram can stop the engine.
 
+Bounded: resolved names are cached for ``dns_ttl_s`` (getaddrinfo gives no TTL) in at most
+``MAX_NAMES`` entries; TCP connections peers open are closed after ``tcp_idle_s`` without
+traffic, and at most ``max_inbound_tcp`` of them are kept open.
+
 Known holes: no TLS/SCTP/WebSocket, no DNS NAPTR/SRV (RFC 3263) and only IPv4 A lookups for
-names, no connection aliasing (RFC 5923), idle TCP connections are never closed by us, and
-there is no rate limit on logging malformed input.
+names, no connection aliasing (RFC 5923), and there is no rate limit on logging malformed
+input.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
+from switchboard.adapters.telephony.sip.clock import Clock, LoopClock, Timer
 from switchboard.adapters.telephony.sip.message import (
     MAX_HEADER_BYTES,
     Request,
@@ -39,6 +44,7 @@ from switchboard.adapters.telephony.sip.message import (
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_NAMES = 1024  # DNS cache entries
 _CONTENT_LENGTH = re.compile(
     rb"^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*$", re.IGNORECASE | re.MULTILINE
 )
@@ -82,6 +88,10 @@ class Transports:
         *,
         udp: bool = True,
         tcp: bool = True,
+        clock: Clock | None = None,
+        dns_ttl_s: float = 60.0,
+        tcp_idle_s: float = 300.0,
+        max_inbound_tcp: int = 1024,
     ) -> None:
         self._host = host
         self._port = port
@@ -93,7 +103,14 @@ class Transports:
         self._connections: dict[tuple[str, int], _TcpConnection] = {}
         self._connecting: dict[tuple[str, int], list[tuple[bytes, ErrorCallback | None]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._names: dict[str, str] = {}
+        # name -> (address, expiry on the clock); bounded, and entries expire so that a change
+        # in DNS (a trunk moved, failover) is seen without a restart.
+        self._names: dict[str, tuple[str, float]] = {}
+        self.clock: Clock = clock or LoopClock()
+        self._dns_ttl_s = dns_ttl_s
+        self.tcp_idle_s = tcp_idle_s
+        self._max_inbound_tcp = max_inbound_tcp
+        self.inbound_tcp = 0
         self.port = port
 
     # ----------------------------------------------------------------- life
@@ -111,7 +128,10 @@ class Transports:
                     port = self._udp.get_extra_info("sockname")[1]
                 if self._want_tcp:
                     self._server = await loop.create_server(
-                        lambda: _TcpConnection(self), self._host, port, reuse_address=True
+                        lambda: _TcpConnection(self, inbound=True),
+                        self._host,
+                        port,
+                        reuse_address=True,
                     )
                     port = self._server.sockets[0].getsockname()[1]
             except OSError as exc:
@@ -144,11 +164,12 @@ class Transports:
     def send(self, data: bytes, target: Target, on_error: ErrorCallback | None = None) -> None:
         host = target.host.strip("[]")
         if not is_ip(host):
-            resolved = self._names.get(host)
-            if resolved is None:
+            cached = self._names.get(host)
+            if cached is None or cached[1] <= self.clock.time():
+                self._names.pop(host, None)
                 self._spawn(self._resolve_then_send(data, target, on_error))
                 return
-            host = resolved
+            host = cached[0]
         try:
             if target.transport == "udp":
                 self._send_udp(data, host, target.port)
@@ -206,8 +227,11 @@ class Transports:
             if on_error is not None:
                 on_error(TransportError(f"cannot resolve {target.host}: {exc}"))
             return
-        self._names[target.host] = str(infos[0][4][0])
-        self.send(data, target, on_error)
+        if len(self._names) >= MAX_NAMES:
+            self._names.pop(next(iter(self._names)))  # the oldest entry
+        self._names[target.host] = (str(infos[0][4][0]), self.clock.time() + self._dns_ttl_s)
+        address = self._names[target.host][0]
+        self.send(data, Target(target.transport, address, target.port), on_error)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -224,13 +248,30 @@ class Transports:
         except SipParseError as exc:
             log.warning("dropped malformed message from %s: %s", source, exc)
             return
+        except Exception:
+            # The parser promises SipParseError only; if it breaks that promise, the message
+            # is still dropped here rather than closing a connection or reaching the loop.
+            log.exception("parser failed on a message from %s; dropped", source)
+            return
         try:
             self._on_message(message, source)
         except Exception:
             log.exception("error handling a message from %s; dropped", source)
 
+    @property
+    def cached_names(self) -> int:
+        return len(self._names)
+
     def connection_up(self, key: tuple[str, int], connection: _TcpConnection) -> None:
         self._connections[key] = connection
+
+    def admit(self) -> bool:
+        """Whether one more inbound TCP connection may stay (a cap, so that no peer can take
+        every file descriptor)."""
+        if self.inbound_tcp >= self._max_inbound_tcp:
+            return False
+        self.inbound_tcp += 1
+        return True
 
     def connection_down(self, key: tuple[str, int], connection: _TcpConnection) -> None:
         if self._connections.get(key) is connection:
@@ -251,12 +292,16 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 class _TcpConnection(asyncio.Protocol):
     """One TCP connection, either way; splits the stream into messages."""
 
-    def __init__(self, owner: Transports) -> None:
+    def __init__(self, owner: Transports, *, inbound: bool = False) -> None:
         self._owner = owner
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._key: tuple[str, int] = ("", 0)
         self.closing = False
+        self._inbound = inbound
+        self._counted = False
+        self._last_active = 0.0
+        self._idle_timer: Timer | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Not an isinstance check: uvloop's TCP transport implements asyncio.Transport without
@@ -264,15 +309,47 @@ class _TcpConnection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self._key = (str(peer[0]), int(peer[1]))
+        if self._inbound:
+            if not self._owner.admit():
+                log.warning("refusing TCP connection from %s:%s: too many", *self._key)
+                self.close()
+                return
+            self._counted = True
+            # Only connections peers opened are closed when idle: ours carry our requests,
+            # and a peer that wants a connection kept opens it again or sends CRLF keep-alives.
+            self._last_active = self._owner.clock.time()
+            self._arm_idle(self._owner.tcp_idle_s)
         self._owner.connection_up(self._key, self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if self._counted:
+            self._counted = False
+            self._owner.inbound_tcp -= 1
         self._owner.connection_down(self._key, self)
+
+    def _arm_idle(self, delay: float) -> None:
+        if self._owner.tcp_idle_s > 0:
+            self._idle_timer = self._owner.clock.call_later(delay, self._check_idle)
+
+    def _check_idle(self) -> None:
+        self._idle_timer = None
+        if self.closing:
+            return
+        quiet = self._owner.clock.time() - self._last_active
+        if quiet >= self._owner.tcp_idle_s:
+            log.info("closing idle TCP connection from %s:%s", *self._key)
+            self.close()
+        else:
+            self._arm_idle(self._owner.tcp_idle_s - quiet)
 
     def write(self, data: bytes) -> None:
         if self._transport is None or self._transport.is_closing():
             raise TransportError("connection closed")
+        self._last_active = self._owner.clock.time()
         self._transport.write(data)
 
     def close(self) -> None:
@@ -281,6 +358,7 @@ class _TcpConnection(asyncio.Protocol):
             self._transport.close()
 
     def data_received(self, data: bytes) -> None:
+        self._last_active = self._owner.clock.time()
         self._buffer.extend(data)
         source = Target("tcp", self._key[0], self._key[1])
         while self._buffer:

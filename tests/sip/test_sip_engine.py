@@ -1,0 +1,79 @@
+"""The engine's decisions before any SIP goes out: which flow a call gets, and which calls are
+refused before the agent's phone rings."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from switchboard.adapters.telephony.sip import SipConfig, SipEngine
+from switchboard.adapters.telephony.sip.engine import choose_flow
+from switchboard.adapters.telephony.sip.transitions import Flow
+from switchboard.service.ports import CallSetup, StartOutcome
+from tests.sip.sip_harness import FakeSignals, now
+
+
+def setup_for(
+    *, number: str | None = "+441632960123", phone: str | None = None, ring_s: float = 10.0
+) -> CallSetup:
+    return CallSetup(
+        call_id="call-1",
+        agent_phone="sip:agent@127.0.0.1:5999",
+        destination_e164=None if phone else number,
+        destination_phone=phone,
+        presented_clid_e164="+441632960001",
+        agent_timeout_s=5.0,
+        destination_timeout_s=ring_s,
+    )
+
+
+@pytest.mark.parametrize(
+    ("listed", "setup", "flow"),
+    [
+        ((), setup_for(), Flow.IV),  # a person by default, whatever the ring time
+        (("+441632960123",), setup_for(), Flow.I),
+        (("441632960*",), setup_for(), Flow.I),
+        (("+441632960123",), setup_for(ring_s=60), Flow.IV),  # the held 2xx would die
+        (("+441632960124",), setup_for(), Flow.IV),
+        (("+441632960123",), setup_for(phone="sip:bob@127.0.0.1:5998"), Flow.IV),  # an agent
+    ],
+)
+def test_flow_iv_for_people_and_flow_i_only_for_listed_numbers(
+    listed: tuple[str, ...], setup: CallSetup, flow: Flow
+) -> None:
+    config = SipConfig(bind_host="127.0.0.1", flow_i_numbers=listed)
+    assert choose_flow(config, setup) is flow
+
+
+def test_flow_i_numbers_must_be_numbers() -> None:
+    with pytest.raises(ValueError, match="flow_i_numbers"):
+        SipConfig(flow_i_numbers=("sip:x@example.com",))
+
+
+async def test_a_number_without_a_trunk_is_refused_before_the_agent_is_rung() -> None:
+    signals = FakeSignals()
+    engine = SipEngine(SipConfig(bind_host="127.0.0.1", bind_port=0, t1_ms=50), now)
+    engine.bind(signals)
+    await engine.open()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone:
+        phone.bind(("127.0.0.1", 0))
+        phone.settimeout(0.3)
+        setup = CallSetup(
+            call_id="call-1",
+            agent_phone=f"sip:agent@127.0.0.1:{phone.getsockname()[1]}",
+            destination_e164="+441632960123",
+            destination_phone=None,
+            presented_clid_e164=None,
+            agent_timeout_s=5.0,
+            destination_timeout_s=10.0,
+        )
+        try:
+            assert await engine.start(setup) is StartOutcome.AGENT_UNREACHABLE
+            with pytest.raises(TimeoutError):
+                phone.recvfrom(65535)  # the agent's phone never heard of the call
+            assert engine.calls_in_progress == 0
+            assert engine._endpoint.active_usages == 0
+            assert signals.log == []
+        finally:
+            await engine.close()

@@ -1,0 +1,163 @@
+"""kamailio as a record-routing proxy in tests: between Switchboard and the trunk, as an SBC or
+a carrier's edge proxy would be, with no database.
+
+One ``kamailio`` process per test, on 127.0.0.1 (UDP and TCP on one port), in the foreground
+(``-DD -E``), with a configuration written from ``CONFIG``: it record-routes initial INVITEs,
+routes in-dialog requests by their Route headers (loose routing), relays CANCEL and ACK inside
+their transactions, and sends initial requests where their Request-URI points (the trunk). Its
+final-response timer is short so that an unreachable trunk over UDP fails within the test.
+
+Imports nothing outside the standard library and starts nothing on import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+from typing import BinaryIO
+
+from tests.support.sipp import _open_log, free_port, port_bound
+
+KAMAILIO = shutil.which("kamailio") or (
+    "/usr/sbin/kamailio" if Path("/usr/sbin/kamailio").exists() else None
+)
+MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+
+CONFIG = """#!KAMAILIO
+debug=2
+log_stderror=yes
+memdbg=5
+memlog=5
+children=1
+tcp_children=1
+auto_aliases=no
+listen=udp:127.0.0.1:{port}
+listen=tcp:127.0.0.1:{port}
+alias="127.0.0.1:{port}"
+dns=no
+rev_dns=no
+
+mpath="{modules}"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "maxfwd.so"
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "siputils.so"
+loadmodule "textops.so"
+
+modparam("tm", "fr_timer", {fr_timer_ms})
+modparam("tm", "fr_inv_timer", 60000)
+modparam("rr", "enable_full_lr", 1)
+
+request_route {{
+    if (!mf_process_maxfwd_header("10")) {{
+        sl_send_reply("483", "Too Many Hops");
+        exit;
+    }}
+    xlog("L_INFO", "request $rm $ru from $si:$sp over $pr\\n");
+    if (has_totag()) {{
+        if (loose_route()) {{
+            t_relay();
+            exit;
+        }}
+        if (is_method("ACK")) {{
+            if (t_check_trans()) {{
+                t_relay();
+            }}
+            exit;
+        }}
+        sl_send_reply("404", "Not here");
+        exit;
+    }}
+    if (is_method("CANCEL")) {{
+        if (t_check_trans()) {{
+            t_relay();
+        }}
+        exit;
+    }}
+    t_check_trans();
+    loose_route();
+    if (is_method("INVITE")) {{
+        record_route();
+    }}
+    if (!t_relay()) {{
+        sl_reply_error();
+    }}
+    exit;
+}}
+"""
+
+
+def kamailio_available() -> bool:
+    return KAMAILIO is not None
+
+
+class KamailioProxy:
+    def __init__(self, workdir: Path, *, fr_timer_ms: int = 1500) -> None:
+        self.dir = workdir / "kamailio"
+        self.port = free_port()
+        self.fr_timer_ms = fr_timer_ms
+        self._process: asyncio.subprocess.Process | None = None
+        self._log: BinaryIO | None = None
+
+    def uri(self, transport: str = "udp") -> str:
+        """The proxy's URI, for ``trunk_proxy``: a loose router."""
+        suffix = ";transport=tcp" if transport == "tcp" else ""
+        return f"sip:127.0.0.1:{self.port};lr{suffix}"
+
+    async def start(self, within: float = 10.0) -> None:
+        assert KAMAILIO is not None, "kamailio not installed"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        config = self.dir / "kamailio.cfg"
+        config.write_text(
+            CONFIG.format(port=self.port, modules=MODULES, fr_timer_ms=self.fr_timer_ms)
+        )
+        self._log = _open_log(self.dir / "kamailio.log")
+        self._process = await asyncio.create_subprocess_exec(
+            KAMAILIO,
+            "-f",
+            str(config),
+            "-DD",
+            "-E",
+            "-m",
+            "32",
+            "-M",
+            "8",
+            "-Y",
+            str(self.dir),
+            "-P",
+            str(self.dir / "kamailio.pid"),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+        )
+        async with asyncio.timeout(within):
+            while not (port_bound(self.port, "udp") and port_bound(self.port, "tcp")):
+                if self._process.returncode is not None:
+                    raise RuntimeError(f"kamailio exited {self._process.returncode}:\n{self.log()}")
+                await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        try:
+            process = self._process
+            if process is not None and process.returncode is None:
+                process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), 5.0)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+        finally:
+            if self._log is not None:
+                self._log.close()
+
+    def log(self) -> str:
+        path = self.dir / "kamailio.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def relayed(self, method: str) -> int:
+        """How many requests of that method went through the proxy."""
+        return self.log().count(f"request {method} ")
