@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from switchboard.adapters.storage.engine import DEFAULT_BUSY_TIMEOUT_S, async_url
+from switchboard.adapters.storage.engine import DEFAULT_BUSY_TIMEOUT_S, async_url, enable_wal
 from switchboard.adapters.storage.errors import translated
 
 _PLACEHOLDER = re.compile(r"\?")
@@ -91,7 +91,7 @@ class SqliteDatabase:
             self.path, isolation_level=None, check_same_thread=False, cached_statements=256
         )
         connection.execute(f"PRAGMA busy_timeout = {busy_ms}")
-        connection.execute("PRAGMA journal_mode = WAL")
+        enable_wal(connection, self.busy_timeout_s)
         connection.execute(f"PRAGMA synchronous = {self._synchronous}")
         connection.execute("PRAGMA foreign_keys = ON")
         return connection

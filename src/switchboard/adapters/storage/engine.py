@@ -17,6 +17,8 @@ hold concurrent transactions.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import event
@@ -73,6 +75,22 @@ def create_engine(
     return create_async_engine(target, **options)
 
 
+def enable_wal(cursor: Any, busy_timeout_s: float) -> None:
+    """``PRAGMA journal_mode = WAL``. Switching a new database's journal takes an exclusive
+    lock and SQLite answers "database is locked" at once, without its busy handler, when
+    another connection opens the file at the same moment (several processes starting on one
+    new database): retried with short sleeps here, at connect, up to the busy timeout."""
+    give_up = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= give_up:
+                raise
+            time.sleep(0.01)
+
+
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_s: float) -> None:
     busy_ms = int(busy_timeout_s * 1000)
 
@@ -83,7 +101,7 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_s: float) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            enable_wal(cursor, busy_timeout_s)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
