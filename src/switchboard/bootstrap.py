@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from switchboard.adapters.clock import SystemClock
 from switchboard.adapters.doorbell import UdpDoorbell
 from switchboard.adapters.events import RecentEvents
 from switchboard.adapters.numbering import LibPhoneNumberPlan
-from switchboard.adapters.storage import Database, SqlUnitOfWorkFactory, migrate, open_database
+from switchboard.adapters.storage.database import SCHEMA_HEAD, Database, open_database
+from switchboard.adapters.storage.uow import SqlUnitOfWorkFactory
 from switchboard.adapters.telephony.simulator import SimulatorEngine
 from switchboard.adapters.tokens import JwtAccessTokens, Sha256SecretHasher
-from switchboard.api.app import ApiConfig, SwitchboardApp, create_app
 from switchboard.config import ConfigError, Settings
 from switchboard.service.context import Context
 from switchboard.service.ports import Clock, TelephonyEngine
 from switchboard.service.progress import CallProgress
+
+if TYPE_CHECKING:
+    from switchboard.api.app import SwitchboardApp
 
 SECRET_KEY_SETTING = "secret_key"
 
@@ -31,6 +35,9 @@ class Runtime:
     doorbell: UdpDoorbell
 
     def app(self) -> SwitchboardApp:
+        # Imported here: one-shot commands never serve HTTP.
+        from switchboard.api.app import ApiConfig, create_app
+
         return create_app(
             self.ctx,
             ApiConfig(
@@ -105,7 +112,11 @@ async def build(
         raise ConfigError(f"SWITCHBOARD_DATABASE_URL: {exc}") from exc
     doorbell = UdpDoorbell()
     try:
-        await migrate(settings.database_url)
+        if await database.schema_version() != SCHEMA_HEAD:
+            # Imported here: SQLAlchemy and Alembic cost a quarter of a second to load.
+            from switchboard.adapters.storage.migrate import migrate
+
+            await migrate(settings.database_url)
         uow = SqlUnitOfWorkFactory(database)
         signing_key = settings.secret_key
         if signing_key is None:

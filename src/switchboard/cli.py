@@ -10,19 +10,24 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from switchboard import __version__
-from switchboard.bootstrap import Runtime, build
 from switchboard.cli_output import account_row, agent_row, call_row, emit
-from switchboard.config import ConfigError, Settings, load_settings
 from switchboard.domain.agents import AgentState, PostCallState
 from switchboard.domain.calls import Party
 from switchboard.domain.errors import SwitchboardError
 from switchboard.service import agents, calls, provisioning
 from switchboard.service.provisioning import AccountOptions, AgentOptions
+
+if TYPE_CHECKING:
+    from switchboard.bootstrap import Runtime
+    from switchboard.config import Settings
+
+# Settings (pydantic), storage and the server are imported inside the commands that use
+# them, so that ``--help`` and one-shot commands start fast.
 
 T = TypeVar("T")
 
@@ -33,6 +38,8 @@ def fail(message: str) -> None:
 
 
 def settings_of(ctx: click.Context, **overrides: Any) -> Settings:
+    from switchboard.config import ConfigError, load_settings
+
     root = ctx.find_root().params
     try:
         return load_settings(
@@ -47,6 +54,9 @@ def settings_of(ctx: click.Context, **overrides: Any) -> Settings:
 
 def run(ctx: click.Context, action: Callable[[Runtime], Awaitable[T]]) -> T:
     """Build the runtime, run one use-case, close; translate our errors to exit status 1."""
+    from switchboard.bootstrap import build
+    from switchboard.config import ConfigError
+
     settings = settings_of(ctx)
 
     async def main() -> T:
@@ -97,6 +107,7 @@ def _run_loop(main: Awaitable[None]) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, demo: bool, database: str | None) -> None:
     """Serve the V0 API (and drive calls) until interrupted."""
+    from switchboard.config import ConfigError
     from switchboard.server import serve as run_server
 
     settings = settings_of(ctx)

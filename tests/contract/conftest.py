@@ -14,13 +14,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from switchboard.adapters.storage import (
-    Database,
-    SqlUnitOfWorkFactory,
-    create_engine,
-    migrate,
-    open_database,
-)
+from switchboard.adapters.storage import Database, SqlUnitOfWorkFactory, open_database
+from switchboard.adapters.storage.engine import create_engine
+from switchboard.adapters.storage.migrate import migrate
 from switchboard.service.ports import UnitOfWorkFactory
 from tests.fakes import FakeUnitOfWorkFactory
 from tests.support.harness import postgres_url

@@ -19,12 +19,11 @@ from sqlalchemy.engine import Connection
 from switchboard.adapters.storage import (
     SqlUnitOfWorkFactory,
     StorageUnavailable,
-    async_url,
-    create_engine,
-    migrate,
     open_database,
     repositories,
 )
+from switchboard.adapters.storage.engine import async_url, create_engine
+from switchboard.adapters.storage.migrate import migrate
 from switchboard.adapters.storage.tables import metadata
 from switchboard.domain.accounts import Account, CallbackNumber
 from switchboard.domain.agents import FREE_TO_CALL_OUT, Agent, AgentState, PostCallState
@@ -879,3 +878,48 @@ async def test_an_unreachable_database_is_storage_unavailable(tmp_path: object) 
                     await uow.accounts.get(KEY)
         finally:
             await database.close()
+
+
+def test_the_schema_head_the_code_expects_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from switchboard.adapters.storage.database import SCHEMA_HEAD
+    from switchboard.adapters.storage.migrate import alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == SCHEMA_HEAD
+
+
+async def test_a_database_at_the_head_reports_it_and_a_new_one_reports_none(
+    sql_backend: Backend, tmp_path: object
+) -> None:
+    from switchboard.adapters.storage.database import SCHEMA_HEAD
+
+    assert await sql_backend.new_database().schema_version() == SCHEMA_HEAD
+    fresh = open_database(f"sqlite:///{tmp_path}/new.db")
+    try:
+        assert await fresh.schema_version() is None
+    finally:
+        await fresh.close()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("sqlite:///switchboard.db", ("sqlite", "switchboard.db")),
+        ("sqlite+aiosqlite:////var/lib/sb.db", ("sqlite", "/var/lib/sb.db")),
+        ("postgresql://u:p@db:5432/sb", ("postgresql", "postgresql://u:p@db:5432/sb")),
+        ("postgres+asyncpg://db/sb", ("postgresql", "postgresql://db/sb")),
+    ],
+)
+def test_database_urls_name_a_dialect_and_a_target(given: str, expected: tuple[str, str]) -> None:
+    from switchboard.adapters.storage.urls import parse_database_url
+
+    assert parse_database_url(given) == expected
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "mysql://db/sb", "not a url"])
+def test_database_urls_of_no_shared_database_are_refused(url: str) -> None:
+    from switchboard.adapters.storage.urls import parse_database_url
+
+    with pytest.raises(ValueError):
+        parse_database_url(url)

@@ -144,7 +144,7 @@ class PostgresDatabase:
     async def _admin(self, statement: str) -> None:
         from sqlalchemy import text
 
-        from switchboard.adapters.storage import create_engine
+        from switchboard.adapters.storage.engine import create_engine
 
         engine = create_engine(self.server_url, isolation_level="AUTOCOMMIT")
         try:

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import functools
 
-import phonenumbers
-from phonenumbers import PhoneNumberFormat, PhoneNumberType, shortnumberinfo
-
 from switchboard.domain.numbers import NumberInfo, digits_of
-
-_PREMIUM = {PhoneNumberType.PREMIUM_RATE}
 
 
 class LibPhoneNumberPlan:
@@ -31,9 +26,14 @@ class LibPhoneNumberPlan:
         digits = digits_of(text)
         if not digits or text.strip().startswith("+"):
             return False
+        from phonenumbers import shortnumberinfo  # loaded at first use: a second's tenth
+
         return bool(shortnumberinfo.is_emergency_number(digits, country.upper()))
 
     def _parse(self, text: str, country: str) -> NumberInfo | None:
+        import phonenumbers
+        from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
         try:
             number = phonenumbers.parse(text, country.upper())
         except phonenumbers.NumberParseException:
@@ -41,5 +41,5 @@ class LibPhoneNumberPlan:
         e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
         valid = phonenumbers.is_valid_number(number)
         national = digits_of(phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL))
-        premium = phonenumbers.number_type(number) in _PREMIUM
+        premium = phonenumbers.number_type(number) is PhoneNumberType.PREMIUM_RATE
         return NumberInfo(e164=e164, national=national, valid=valid, premium=premium)

@@ -12,8 +12,6 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-import jwt
-
 from switchboard.domain.errors import InvalidAccessToken
 
 ALGORITHM = "HS256"
@@ -36,6 +34,8 @@ class JwtAccessTokens:
             "exp": now + timedelta(seconds=self._lifetime_s),
             "jti": secrets.token_hex(8),
         }
+        import jwt  # here: one-shot commands that issue no token need not load it
+
         return jwt.encode(claims, self._key, algorithm=ALGORITHM), self._lifetime_s
 
     def verify(self, token: str, now: datetime) -> tuple[str, int]:
@@ -54,6 +54,8 @@ class JwtAccessTokens:
         return subject, generation
 
     def _verify(self, token: str, now: datetime) -> tuple[str, int, float]:
+        import jwt
+
         try:
             claims = jwt.decode(
                 token,

@@ -9,12 +9,7 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect, Text
 from sqlalchemy.types import TypeDecorator
 
-
-def as_utc(value: datetime) -> datetime:
-    """Refuse naive datetimes: every instant in Switchboard is timezone-aware UTC."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: storage takes timezone-aware values only")
-    return value.astimezone(UTC)
+from switchboard.adapters.storage.rows import as_utc
 
 
 class UtcDateTime(TypeDecorator[datetime]):

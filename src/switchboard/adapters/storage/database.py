@@ -30,10 +30,31 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
-from switchboard.adapters.storage.engine import DEFAULT_BUSY_TIMEOUT_S, async_url, enable_wal
 from switchboard.adapters.storage.errors import translated
+from switchboard.adapters.storage.urls import parse_database_url
+
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+# The schema this code reads and writes: the newest migration. A database already there is
+# not migrated at start (sparing one-shot commands SQLAlchemy's and Alembic's import time);
+# the contract suite checks that this is Alembic's head.
+SCHEMA_HEAD = "0002"
+
+
+def enable_wal(cursor: Any, busy_timeout_s: float) -> None:
+    """``PRAGMA journal_mode = WAL``. Switching a new database's journal takes an exclusive
+    lock and SQLite answers "database is locked" at once, without its busy handler, when
+    another connection opens the file at the same moment (several processes starting on one
+    new database): retried with short sleeps here, at connect, up to the busy timeout."""
+    give_up = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= give_up:
+                raise
+            time.sleep(0.01)
+
 
 _PLACEHOLDER = re.compile(r"\?")
 # An agent id as a number, for ordering (ids are 1 to 11 ASCII digits); the migration that
@@ -126,6 +147,19 @@ class SqliteDatabase:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.01)
 
+    def _exists(self) -> bool:
+        return Path(self.path).exists()
+
+    async def schema_version(self) -> str | None:
+        """The Alembic revision the database is at; ``None`` for a new or foreign file."""
+        if not self._exists():
+            return None
+        try:
+            row = self.reader().execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.Error:
+            return None
+        return None if row is None else str(row[0])
+
     async def close(self) -> None:
         for connection in (self._writer, self._reader):
             if connection is not None:
@@ -172,6 +206,17 @@ class PostgresDatabase:
                     )
         return self._pool
 
+    async def schema_version(self) -> str | None:
+        """The Alembic revision the database is at; ``None`` where it has none yet."""
+        pool = await self.pool()
+        with translated("read the schema version"):
+            async with pool.acquire() as connection:
+                exists = await connection.fetchval("SELECT to_regclass('alembic_version')")
+                if exists is None:
+                    return None
+                value = await connection.fetchval("SELECT version_num FROM alembic_version")
+        return None if value is None else str(value)
+
     async def close(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
@@ -191,13 +236,10 @@ def open_database(
 ) -> Database:
     """The database at ``url`` (as ``create_engine`` takes it); nothing connects until used.
     The caller owns it and must ``await database.close()``."""
-    target = async_url(url)
-    if target.drivername.startswith("sqlite"):
-        assert target.database is not None
-        return SqliteDatabase(
-            target.database, busy_timeout_s=busy_timeout_s, synchronous=sqlite_synchronous
-        )
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dialect, target = parse_database_url(url)
+    if dialect == "sqlite":
+        return SqliteDatabase(target, busy_timeout_s=busy_timeout_s, synchronous=sqlite_synchronous)
+    dsn = target
     return PostgresDatabase(
         dsn,
         server_settings=server_settings,

@@ -17,18 +17,17 @@ hold concurrent transactions.
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from switchboard.adapters.storage.database import DEFAULT_BUSY_TIMEOUT_S, enable_wal
+
 WRITER = "switchboard_writer"
 """Execution option marking a connection whose transactions write (``BEGIN IMMEDIATE``)."""
 
-DEFAULT_BUSY_TIMEOUT_S = 30.0
 
 _SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
 _POSTGRES_DRIVERS = {
@@ -73,22 +72,6 @@ def create_engine(
         return engine
     options.setdefault("pool_pre_ping", True)
     return create_async_engine(target, **options)
-
-
-def enable_wal(cursor: Any, busy_timeout_s: float) -> None:
-    """``PRAGMA journal_mode = WAL``. Switching a new database's journal takes an exclusive
-    lock and SQLite answers "database is locked" at once, without its busy handler, when
-    another connection opens the file at the same moment (several processes starting on one
-    new database): retried with short sleeps here, at connect, up to the busy timeout."""
-    give_up = time.monotonic() + busy_timeout_s
-    while True:
-        try:
-            cursor.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() >= give_up:
-                raise
-            time.sleep(0.01)
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_s: float) -> None:

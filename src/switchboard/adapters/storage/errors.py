@@ -19,11 +19,10 @@ inserts use ``ON CONFLICT DO NOTHING`` and report ``AlreadyExists`` from the row
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
-
-from sqlalchemy import exc as sa_exc
 
 from switchboard.domain.errors import AlreadyExists, StorageUnavailable, UnknownEntity
 
@@ -43,6 +42,13 @@ def _is_asyncpg_error(exc: BaseException) -> bool:
     return type(exc).__module__.startswith("asyncpg")
 
 
+def _sqlalchemy_error(exc: BaseException, name: str) -> bool:
+    """Whether ``exc`` is SQLAlchemy's ``name`` error, without importing SQLAlchemy (one-shot
+    commands don't load it; if it raised, it is loaded)."""
+    module = sys.modules.get("sqlalchemy.exc")
+    return module is not None and isinstance(exc, getattr(module, name))
+
+
 @contextmanager
 def translated(what: str) -> Iterator[None]:
     """Run a database operation; any failure leaves as one of our errors, keeping the cause.
@@ -50,13 +56,13 @@ def translated(what: str) -> Iterator[None]:
     Covers SQLAlchemy (migrations), ``sqlite3`` and ``asyncpg`` (the unit of work)."""
     try:
         yield
-    except (sa_exc.IntegrityError, sqlite3.IntegrityError) as exc:
-        _raise_integrity(what, exc)
-    except (TimeoutError, sa_exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
-        raise StorageUnavailable(
-            f"{what}: the database is unavailable: {_driver_text(exc)}"
-        ) from exc
     except Exception as exc:
+        if isinstance(exc, sqlite3.IntegrityError) or _sqlalchemy_error(exc, "IntegrityError"):
+            _raise_integrity(what, exc)
+        if isinstance(exc, sqlite3.Error | OSError) or _sqlalchemy_error(exc, "SQLAlchemyError"):
+            raise StorageUnavailable(
+                f"{what}: the database is unavailable: {_driver_text(exc)}"
+            ) from exc
         if not _is_asyncpg_error(exc):
             raise
         state = getattr(exc, "sqlstate", None) or ""

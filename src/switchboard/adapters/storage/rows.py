@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from switchboard.adapters.storage.coltypes import as_utc
 from switchboard.domain.accounts import Account, CallbackNumber
 from switchboard.domain.agents import Agent, AgentState, PostCallState
 from switchboard.domain.calls import (
@@ -28,6 +27,13 @@ from switchboard.domain.calls import (
 )
 
 Row = Sequence[Any]
+
+
+def as_utc(value: datetime) -> datetime:
+    """Refuse naive datetimes: every instant in Switchboard is timezone-aware UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: storage takes timezone-aware values only")
+    return value.astimezone(UTC)
 
 
 class Dialect:
