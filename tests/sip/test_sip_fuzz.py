@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -258,4 +259,19 @@ def test_a_non_ascii_cseq_is_dropped_over_udp_and_tcp_without_an_error(
         )
         assert sock.recv(65535).startswith(b"SIP/2.0 200 ")
     assert options_answered(port)
+    assert errors.records == []
+
+
+def test_an_empty_via_is_dropped_over_tcp_without_an_error(
+    listener: tuple[BackgroundEndpoint, ErrorLog],
+) -> None:
+    """Found by the stream fuzz: ``Via: ,`` split to no value and raised IndexError."""
+    background, errors = listener
+    port = background.endpoint.port
+    empty_via = re.sub(
+        rb"Via: [^\r]*", b"Via: ,", VALID.replace(b"INVITE sip:", b"OPTIONS sip:")
+    ).replace(b"CSeq: 1 INVITE", b"CSeq: 1 OPTIONS")
+    with socket.create_connection(("127.0.0.1", port), timeout=2.0) as sock:
+        sock.sendall(empty_via)
+    assert options_answered_over_tcp(port)
     assert errors.records == []

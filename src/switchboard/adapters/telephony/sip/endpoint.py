@@ -206,8 +206,7 @@ class Endpoint:
             log.warning("dropped unusable message from %s: %s", source, exc)
 
     def _on_response(self, response: Response) -> None:
-        vias = response.values("Via")
-        branch = Via.parse(vias[0]).branch or ""
+        branch = Via.parse(_top_via(response.values("Via"))).branch or ""
         method = response.cseq[1]
         tx = self._clients.get((branch, method))
         if tx is not None:
@@ -284,13 +283,20 @@ class Endpoint:
             self.respond(invite, make_response(invite.request, 487, to_tag=new_branch()[-10:]))
 
 
+def _top_via(values: list[str]) -> str:
+    """A Via header with no value in it (``Via: ,``) is unusable, not an IndexError."""
+    if not values:
+        raise SipParseError("empty Via")
+    return values[0]
+
+
 def _stamp_via(request: Request, source: Target) -> None:
     """RFC 3261 18.2.1 and RFC 3581: note where the request really came from."""
     for index, (name, value) in enumerate(request.headers):
         if name != "Via":
             continue
         values = split_values(value)
-        via = Via.parse(values[0])
+        via = Via.parse(_top_via(values))
         if via.host != source.host:
             via.params["received"] = source.host
         if "rport" in via.params and via.params["rport"] is None:
