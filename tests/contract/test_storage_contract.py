@@ -565,13 +565,14 @@ async def test_due_deadlines_are_this_nodes_calls_of_either_engine(backend: Back
 async def test_a_deadline_is_claimed_only_while_it_is_the_one_set(backend: Backend) -> None:
     await seed(backend.uow, an_account(), a_call("c", deadline_at=at(5), deadline_tag="ring"))
     async with backend.uow() as uow:
-        assert not await uow.calls.claim_deadline("c", at(5), "other-tag")
-        assert not await uow.calls.claim_deadline("c", at(6), "ring")
-        assert not await uow.calls.claim_deadline("nope", at(5), "ring")
-        assert await uow.calls.claim_deadline("c", at(5).astimezone(PARIS), "ring")
-        assert not await uow.calls.claim_deadline("c", at(5), "ring")
+        assert await uow.calls.claim_deadline("c", at(5), "other-tag") is None
+        assert await uow.calls.claim_deadline("c", at(6), "ring") is None
+        assert await uow.calls.claim_deadline("nope", at(5), "ring") is None
+        claimed = await uow.calls.claim_deadline("c", at(5).astimezone(PARIS), "ring")
+        assert claimed == a_call("c")  # the call as it is now, its deadline cleared
+        assert await uow.calls.claim_deadline("c", at(5), "ring") is None
         await uow.calls.set_deadline("c", at(8), "talk")
-        assert not await uow.calls.claim_deadline("c", at(5), "ring")
+        assert await uow.calls.claim_deadline("c", at(5), "ring") is None
         with pytest.raises(UnknownEntity):
             await uow.calls.set_deadline("nope", at(8), "talk")
         await uow.commit()
@@ -753,7 +754,7 @@ async def test_one_of_many_concurrent_claimers_wins_a_deadline(backend: Backend)
         async with backend.uow() as uow:
             won = await uow.calls.claim_deadline("c", at(5), "ring")
             await uow.commit()
-            return won
+            return won is not None
 
     assert sorted(await asyncio.gather(*(claim() for _ in range(20)))) == [False] * 19 + [True]
 

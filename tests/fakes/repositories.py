@@ -341,13 +341,13 @@ class FakeCallRepository:
         ]
         return min(found) if found else None
 
-    async def claim_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> bool:
+    async def claim_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> Call | None:
         call = self._session.writing("claim deadline").calls.get(call_id)
         if call is None or call.deadline_at != at_utc(deadline_at) or call.deadline_tag != tag:
-            return False
+            return None
         call.deadline_at = None
         call.deadline_tag = None
-        return True
+        return copy.deepcopy(call)
 
     async def set_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> None:
         call = self._session.writing("set deadline").calls.get(call_id)

@@ -134,8 +134,9 @@ class CallRepository(Protocol):
     async def next_deadline(self, node_id: str) -> datetime | None:
         """The earliest deadline of the active calls placed by ``node_id``."""
 
-    async def claim_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> bool:
-        """Clear the deadline if it is still the one given; True for the one claimer."""
+    async def claim_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> Call | None:
+        """Clear the deadline if it is still the one given; the call (as it is then) for the
+        one claimer, ``None`` for any other."""
 
     async def set_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> None: ...
 

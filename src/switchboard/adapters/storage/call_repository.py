@@ -34,7 +34,7 @@ _LATEST_FOR_AGENT = Sql(
 )
 _CLAIM_DEADLINE = Sql(
     "UPDATE calls SET deadline_at = NULL, deadline_tag = NULL "
-    "WHERE id = ? AND deadline_at = ? AND deadline_tag = ?"
+    f"WHERE id = ? AND deadline_at = ? AND deadline_tag = ? RETURNING {_COLUMNS}"
 )
 _SET_DEADLINE = Sql("UPDATE calls SET deadline_at = ?, deadline_tag = ? WHERE id = ?")
 # Served by ix_calls_node_id_phase, then the few active calls of the node.
@@ -103,9 +103,10 @@ class SqlCallRepository:
         row = await self._tx.one("find the next deadline", _NEXT_DEADLINE, (node_id,))
         return None if row is None else rows.time_of(row[0])
 
-    async def claim_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> bool:
+    async def claim_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> Call | None:
         parameters = (call_id, self._tx.d.time(deadline_at), tag)
-        return await self._tx.run("claim deadline", _CLAIM_DEADLINE, parameters) == 1
+        row = await self._tx.run_returning("claim deadline", _CLAIM_DEADLINE, parameters)
+        return None if row is None else rows.call_of(row)
 
     async def set_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> None:
         parameters = (self._tx.d.time(deadline_at), tag, call_id)

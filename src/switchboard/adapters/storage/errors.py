@@ -57,20 +57,24 @@ def translated(what: str) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        if isinstance(exc, sqlite3.IntegrityError) or _sqlalchemy_error(exc, "IntegrityError"):
-            _raise_integrity(what, exc)
-        if isinstance(exc, sqlite3.Error | OSError) or _sqlalchemy_error(exc, "SQLAlchemyError"):
-            raise StorageUnavailable(
-                f"{what}: the database is unavailable: {_driver_text(exc)}"
-            ) from exc
-        if not _is_asyncpg_error(exc):
-            raise
-        state = getattr(exc, "sqlstate", None) or ""
-        if state.startswith("23"):
-            _raise_integrity(what, exc)
+        raise_translated(what, exc)
+
+
+def raise_translated(what: str, exc: Exception) -> NoReturn:
+    """``translated`` as a function, for the statements of the hot path (a ``try`` costs
+    nothing until it fails; a context manager costs a generator every time)."""
+    if isinstance(exc, sqlite3.IntegrityError) or _sqlalchemy_error(exc, "IntegrityError"):
+        _raise_integrity(what, exc)
+    if isinstance(exc, sqlite3.Error | OSError) or _sqlalchemy_error(exc, "SQLAlchemyError"):
         raise StorageUnavailable(
             f"{what}: the database is unavailable: {_driver_text(exc)}"
         ) from exc
+    if not _is_asyncpg_error(exc):
+        raise exc
+    state = getattr(exc, "sqlstate", None) or ""
+    if state.startswith("23"):
+        _raise_integrity(what, exc)
+    raise StorageUnavailable(f"{what}: the database is unavailable: {_driver_text(exc)}") from exc
 
 
 def _raise_integrity(what: str, exc: BaseException) -> NoReturn:

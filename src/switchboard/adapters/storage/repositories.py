@@ -39,10 +39,13 @@ def _placeholders(n: int) -> str:
     return ", ".join("?" * n)
 
 
-_ACCOUNT = Sql(f"SELECT {', '.join(rows.ACCOUNT_COLUMNS)} FROM accounts WHERE key = ?")
-_CALLBACK_NUMBERS = Sql(
-    f"SELECT {', '.join(rows.CALLBACK_COLUMNS)} FROM callback_numbers "
-    "WHERE account_key = ? ORDER BY position"
+# The account and its callback numbers in one statement: a row per number (or one row of
+# NULL numbers), in position order.
+_ACCOUNT = Sql(
+    f"SELECT {', '.join('a.' + c for c in rows.ACCOUNT_COLUMNS)}, "
+    f"{', '.join('n.' + c for c in rows.CALLBACK_COLUMNS)} "
+    "FROM accounts AS a LEFT JOIN callback_numbers AS n ON n.account_key = a.key "
+    "WHERE a.key = ? ORDER BY n.position"
 )
 _ALL_ACCOUNTS = Sql(f"SELECT {', '.join(rows.ACCOUNT_COLUMNS)} FROM accounts ORDER BY key")
 _ALL_CALLBACK_NUMBERS = Sql(
@@ -76,11 +79,12 @@ class SqlAccountRepository:
         self._tx = tx
 
     async def get(self, key: str) -> Account | None:
-        row = await self._tx.one("get account", _ACCOUNT, (key,))
-        if row is None:
+        found = await self._tx.all("get account", _ACCOUNT, (key,))
+        if not found:
             return None
-        numbers = await self._tx.all("get account", _CALLBACK_NUMBERS, (key,))
-        return rows.account_of(row, numbers)
+        width = len(rows.ACCOUNT_COLUMNS)
+        numbers = [row[width:] for row in found if row[width] is not None]
+        return rows.account_of(found[0], numbers)
 
     async def add(self, account: Account, api_token_hash: str) -> None:
         values = rows.account_values(self._tx.d, account)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from switchboard.adapters.storage.database import Sql
-from switchboard.adapters.storage.errors import ReadOnlyUnitOfWork, translated
+from switchboard.adapters.storage.errors import ReadOnlyUnitOfWork, raise_translated
 from switchboard.adapters.storage.rows import POSTGRES, SQLITE
 
 Row = Sequence[Any]
@@ -36,22 +36,28 @@ class SqliteTransaction:
 
     async def one(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> Row | None:
         await self._ensure()
-        with translated(what):
+        try:
             row: Row | None = self._connection.execute(sql.sqlite, parameters).fetchone()
             return row
+        except Exception as exc:
+            raise_translated(what, exc)
 
     async def all(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> list[Row]:
         await self._ensure()
-        with translated(what):
+        try:
             return self._connection.execute(sql.sqlite, parameters).fetchall()
+        except Exception as exc:
+            raise_translated(what, exc)
 
     async def run(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> int:
         """A write; returns the number of rows it changed."""
         if not self._write:
             raise ReadOnlyUnitOfWork(what)
         await self._ensure()
-        with translated(what):
+        try:
             return self._connection.execute(sql.sqlite, parameters).rowcount
+        except Exception as exc:
+            raise_translated(what, exc)
 
     async def run_returning(
         self, what: str, sql: Sql, parameters: Sequence[Any] = ()
@@ -59,16 +65,21 @@ class SqliteTransaction:
         if not self._write:
             raise ReadOnlyUnitOfWork(what)
         await self._ensure()
-        with translated(what):
-            row: Row | None = self._connection.execute(sql.sqlite, parameters).fetchone()
-            return row
+        try:
+            # Stepped to the end, so the statement is done before anything commits.
+            found = self._connection.execute(sql.sqlite, parameters).fetchall()
+        except Exception as exc:
+            raise_translated(what, exc)
+        return found[0] if found else None
 
     async def run_many(self, what: str, sql: Sql, parameters: Sequence[Sequence[Any]]) -> None:
         if not self._write:
             raise ReadOnlyUnitOfWork(what)
         await self._ensure()
-        with translated(what):
+        try:
             self._connection.executemany(sql.sqlite, parameters)
+        except Exception as exc:
+            raise_translated(what, exc)
 
 
 def _count(status: str) -> int:
@@ -93,21 +104,27 @@ class PostgresTransaction:
 
     async def one(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> Row | None:
         await self._ensure()
-        with translated(what):
+        try:
             row: Row | None = await self._connection.fetchrow(sql.postgres, *parameters)
             return row
+        except Exception as exc:
+            raise_translated(what, exc)
 
     async def all(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> list[Row]:
         await self._ensure()
-        with translated(what):
+        try:
             return list(await self._connection.fetch(sql.postgres, *parameters))
+        except Exception as exc:
+            raise_translated(what, exc)
 
     async def run(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> int:
         if not self._write:
             raise ReadOnlyUnitOfWork(what)
         await self._ensure()
-        with translated(what):
+        try:
             return _count(await self._connection.execute(sql.postgres, *parameters))
+        except Exception as exc:
+            raise_translated(what, exc)
 
     async def run_returning(
         self, what: str, sql: Sql, parameters: Sequence[Any] = ()
@@ -115,16 +132,20 @@ class PostgresTransaction:
         if not self._write:
             raise ReadOnlyUnitOfWork(what)
         await self._ensure()
-        with translated(what):
+        try:
             row: Row | None = await self._connection.fetchrow(sql.postgres, *parameters)
             return row
+        except Exception as exc:
+            raise_translated(what, exc)
 
     async def run_many(self, what: str, sql: Sql, parameters: Sequence[Sequence[Any]]) -> None:
         if not self._write:
             raise ReadOnlyUnitOfWork(what)
         await self._ensure()
-        with translated(what):
+        try:
             await self._connection.executemany(sql.postgres, parameters)
+        except Exception as exc:
+            raise_translated(what, exc)
 
 
 Transaction = SqliteTransaction | PostgresTransaction

@@ -1,9 +1,11 @@
 """The SQL unit of work: one transaction, the five repositories over it.
 
 SQLite: a write unit of work takes this process's writer lock (an ``asyncio.Lock``: writers of
-one process queue here, not on SQLite's lock) and begins ``BEGIN IMMEDIATE`` on the writer
-connection; across processes the database's own lock rules (``SqliteDatabase.begin_immediate``
-waits for it without blocking the loop).
+one process queue here, not on SQLite's lock) and opens a savepoint in the batch transaction
+on the writer connection (``BEGIN IMMEDIATE`` when it starts a batch); its ``commit`` returns
+once the batch it joined has committed (group commit: ``SqliteDatabase.open_unit``). Across
+processes the database's own lock rules (``begin_immediate`` waits for it without blocking
+the loop).
 
 A read unit of work runs each statement on its own, on SQLite's reader connection or a pooled
 PostgreSQL connection: each sees what was committed when it ran (as READ COMMITTED would), and
@@ -16,6 +18,7 @@ a new transaction, which leaving again rolls back unless committed.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -50,15 +53,32 @@ if TYPE_CHECKING:
 
 
 class _SqliteWriter(SqliteTransaction):
-    """Begins again (``BEGIN IMMEDIATE``) at the first statement after a commit."""
+    """A unit of work in the process's batch (``SqliteDatabase.open_unit``); after a commit,
+    the next statement opens a new unit."""
 
     def __init__(self, database: SqliteDatabase, connection: sqlite3.Connection) -> None:
         super().__init__(connection, write=True)
         self._database = database
+        self.open = True
 
     async def _ensure(self) -> None:
-        if not self._connection.in_transaction:
-            await self._database.begin_immediate(self._connection)
+        if not self.open:
+            await self._database.open_unit()
+            self.open = True
+
+    async def commit(self) -> None:
+        if not self.open:
+            return
+        self.open = False
+        batch = self._database.close_unit(keep=True)
+        if batch is not None:
+            # Shielded: a request that goes away does not take the batch down with it.
+            await asyncio.shield(batch)
+
+    def roll_back(self) -> None:
+        if self.open:
+            self.open = False
+            self._database.close_unit(keep=False)
 
 
 class _PostgresWriter(PostgresTransaction):
@@ -105,15 +125,7 @@ class SqlUnitOfWork:
     async def _enter_sqlite(self, database: SqliteDatabase) -> Transaction:
         if not self._write:
             return SqliteTransaction(database.reader(), write=False)
-        await database.writer_lock.acquire()
-        try:
-            connection = database.writer()
-            with translated("open a transaction"):
-                await database.begin_immediate(connection)
-        except BaseException:
-            database.writer_lock.release()
-            raise
-        return _SqliteWriter(database, connection)
+        return _SqliteWriter(database, await database.open_unit())
 
     async def _enter_postgres(self, database: PostgresDatabase) -> Transaction:
         pool = await database.pool()
@@ -137,11 +149,8 @@ class SqlUnitOfWork:
         tx = self._tx
         if tx is None:
             raise RuntimeError("commit outside the unit of work")
-        if isinstance(tx, SqliteTransaction):
-            connection = tx._connection
-            if self._write and connection.in_transaction:
-                with translated("commit"):
-                    connection.execute("COMMIT")
+        if isinstance(tx, _SqliteWriter):
+            await tx.commit()
         elif self._write and self._pg_connection.is_in_transaction():
             with translated("commit"):
                 await self._pg_connection.execute("COMMIT")
@@ -168,15 +177,8 @@ class SqlUnitOfWork:
             # The error already on its way out says more than a failed rollback.
 
     def _leave_sqlite(self, database: SqliteDatabase, tx: Transaction) -> None:
-        assert isinstance(tx, SqliteTransaction)
-        connection = tx._connection
-        if not self._write:
-            return
-        try:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-        finally:
-            database.writer_lock.release()
+        if isinstance(tx, _SqliteWriter):
+            tx.roll_back()
 
     async def _leave_postgres(self, database: PostgresDatabase) -> None:
         connection, self._pg_connection = self._pg_connection, None
