@@ -6,6 +6,7 @@ Backends come from ``conftest.py``; PostgreSQL runs when ``SWITCHBOARD_TEST_POST
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import warnings
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -479,17 +480,34 @@ async def test_a_call_reads_back_with_every_field(backend: Backend) -> None:
     assert stored.created_at.tzinfo is UTC and stored.created_at.microsecond == 1
 
 
-async def test_saving_a_call_writes_every_field_and_delete_removes_it(backend: Backend) -> None:
-    await seed(backend.uow, an_account(), a_call(a_full_call().id), a_call("other"))
+async def test_saving_a_call_writes_what_its_life_changes_and_delete_removes_it(
+    backend: Backend,
+) -> None:
+    full = a_full_call()
+    placed = replace(
+        full,
+        phase=Phase.AGENT_RINGING,
+        recording_status=RecordingStatus.STOPPED,
+        recording_set_by_client=False,
+        disposition_code=None,
+        result=None,
+        agent_answered_at=None,
+        connected_at=None,
+        ended_at=None,
+        deadline_at=None,
+        deadline_tag=None,
+    )
+    await seed(backend.uow, an_account(), placed, a_call("other"))
     async with backend.uow() as uow:
-        await uow.calls.save(a_full_call())
+        # What was fixed at placement is not rewritten, whatever the object says.
+        await uow.calls.save(replace(full, agent_phone="sip:changed", reference="changed"))
         with pytest.raises(UnknownEntity):
             await uow.calls.save(a_call("nope"))
         await uow.calls.delete("other")
         await uow.calls.delete("nope")
         await uow.commit()
     async with backend.uow(write=False) as uow:
-        assert await uow.calls.get(a_full_call().id) == a_full_call()
+        assert await uow.calls.get(full.id) == full
         assert await uow.calls.get("other") is None
 
 

@@ -273,6 +273,21 @@ class FakeSettingsRepository:
         return self._session.writing("create setting").settings.setdefault(name, candidate)
 
 
+# The changing columns of ``rows.CALL_CHANGING``, as fields of ``Call``.
+CALL_CHANGING = (
+    "phase",
+    "recording_status",
+    "recording_set_by_client",
+    "disposition_code",
+    "result",
+    "agent_answered_at",
+    "connected_at",
+    "ended_at",
+    "deadline_at",
+    "deadline_tag",
+)
+
+
 class FakeNodeRepository:
     def __init__(self, session: FakeSession) -> None:
         self._session = session
@@ -303,7 +318,9 @@ class FakeCallRepository:
         data = self._session.writing("save call")
         if call.id not in data.calls:
             raise UnknownEntity(f"unknown call {call.id}")
-        data.calls[call.id] = _stored_call(call)
+        stored, saved = data.calls[call.id], _stored_call(call)
+        for name in CALL_CHANGING:  # what a call's life changes; the rest stays as placed
+            setattr(stored, name, getattr(saved, name))
 
     async def delete(self, call_id: str) -> None:
         self._session.writing("delete call").calls.pop(call_id, None)

@@ -114,7 +114,9 @@ class CallRepository(Protocol):
 
     async def get(self, call_id: str, *, for_update: bool = False) -> Call | None: ...
 
-    async def save(self, call: Call) -> None: ...
+    async def save(self, call: Call) -> None:
+        """Write what a call's life changes (phase, recording, disposition, result, times,
+        deadline); what was fixed at placement is never rewritten."""
 
     async def delete(self, call_id: str) -> None: ...
 

@@ -24,7 +24,7 @@ _GET = Sql(f"{_SELECT} WHERE id = ?")
 _GET_FOR_UPDATE = Sql(f"{_SELECT} WHERE id = ? FOR_UPDATE")
 _UPDATE = Sql(
     "UPDATE calls SET "
-    + ", ".join(f"{column} = ?" for column in rows.CALL_COLUMNS[1:])
+    + ", ".join(f"{column} = ?" for column in rows.CALL_CHANGING)
     + " WHERE id = ?"
 )
 _DELETE = Sql("DELETE FROM calls WHERE id = ?")
@@ -74,8 +74,8 @@ class SqlCallRepository:
         return None if row is None else rows.call_of(row)
 
     async def save(self, call: Call) -> None:
-        values = rows.call_values(self._tx.d, call)
-        values.append(values.pop(0))  # the id goes last, in the WHERE clause
+        values = rows.call_changes(self._tx.d, call)
+        values.append(call.id)
         if await self._tx.run("save call", _UPDATE, values) == 0:
             raise UnknownEntity(f"unknown call {call.id}")
 

@@ -147,7 +147,7 @@ calls = Table(
     Column("ended_at", UtcDateTime),
     Column("agent_timeout_s", Float, nullable=False),
     Column("destination_timeout_s", Float, nullable=False),
-    Column("deadline_at", UtcDateTime, index=True),
+    Column("deadline_at", UtcDateTime),
     Column("deadline_tag", String),
     Column("engine", String, nullable=False),
     Column("node_id", String, nullable=False),

@@ -6,7 +6,8 @@ a number, then as text): a group call walks it from the start instead of reading
 It is written in SQL per dialect because it indexes expressions, which SQLAlchemy's schema
 objects (and Alembic's comparison) do not describe; ``tables.py`` says so where it would be.
 
-``ix_calls_node_id_deadline_at`` serves each node's due deadlines and its next one.
+``ix_calls_node_id_deadline_at`` serves each node's due deadlines and its next one, and
+replaces ``ix_calls_deadline_at``.
 
 ``nodes``: where each serving process listens for wake-ups from other processes.
 
@@ -36,6 +37,8 @@ def upgrade() -> None:
     number = "INTEGER" if op.get_bind().dialect.name == "sqlite" else "BIGINT"
     op.execute(_FREE_IDLE.format(number=number))
     op.create_index("ix_calls_node_id_deadline_at", "calls", ["node_id", "deadline_at"])
+    # Superseded by the node's index: one index fewer to keep up at every deadline change.
+    op.drop_index("ix_calls_deadline_at", table_name="calls")
     op.create_table(
         "nodes",
         sa.Column("node_id", sa.String(), nullable=False),
@@ -47,5 +50,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("nodes")
+    op.create_index("ix_calls_deadline_at", "calls", ["deadline_at"])
     op.drop_index("ix_calls_node_id_deadline_at", table_name="calls")
     op.drop_index("ix_agents_free_idle", table_name="agents")
