@@ -28,6 +28,7 @@ class ScriptedEngine:
         self.closed = True
 
     survives_restart = False
+    consumes_deadlines = False
 
     def plan_start(self, setup: CallSetup) -> None:
         return None

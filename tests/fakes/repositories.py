@@ -333,20 +333,20 @@ class FakeCallRepository:
         ]
         return copy.deepcopy(found[0]) if found else None
 
-    async def due_deadlines(
+    async def due_calls(
         self, now: datetime, *, node_id: str, limit: int = 100
-    ) -> builtins.list[tuple[str, datetime, str]]:
+    ) -> builtins.list[Call]:
         now = at_utc(now)
         due = [
-            (call.deadline_at, call.id, call.deadline_tag or "")
+            call
             for call in self._session.data.calls.values()
             if call.phase is not Phase.ENDED
             and call.deadline_at is not None
             and call.deadline_at <= now
             and call.node_id == node_id
         ]
-        due.sort()
-        return [(call_id, at, tag) for at, call_id, tag in due[:limit]]
+        due.sort(key=lambda call: (call.deadline_at, call.id))
+        return [copy.deepcopy(call) for call in due[:limit]]
 
     async def next_deadline(self, node_id: str) -> datetime | None:
         found = [

@@ -100,17 +100,21 @@ class FakeSignals:
     async def schedule(self, call_id: str, due_at: datetime, tag: str) -> None:
         self._record(Signal("schedule", call_id, (due_at, tag)))
 
-    async def agent_answered(self, call_id: str, then: Deadline | None = None) -> None:
+    async def agent_answered(
+        self, call_id: str, then: Deadline | None = None, fired: Deadline | None = None
+    ) -> None:
         self._record(Signal("agent_answered", call_id))
         if then is not None:  # written with the change, as storage does
             await self.schedule(call_id, then.due_at, then.tag)
 
-    async def destination_answered(self, call_id: str, then: Deadline | None = None) -> None:
+    async def destination_answered(
+        self, call_id: str, then: Deadline | None = None, fired: Deadline | None = None
+    ) -> None:
         self._record(Signal("destination_answered", call_id))
         if then is not None:
             await self.schedule(call_id, then.due_at, then.tag)
 
-    async def ended(self, call_id: str, result: CallResult) -> None:
+    async def ended(self, call_id: str, result: CallResult, fired: Deadline | None = None) -> None:
         self._record(Signal("ended", call_id, result))
 
     def kinds(self, call_id: str) -> list[str]:

@@ -21,7 +21,7 @@ from switchboard.domain.events import AgentStateChanged, CallConnected, CallEnde
 from switchboard.domain.placement import PlaceCallRequest
 from switchboard.service import auth, calls, provisioning, scheduler
 from switchboard.service.context import Context
-from switchboard.service.ports import StartOutcome
+from switchboard.service.ports import CallSetup, Deadline, StartOutcome
 from switchboard.service.progress import CallProgress
 from switchboard.service.provisioning import AccountOptions, AgentOptions
 from tests.fakes import FakeClock, FakeEventPublisher, FakeUnitOfWorkFactory
@@ -244,3 +244,40 @@ async def test_a_restart_fires_each_deadline_that_fell_due_while_down_once() -> 
     assert unanswered is not None and unanswered.result == CallResult.failure(
         Party.ORIGINATOR, Reason.NO_ANSWER
     )
+
+
+async def test_a_deadline_reported_twice_takes_effect_once() -> None:
+    """A simulator report consumes the deadline it answers: fired again (a second process, a
+    restart before the first report was known to have run), it changes nothing."""
+    shared, clock = FakeUnitOfWorkFactory(), FakeClock()
+    ctx = simulator_context(shared, clock)
+    await provisioned(ctx)
+    call = await calls.place_call(ctx, "acme", REQUEST)
+    clock.advance(2)
+    async with shared(write=False) as uow:
+        due = await uow.calls.due_calls(clock.now(), node_id=ctx.node_id)
+    setup = CallSetup.of(due[0])
+    await ctx.engine.on_deadline(setup, "sim:agent_answer")
+    async with shared(write=False) as uow:
+        once = await uow.calls.get(call.id)
+    clock.advance(0.5)
+    await ctx.engine.on_deadline(setup, "sim:agent_answer")  # the same deadline again
+    async with shared(write=False) as uow:
+        twice = await uow.calls.get(call.id)
+    assert once == twice and twice is not None
+    assert twice.agent_answered_at == clock.now() - timedelta(seconds=0.5)
+    assert twice.deadline_tag == "sim:destination_answer"
+
+
+async def test_a_due_deadline_that_no_longer_fits_the_phase_is_cleared() -> None:
+    shared, clock = FakeUnitOfWorkFactory(), FakeClock()
+    ctx = simulator_context(shared, clock)
+    await provisioned(ctx)
+    call = await calls.place_call(ctx, "acme", REQUEST)
+    stale = Deadline(clock.now(), "sim:destination_answer")  # not a ringing agent's deadline
+    await CallProgress(ctx).schedule(call.id, stale.due_at, stale.tag)
+    await CallProgress(ctx).destination_answered(call.id, fired=stale)
+    async with shared(write=False) as uow:
+        after = await uow.calls.get(call.id)
+    assert after is not None and after.connected_at is None
+    assert (after.deadline_at, after.deadline_tag) == (None, None)

@@ -127,11 +127,8 @@ class CallRepository(Protocol):
     async def latest_for_agent(self, account_key: str, agent_id: str) -> Call | None:
         """The agent's most recent call, as caller or destination."""
 
-    async def due_deadlines(
-        self, now: datetime, *, node_id: str, limit: int = 100
-    ) -> List[tuple[str, datetime, str]]:
-        """(call_id, deadline_at, tag) of the active calls placed by ``node_id`` whose
-        deadline has passed, earliest first."""
+    async def due_calls(self, now: datetime, *, node_id: str, limit: int = 100) -> List[Call]:
+        """The active calls placed by ``node_id`` whose deadline has passed, earliest first."""
 
     async def next_deadline(self, node_id: str) -> datetime | None:
         """The earliest deadline of the active calls placed by ``node_id``."""
@@ -191,6 +188,12 @@ class UnitOfWorkFactory(Protocol):
 
 
 @dataclass(frozen=True)
+class Deadline:
+    due_at: datetime
+    tag: str
+
+
+@dataclass(frozen=True)
 class CallSetup:
     """What an engine needs to place, drive and end one call; rebuilt from storage."""
 
@@ -202,6 +205,7 @@ class CallSetup:
     agent_timeout_s: float
     destination_timeout_s: float
     phase: Phase = Phase.AGENT_RINGING
+    deadline: Deadline | None = None  # the call's deadline when the setup was read
 
     @classmethod
     def of(cls, call: Call) -> CallSetup:
@@ -214,13 +218,12 @@ class CallSetup:
             agent_timeout_s=call.agent_timeout_s,
             destination_timeout_s=call.destination_timeout_s,
             phase=call.phase,
+            deadline=(
+                Deadline(call.deadline_at, call.deadline_tag or "")
+                if call.deadline_at is not None
+                else None
+            ),
         )
-
-
-@dataclass(frozen=True)
-class Deadline:
-    due_at: datetime
-    tag: str
 
 
 class StartOutcome(enum.Enum):
@@ -235,12 +238,21 @@ class CallSignals(Protocol):
 
     async def schedule(self, call_id: str, due_at: datetime, tag: str) -> None: ...
 
-    async def agent_answered(self, call_id: str, then: Deadline | None = None) -> None:
-        """``then``: the call's next deadline, written in the same transaction."""
+    async def agent_answered(
+        self, call_id: str, then: Deadline | None = None, fired: Deadline | None = None
+    ) -> None:
+        """``then``: the call's next deadline, written in the same transaction. ``fired``: the
+        deadline this report answers; the report is ignored unless that is still the call's
+        deadline, which it consumes (replaced by ``then``, or cleared) in the same
+        transaction."""
 
-    async def destination_answered(self, call_id: str, then: Deadline | None = None) -> None: ...
+    async def destination_answered(
+        self, call_id: str, then: Deadline | None = None, fired: Deadline | None = None
+    ) -> None: ...
 
-    async def ended(self, call_id: str, result: CallResult) -> None: ...
+    async def ended(
+        self, call_id: str, result: CallResult, fired: Deadline | None = None
+    ) -> None: ...
 
 
 class TelephonyEngine(Protocol):
@@ -248,6 +260,9 @@ class TelephonyEngine(Protocol):
     # True when a restarted process can go on driving the calls it left (their state is all
     # in storage); otherwise a restart ends them.
     survives_restart: bool
+    # True when its reports for a deadline say so (``fired``) and so consume it in their own
+    # transaction; otherwise the scheduler claims each deadline before handing it over.
+    consumes_deadlines: bool
 
     def bind(self, signals: CallSignals) -> None:
         """Called once by bootstrap before ``open``."""

@@ -18,7 +18,7 @@ from switchboard.domain.events import (
 )
 from switchboard.domain.wrapup import release_after_call
 from switchboard.service.context import Context
-from switchboard.service.ports import Deadline
+from switchboard.service.ports import Deadline, UnitOfWork
 
 
 class CallProgress:
@@ -34,14 +34,16 @@ class CallProgress:
             await uow.commit()
         self._ctx.wakeup.wake_at(due_at)
 
-    async def agent_answered(self, call_id: str, then: Deadline | None = None) -> None:
+    async def agent_answered(
+        self, call_id: str, then: Deadline | None = None, fired: Deadline | None = None
+    ) -> None:
         async with self._ctx.transaction() as uow:
             call = await uow.calls.get(call_id, for_update=True)
-            if call is None or call.phase is not Phase.AGENT_RINGING:
+            if call is None or not await _consumes(uow, call, fired, Phase.AGENT_RINGING):
                 return
             now = self._ctx.clock.now()
             call.apply_agent_answered(now)
-            _set_next(call, then)
+            _set_next(call, then, fired)
             await uow.calls.save(call)
             uow.events.append(
                 AgentLegAnswered(call.account_key, now, call.id, call.caller_agent_id)
@@ -50,25 +52,27 @@ class CallProgress:
         if then is not None:
             self._ctx.wakeup.wake_at(then.due_at)
 
-    async def destination_answered(self, call_id: str, then: Deadline | None = None) -> None:
+    async def destination_answered(
+        self, call_id: str, then: Deadline | None = None, fired: Deadline | None = None
+    ) -> None:
         async with self._ctx.transaction() as uow:
             call = await uow.calls.get(call_id, for_update=True)
-            if call is None or call.phase is not Phase.DESTINATION_RINGING:
+            if call is None or not await _consumes(uow, call, fired, Phase.DESTINATION_RINGING):
                 return
             account = await uow.accounts.get(call.account_key)
             now = self._ctx.clock.now()
             call.connect(now, account.record_calls if account else False)
-            _set_next(call, then)
+            _set_next(call, then, fired)
             await uow.calls.save(call)
             uow.events.append(CallConnected(call.account_key, now, call.id))
             await uow.commit()
         if then is not None:
             self._ctx.wakeup.wake_at(then.due_at)
 
-    async def ended(self, call_id: str, result: CallResult) -> None:
+    async def ended(self, call_id: str, result: CallResult, fired: Deadline | None = None) -> None:
         async with self._ctx.transaction() as uow:
             call = await uow.calls.get(call_id, for_update=True)
-            if call is None or not call.is_active:
+            if call is None or not call.is_active or not _still_due(call, fired):
                 return
             account = await uow.accounts.get(call.account_key)
             now = self._ctx.clock.now()
@@ -105,7 +109,33 @@ class CallProgress:
             self._ctx.wakeup.wake_at(until)
 
 
-def _set_next(call: Call, then: Deadline | None) -> None:
-    """The engine's next deadline, committed with the change it follows."""
+def _still_due(call: Call, fired: Deadline | None) -> bool:
+    """A report for a deadline counts only while that deadline is still the call's: another
+    report (or a hang-up) has dealt with it otherwise."""
+    if fired is None:
+        return True
+    return call.deadline_at == fired.due_at and (call.deadline_tag or "") == fired.tag
+
+
+async def _consumes(uow: UnitOfWork, call: Call, fired: Deadline | None, phase: Phase) -> bool:
+    """Whether the report applies: the deadline it answers is still due, and the call is in
+    the phase it moves on from. A due deadline that no longer fits the phase is cleared, so
+    that it never fires again."""
+    if not _still_due(call, fired):
+        return False
+    if call.phase is phase:
+        return True
+    if fired is not None and call.is_active:
+        call.deadline_at = call.deadline_tag = None
+        await uow.calls.save(call)
+        await uow.commit()
+    return False
+
+
+def _set_next(call: Call, then: Deadline | None, fired: Deadline | None = None) -> None:
+    """The engine's next deadline, committed with the change it follows; a deadline the
+    report answers is spent."""
     if then is not None:
         call.deadline_at, call.deadline_tag = then.due_at, then.tag
+    elif fired is not None:
+        call.deadline_at = call.deadline_tag = None

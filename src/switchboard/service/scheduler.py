@@ -20,7 +20,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from switchboard.domain.calls import CallResult, Party, Reason
+from switchboard.domain.calls import Call, CallResult, Party, Reason
 from switchboard.service.agents import finish_due_wrapups
 from switchboard.service.calls import HANGUP_TAG
 from switchboard.service.context import Context
@@ -35,17 +35,22 @@ async def fire_due_deadlines(ctx: Context) -> int:
     share commits where storage batches them."""
     now = ctx.clock.now()
     async with ctx.uow(write=False) as uow:
-        due = await uow.calls.due_deadlines(now, node_id=ctx.node_id)
-    fired = await asyncio.gather(*(_fire(ctx, *deadline) for deadline in due))
+        due = await uow.calls.due_calls(now, node_id=ctx.node_id)
+    fired = await asyncio.gather(*(_fire(ctx, call) for call in due))
     return sum(fired)
 
 
-async def _fire(ctx: Context, call_id: str, deadline_at: datetime, tag: str) -> int:
-    async with ctx.uow() as uow:
-        call = await uow.calls.claim_deadline(call_id, deadline_at, tag)
-        await uow.commit()
-    if call is None or not call.is_active:
-        return 0
+async def _fire(ctx: Context, call: Call) -> int:
+    assert call.deadline_at is not None
+    tag = call.deadline_tag or ""
+    if not ctx.engine.consumes_deadlines or call.engine != ctx.engine.name:
+        # Claimed first: the engine's reports may come later, or never name the deadline.
+        async with ctx.uow() as uow:
+            claimed = await uow.calls.claim_deadline(call.id, call.deadline_at, tag)
+            await uow.commit()
+        if claimed is None or not claimed.is_active:
+            return 0
+        call = claimed
     setup = CallSetup.of(call)
     try:
         if tag.startswith(HANGUP_TAG):
@@ -53,9 +58,9 @@ async def _fire(ctx: Context, call_id: str, deadline_at: datetime, tag: str) -> 
         else:
             await ctx.engine.on_deadline(setup, tag)
     except Exception:
-        log.exception("deadline %s of call %s failed; ending the call", tag, call_id)
+        log.exception("deadline %s of call %s failed; ending the call", tag, call.id)
         await CallProgress(ctx).ended(
-            call_id, CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED)
+            call.id, CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED)
         )
     return 1
 

@@ -38,9 +38,8 @@ _CLAIM_DEADLINE = Sql(
 )
 _SET_DEADLINE = Sql("UPDATE calls SET deadline_at = ?, deadline_tag = ? WHERE id = ?")
 # Served by ix_calls_node_id_phase, then the few active calls of the node.
-_DUE_DEADLINES = Sql(
-    "SELECT id, deadline_at, deadline_tag FROM calls "
-    f"WHERE node_id = ? AND phase != '{_ENDED}' AND deadline_at <= ? "
+_DUE_CALLS = Sql(
+    f"{_SELECT} WHERE node_id = ? AND phase != '{_ENDED}' AND deadline_at <= ? "
     "ORDER BY deadline_at, id LIMIT ?"
 )
 _NEXT_DEADLINE = Sql(
@@ -87,17 +86,12 @@ class SqlCallRepository:
         row = await self._tx.one("find the agent's latest call", _LATEST_FOR_AGENT, parameters)
         return None if row is None else rows.call_of(row)
 
-    async def due_deadlines(
+    async def due_calls(
         self, now: datetime, *, node_id: str, limit: int = 100
-    ) -> builtins.list[tuple[str, datetime, str]]:
+    ) -> builtins.list[Call]:
         parameters = (node_id, self._tx.d.time(now), limit)
-        found = await self._tx.all("find due deadlines", _DUE_DEADLINES, parameters)
-        due = []
-        for call_id, deadline_at, tag in found:
-            at = rows.time_of(deadline_at)
-            assert at is not None
-            due.append((call_id, at, tag or ""))
-        return due
+        found = await self._tx.all("find due deadlines", _DUE_CALLS, parameters)
+        return [rows.call_of(row) for row in found]
 
     async def next_deadline(self, node_id: str) -> datetime | None:
         row = await self._tx.one("find the next deadline", _NEXT_DEADLINE, (node_id,))

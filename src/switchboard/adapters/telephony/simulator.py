@@ -51,6 +51,8 @@ class SimulatorEngine:
     name = "simulator"
     # Its calls live in storage alone: a restarted process goes on driving them.
     survives_restart = True
+    # Its reports name the deadline they answer, so need no separate claim.
+    consumes_deadlines = True
 
     def __init__(
         self, now: Callable[[], datetime], answer_ms: int = 1000, talk_seconds: float = 60.0
@@ -108,30 +110,31 @@ class SimulatorEngine:
         return outcome
 
     async def on_deadline(self, setup: CallSetup, tag: str) -> None:
-        signals = self.signals
+        """Each report names the deadline it answers (``fired``), which it consumes in its
+        own transaction: a deadline fires at least once and takes effect once."""
+        signals, call_id, fired = self.signals, setup.call_id, setup.deadline
         if tag == AGENT_NO_ANSWER:
-            await signals.ended(
-                setup.call_id, CallResult.failure(Party.ORIGINATOR, Reason.NO_ANSWER)
-            )
+            result = CallResult.failure(Party.ORIGINATOR, Reason.NO_ANSWER)
+            await signals.ended(call_id, result, fired=fired)
         elif tag == AGENT_ANSWER:
             dialled = self._dial_destination(setup)
             if isinstance(dialled, Deadline):
-                await signals.agent_answered(setup.call_id, then=dialled)
+                await signals.agent_answered(call_id, then=dialled, fired=fired)
             else:
-                await signals.agent_answered(setup.call_id)
-                await signals.ended(setup.call_id, dialled)
+                await signals.agent_answered(call_id, fired=fired)
+                await signals.ended(call_id, dialled)
         elif tag == DESTINATION_NO_ANSWER:
-            await signals.ended(
-                setup.call_id, CallResult.failure(Party.DESTINATION, Reason.NO_ANSWER)
-            )
+            result = CallResult.failure(Party.DESTINATION, Reason.NO_ANSWER)
+            await signals.ended(call_id, result, fired=fired)
         elif tag == DESTINATION_ANSWER:
-            await signals.destination_answered(setup.call_id, then=self._end_of_talk(setup))
+            then = self._end_of_talk(setup)
+            await signals.destination_answered(call_id, then=then, fired=fired)
         elif tag.startswith(HANGUP):
-            await signals.ended(setup.call_id, CallResult.hung_up(Party(tag[len(HANGUP) :])))
+            result = CallResult.hung_up(Party(tag[len(HANGUP) :]))
+            await signals.ended(call_id, result, fired=fired)
         else:
-            await signals.ended(
-                setup.call_id, CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED)
-            )
+            result = CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED)
+            await signals.ended(call_id, result, fired=fired)
 
     def _dial_destination(self, setup: CallSetup) -> Deadline | CallResult:
         """The destination's deadline (its answer or no-answer), or how the call ends now."""

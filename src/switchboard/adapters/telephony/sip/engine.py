@@ -46,6 +46,8 @@ class SipEngine:
     name = "sip"
     # Dialogs live in this process: a restarted process cannot go on with them.
     survives_restart = False
+    # Its reports come later (the phones answer when they do): deadlines are claimed first.
+    consumes_deadlines = False
 
     def __init__(
         self, config: SipConfig, now: Callable[[], datetime], clock: Clock | None = None
