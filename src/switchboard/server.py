@@ -63,6 +63,9 @@ async def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
         # the requests per second of asyncio and h11 on the same core.
         loop="auto",
         http="auto",
+        # Forwarded headers are ours to trust or not (SWITCHBOARD_TRUST_FORWARDED_HEADERS);
+        # uvicorn's own middleware would rewrite the client address on every request.
+        proxy_headers=False,
     )
     server = _Server(config)
     stop = asyncio.Event()

@@ -6,8 +6,8 @@ Backends come from ``conftest.py``; PostgreSQL runs when ``SWITCHBOARD_TEST_POST
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 import warnings
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 

@@ -6,8 +6,7 @@ V0 surface answers ``{"message": ...}``; the token endpoint speaks OAuth 2 (RFC 
 
 from __future__ import annotations
 
-import json
-
+import orjson
 from starlette.responses import Response
 
 from switchboard.domain import errors as e
@@ -43,7 +42,8 @@ def status_for(exc: e.SwitchboardError) -> int:
 def json_response(
     payload: object, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # orjson: the same compact UTF-8 as json.dumps(ensure_ascii=False), several times faster.
+    body = orjson.dumps(payload)
     return Response(body, status_code=status, headers=headers, media_type=JSON_TYPE)
 
 

@@ -31,8 +31,9 @@ from switchboard.service.ports import CallSetup, StartOutcome, UnitOfWork
 log = logging.getLogger(__name__)
 
 HANGUP_TAG = "hangup:"
-# Free group members read at first; more only when none of them may present the CLID.
-_FIRST_CANDIDATES = 8
+# Free group members read at first (one: the longest idle usually takes the call); more, eight
+# times as many each round, only when it may not present the CLID or another process won it.
+_FIRST_CANDIDATES = 1
 
 
 async def _account(uow: UnitOfWork, key: str) -> Account:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import TracebackType
 
 from switchboard.domain.calls import Call
 from switchboard.domain.numbers import NumberPlan
@@ -54,12 +53,33 @@ class Context:
             return True
         return call.ended_at + timedelta(seconds=self.retention_s) > self.clock.now()
 
-    @asynccontextmanager
-    async def transaction(self, *, write: bool = True) -> AsyncIterator[UnitOfWork]:
+    def transaction(self, *, write: bool = True) -> PublishingUnitOfWork:
         """A unit of work whose events are published once it has committed."""
-        async with self.uow(write=write) as uow:
-            yield uow
-        if uow.events:
+        return PublishingUnitOfWork(self, self.uow(write=write))
+
+
+class PublishingUnitOfWork:
+    """``Context.transaction``: a class rather than an ``asynccontextmanager``, which costs a
+    generator and its frames on every request."""
+
+    __slots__ = ("_ctx", "_uow")
+
+    def __init__(self, ctx: Context, uow: UnitOfWork) -> None:
+        self._ctx = ctx
+        self._uow = uow
+
+    async def __aenter__(self) -> UnitOfWork:
+        return await self._uow.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        uow = self._uow
+        await uow.__aexit__(exc_type, exc, tb)
+        if exc_type is None and uow.events:
             events = list(uow.events)
             uow.events.clear()
-            await self.publisher.publish(events)
+            await self._ctx.publisher.publish(events)

@@ -3,14 +3,14 @@
 Each works inside the unit of work's transaction. Inserts use ``ON CONFLICT DO NOTHING`` and
 report a duplicate from the row count; updates of a missing row raise ``UnknownEntity``.
 
-Choosing the agent of a group call never reads a large group: the listed groups' members are
-counted up to ``SMALL_GROUPS``; below that, the free members are read by primary key and
-sorted (cost: the size of a small group); from there on, ``ix_agents_free_idle`` (a partial
-index over the agents free to call, in the order of ``candidate_order``) is walked from the
-agent idle longest, each checked for membership through the members' unique index, until
-enough are found (cost: the free agents ahead of the first free member, few where the groups
-are large). Known hole: a group just above ``SMALL_GROUPS`` whose members are all idle less
-than most other free agents of a large account still walks past those agents.
+Choosing the agent of a group call never reads a large group. The listed groups' sizes (kept
+in ``groups.members``) are added up. Below ``SMALL_GROUPS`` the free members are read by
+primary key and sorted (cost: the size of the groups). From there on, ``ix_agents_free_idle``
+(a partial index over the agents free to call, in the order of ``candidate_order``) is walked
+from the agent idle longest, each checked for membership through the members' unique index,
+until enough are found (cost: the free agents ahead of the first free member, few where the
+groups are large). Known hole: groups just above ``SMALL_GROUPS`` whose members are all idle
+less than most other free agents of a large account still walk past those agents.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from switchboard.adapters.storage import rows
 from switchboard.adapters.storage.database import Sql
 from switchboard.adapters.storage.transaction import Transaction
 from switchboard.domain.accounts import Account
-from switchboard.domain.agents import FREE_TO_CALL_OUT, Agent, AgentState, agent_id_sort_key
+from switchboard.domain.agents import Agent, AgentState, agent_id_sort_key
 from switchboard.domain.errors import AlreadyExists, UnknownEntity
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
@@ -163,12 +163,11 @@ _FREE_IN_GROUPS = Sql(
     "ORDER BY account_key, idle_since IS NOT NULL, idle_since, AGENT_NUMBER, agent_id "
     "LIMIT ?"
 )
-# A group small enough is read whole (its free members by primary key, sorted); a larger one
-# is found by walking ix_agents_free_idle, where its members are dense. Counting stops here.
-SMALL_GROUPS = 2000
+# Groups small enough together are read whole (their free members by primary key, sorted);
+# larger ones are found by walking ix_agents_free_idle, where their members are dense.
+SMALL_GROUPS = 500
 _COUNT_MEMBERS = Sql(
-    "SELECT count(*) FROM (SELECT 1 FROM group_members WHERE account_key = ? "
-    f"AND group_id IN_LIST(?) LIMIT {SMALL_GROUPS}) AS listed"
+    "SELECT coalesce(sum(members), 0) FROM groups WHERE account_key = ? AND group_id IN_LIST(?)"
 )
 
 
@@ -194,7 +193,6 @@ _NEXT_WRAPUP_END = Sql(
     "SELECT MIN(wrapup_until) FROM agents "
     f"WHERE state = '{AgentState.WRAPUP.label}' AND awaiting_disposition IS NULL"
 )
-_FREE_TO_CALL_OUT_LABELS = sorted(state.label for state in FREE_TO_CALL_OUT)
 
 
 class SqlAgentRepository:
@@ -249,9 +247,9 @@ class SqlAgentRepository:
         limit: int = 10,
     ) -> builtins.list[Agent]:
         groups = self._tx.list_param(group_ids)
-        free_states = self._tx.list_param(_FREE_TO_CALL_OUT_LABELS)
+        free_states = self._tx.free_to_call_out
         wrapup = self._tx.d.flag(wrapup_allowed)
-        counted = await self._tx.one("count group members", _COUNT_MEMBERS, (account_key, groups))
+        counted = await self._tx.one("size the groups", _COUNT_MEMBERS, (account_key, groups))
         if counted is not None and counted[0] < _small_groups():
             parameters: tuple[object, ...] = (
                 account_key,
@@ -300,6 +298,11 @@ _INSERT_MEMBER = Sql(
     "INSERT INTO group_members (account_key, group_id, agent_id) VALUES (?, ?, ?) "
     "ON CONFLICT DO NOTHING"
 )
+_RECOUNT = Sql(
+    "UPDATE groups SET members = (SELECT count(*) FROM group_members AS m "
+    "WHERE m.account_key = groups.account_key AND m.group_id = groups.group_id) "
+    "WHERE account_key = ? AND group_id = ?"
+)
 
 
 class SqlGroupRepository:
@@ -325,6 +328,7 @@ class SqlGroupRepository:
         values = [(account_key, group_id, agent_id) for agent_id in dict.fromkeys(agent_ids)]
         if values:
             await self._tx.run_many("add group members", _INSERT_MEMBER, values)
+            await self._tx.run("count group members", _RECOUNT, (account_key, group_id))
 
     async def list(self, account_key: str) -> dict[str, builtins.list[str]]:
         return await self._groups(account_key, None)

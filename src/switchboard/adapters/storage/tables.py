@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 
 from switchboard.adapters.storage.coltypes import StringList, UtcDateTime
@@ -95,6 +96,7 @@ groups = Table(
     metadata,
     Column("account_key", String, nullable=False),
     Column("group_id", String, nullable=False),
+    Column("members", Integer, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("account_key", "group_id"),
     ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
 )

@@ -11,6 +11,9 @@ replaces ``ix_calls_deadline_at``.
 
 ``nodes``: where each serving process listens for wake-ups from other processes.
 
+``groups.members``: how many members a group has (kept by whoever adds them), so that a group
+call chooses between reading small groups whole and walking the index without counting.
+
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-30
@@ -39,6 +42,14 @@ def upgrade() -> None:
     op.create_index("ix_calls_node_id_deadline_at", "calls", ["node_id", "deadline_at"])
     # Superseded by the node's index: one index fewer to keep up at every deadline change.
     op.drop_index("ix_calls_deadline_at", table_name="calls")
+    with op.batch_alter_table("groups") as groups:
+        groups.add_column(
+            sa.Column("members", sa.Integer(), nullable=False, server_default=sa.text("0"))
+        )
+    op.execute(
+        "UPDATE groups SET members = (SELECT count(*) FROM group_members AS m "
+        "WHERE m.account_key = groups.account_key AND m.group_id = groups.group_id)"
+    )
     op.create_table(
         "nodes",
         sa.Column("node_id", sa.String(), nullable=False),
@@ -50,6 +61,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("nodes")
+    with op.batch_alter_table("groups") as groups:
+        groups.drop_column("members")
     op.create_index("ix_calls_deadline_at", "calls", ["deadline_at"])
     op.drop_index("ix_calls_node_id_deadline_at", table_name="calls")
     op.drop_index("ix_agents_free_idle", table_name="agents")
