@@ -30,14 +30,22 @@ from switchboard.service.progress import CallProgress
 log = logging.getLogger(__name__)
 
 
+DUE_BATCH = 100
+
+
 async def fire_due_deadlines(ctx: Context) -> int:
-    """Fire the due deadlines of this node's calls, all at once: their transactions then
-    share commits where storage batches them."""
+    """Fire the due deadlines of this node's calls (up to ``DUE_BATCH``), all at once: their
+    transactions then share commits where storage batches them. Returns how many fired."""
+    return (await _fire_batch(ctx))[1]
+
+
+async def _fire_batch(ctx: Context) -> tuple[int, int]:
+    """(deadlines found due, deadlines fired)."""
     now = ctx.clock.now()
     async with ctx.uow(write=False) as uow:
-        due = await uow.calls.due_calls(now, node_id=ctx.node_id)
+        due = await uow.calls.due_calls(now, node_id=ctx.node_id, limit=DUE_BATCH)
     fired = await asyncio.gather(*(_fire(ctx, call) for call in due))
-    return sum(fired)
+    return len(due), sum(fired)
 
 
 async def _fire(ctx: Context, call: Call) -> int:
@@ -90,13 +98,10 @@ async def recover(ctx: Context) -> int:
     return len(stale)
 
 
-async def next_due(ctx: Context) -> datetime | None:
-    """The earliest deadline or wrap-up end this process should act on, from storage."""
+async def next_due(ctx: Context) -> tuple[datetime | None, datetime | None]:
+    """This node's next call deadline and the next wrap-up end, from storage."""
     async with ctx.uow(write=False) as uow:
-        call_deadline = await uow.calls.next_deadline(ctx.node_id)
-        wrapup_end = await uow.agents.next_wrapup_end()
-    found = [at for at in (call_deadline, wrapup_end) if at is not None]
-    return min(found) if found else None
+        return await uow.calls.next_deadline(ctx.node_id), await uow.agents.next_wrapup_end()
 
 
 class DeadlineLoop:
@@ -107,16 +112,24 @@ class DeadlineLoop:
     purged when the loop is awake anyway and a minute has passed, never on an idle timer.
     """
 
-    def __init__(self, ctx: Context, *, retry_s: float = 1.0) -> None:
+    def __init__(self, ctx: Context, *, retry_s: float = 1.0, gap_s: float = 0.005) -> None:
         self._ctx = ctx
         self._retry_s = retry_s
+        # Rounds are at least this far apart: under load each then fires a batch, rather than
+        # paying its queries for one deadline; it is also the most a deadline waits for it.
+        self._gap_s = gap_s
+        self._last_round = -gap_s
         self._woken = asyncio.Event()
         self._target: datetime | None = None
+        self._wrapup_at: datetime | None = None  # the next wrap-up end, as last read
         self._timer: asyncio.TimerHandle | None = None
         self._next_purge = 0.0
         self.rounds = 0  # how often it woke and read storage: for tests and benchmarks
 
     def wake_at(self, due_at: datetime) -> None:
+        # Maybe a wrap-up end (``wake_at`` does not say): looked for once it is due.
+        if self._wrapup_at is not None and due_at < self._wrapup_at:
+            self._wrapup_at = due_at
         if self._target is None or due_at < self._target:
             self._target = due_at
             self._arm()
@@ -128,9 +141,10 @@ class DeadlineLoop:
         assert self._target is not None
         if self._timer is not None:
             self._timer.cancel()
-        delay = (self._target - self._ctx.clock.now()).total_seconds()
         loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(max(delay, 0.0), self._woken.set)
+        delay = (self._target - self._ctx.clock.now()).total_seconds()
+        delay = max(delay, self._last_round + self._gap_s - loop.time(), 0.0)
+        self._timer = loop.call_later(delay, self._woken.set)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -142,6 +156,7 @@ class DeadlineLoop:
                 self._target = None
                 self.rounds += 1
                 upcoming = await self._round(loop)
+                self._last_round = loop.time()
                 if upcoming is not None:
                     self.wake_at(upcoming)
         finally:
@@ -151,13 +166,19 @@ class DeadlineLoop:
     async def _round(self, loop: asyncio.AbstractEventLoop) -> datetime | None:
         ctx = self._ctx
         try:
-            # A backlog: let requests in between batches (a yield, not a wait for a flag).
-            while await tick(ctx) > 0:  # noqa: ASYNC110
+            # A full batch means a backlog: fire the next, letting requests in between.
+            while (await _fire_batch(ctx))[0] == DUE_BATCH:  # noqa: ASYNC110
                 await asyncio.sleep(0)
+            wrapup = self._wrapup_at
+            if wrapup is None or wrapup <= ctx.clock.now():  # unknown, or due
+                while await finish_due_wrapups(ctx) > 0:  # noqa: ASYNC110
+                    await asyncio.sleep(0)
             if loop.time() >= self._next_purge:
                 await purge_expired(ctx)
                 self._next_purge = loop.time() + 60
-            return await next_due(ctx)
+            call_deadline, self._wrapup_at = await next_due(ctx)
+            found = [at for at in (call_deadline, self._wrapup_at) if at is not None]
+            return min(found) if found else None
         except asyncio.CancelledError:
             raise
         except Exception:  # keep the timers alive through a transient storage error
