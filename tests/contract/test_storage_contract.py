@@ -945,3 +945,41 @@ def test_database_urls_of_no_shared_database_are_refused(url: str) -> None:
 
     with pytest.raises(ValueError):
         parse_database_url(url)
+
+
+async def test_a_cached_account_sees_another_process_change_within_its_time_to_live(
+    sql_backend: Backend,
+) -> None:
+    this, other = sql_backend.uow, SqlUnitOfWorkFactory(sql_backend.new_database())
+    this.database.accounts.ttl_s = 0.2  # type: ignore[attr-defined]
+    await seed(this, an_account(wrapup_seconds=10))
+    async with this(write=False) as uow:
+        assert (await uow.accounts.get(KEY, cached=True)).wrapup_seconds == 10  # type: ignore[union-attr]
+    async with other() as uow:
+        await uow.accounts.save(an_account(wrapup_seconds=99))
+        await uow.accounts.rotate_api_token(KEY, "new-hash")
+        await uow.commit()
+    async with this(write=False) as uow:
+        stale = await uow.accounts.get(KEY, cached=True)
+        # Never stale: the token generation (revocation).
+        assert await uow.accounts.credentials(KEY) == ("new-hash", 2)
+    assert stale is not None and stale.wrapup_seconds == 10
+    await asyncio.sleep(0.25)  # past the time to live: read again
+    async with this(write=False) as uow:
+        assert (await uow.accounts.get(KEY, cached=True)).wrapup_seconds == 99  # type: ignore[union-attr]
+
+
+async def test_a_cached_account_is_a_copy_and_this_process_sees_its_own_change_at_once(
+    sql_backend: Backend,
+) -> None:
+    await seed(sql_backend.uow, an_account(deny_prefixes=["09"]))
+    async with sql_backend.uow(write=False) as uow:
+        first = await uow.accounts.get(KEY, cached=True)
+    assert first is not None
+    first.deny_prefixes.append("070")  # a caller's change to its copy
+    async with sql_backend.uow() as uow:
+        await uow.accounts.save(an_account(deny_prefixes=["08"]))
+        await uow.commit()
+    async with sql_backend.uow(write=False) as uow:
+        again = await uow.accounts.get(KEY, cached=True)
+    assert again is not None and again.deny_prefixes == ["08"]

@@ -77,7 +77,7 @@ class FakeAccountRepository:
     def __init__(self, session: FakeSession) -> None:
         self._session = session
 
-    async def get(self, key: str) -> Account | None:
+    async def get(self, key: str, *, cached: bool = False) -> Account | None:
         return copy.deepcopy(self._session.data.accounts.get(key))
 
     async def add(self, account: Account, api_token_hash: str) -> None:

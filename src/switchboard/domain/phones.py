@@ -6,6 +6,7 @@ the operator commands can refuse an unknown word before the simulator ever sees 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -23,8 +24,10 @@ class SimPhone:
     hangup_ms: int | None = None
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_sim(uri: str) -> SimPhone:
-    """Raises ``ValueError`` naming what is wrong."""
+    """Raises ``ValueError`` naming what is wrong. Remembered: agents' phones repeat, and the
+    simulator reads them at every step of a call."""
     if not uri.lower().startswith("sim:"):
         raise ValueError(f"not a sim: URI: {uri!r}")
     rest = uri[4:]

@@ -60,7 +60,7 @@ async def finish_due_wrapups(ctx: Context) -> int:
     for account_key, agent_id in due:
         async with ctx.transaction() as uow:
             agent = await uow.agents.get(account_key, agent_id, for_update=True)
-            account = await uow.accounts.get(account_key)
+            account = await uow.accounts.get(account_key, cached=True)
             if agent is None or account is None or not wrapup_may_end(agent, now):
                 continue
             end_wrapup(agent, account)

@@ -37,7 +37,7 @@ _FIRST_CANDIDATES = 1
 
 
 async def _account(uow: UnitOfWork, key: str) -> Account:
-    account = await uow.accounts.get(key)
+    account = await uow.accounts.get(key, cached=True)
     if account is None:
         raise NotFound()
     return account

@@ -25,7 +25,10 @@ List = list
 
 
 class AccountRepository(Protocol):
-    async def get(self, key: str) -> Account | None: ...
+    async def get(self, key: str, *, cached: bool = False) -> Account | None:
+        """``cached``: may be up to a second old when another process changed the account
+        (its token generation included: read ``credentials`` for that). For reads that only
+        apply the settings (placing a call, its progress); never before changing it."""
 
     async def add(self, account: Account, api_token_hash: str) -> None:
         """Raises ``AlreadyExists`` when the key is taken."""

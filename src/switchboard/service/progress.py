@@ -59,7 +59,7 @@ class CallProgress:
             call = await uow.calls.get(call_id, for_update=True)
             if call is None or not await _consumes(uow, call, fired, Phase.DESTINATION_RINGING):
                 return
-            account = await uow.accounts.get(call.account_key)
+            account = await uow.accounts.get(call.account_key, cached=True)
             now = self._ctx.clock.now()
             call.connect(now, account.record_calls if account else False)
             _set_next(call, then, fired)
@@ -74,7 +74,7 @@ class CallProgress:
             call = await uow.calls.get(call_id, for_update=True)
             if call is None or not call.is_active or not _still_due(call, fired):
                 return
-            account = await uow.accounts.get(call.account_key)
+            account = await uow.accounts.get(call.account_key, cached=True)
             now = self._ctx.clock.now()
             call.end(result, now)
             await uow.calls.save(call)

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from switchboard.adapters.storage.cache import AccountCache
 from switchboard.adapters.storage.errors import translated
 from switchboard.adapters.storage.urls import parse_database_url
 from switchboard.domain.errors import StorageUnavailable
@@ -109,6 +110,7 @@ class SqliteDatabase:
         self._batch: asyncio.Future[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self.commits = 0  # batches committed: for tests and benchmarks
+        self.accounts = AccountCache()
 
     def _connect(self, busy_ms: int) -> sqlite3.Connection:
         if not Path(self.path).parent.is_dir():
@@ -260,6 +262,7 @@ class PostgresDatabase:
         self._max_size = max_size
         self._timeout = command_timeout_s
         self._pool: Any = None
+        self.accounts = AccountCache()
         self._opening: asyncio.Lock | None = None
 
     async def pool(self) -> Any:

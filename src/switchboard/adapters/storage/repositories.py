@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from switchboard.adapters.storage import rows
+from switchboard.adapters.storage.cache import AccountCache
 from switchboard.adapters.storage.database import Sql
 from switchboard.adapters.storage.transaction import Transaction
 from switchboard.domain.accounts import Account
@@ -75,26 +76,35 @@ _INSERT_CALLBACK_NUMBER = Sql(
 
 
 class SqlAccountRepository:
-    def __init__(self, tx: Transaction) -> None:
+    def __init__(self, tx: Transaction, cache: AccountCache | None = None) -> None:
         self._tx = tx
+        self._cache = cache or AccountCache(0.0)
 
-    async def get(self, key: str) -> Account | None:
+    async def get(self, key: str, *, cached: bool = False) -> Account | None:
+        if cached:
+            account = self._cache.get(key)
+            if account is not None:
+                return account
         found = await self._tx.all("get account", _ACCOUNT, (key,))
         if not found:
             return None
         width = len(rows.ACCOUNT_COLUMNS)
         numbers = [row[width:] for row in found if row[width] is not None]
-        return rows.account_of(found[0], numbers)
+        account = rows.account_of(found[0], numbers)
+        self._cache.put(account)
+        return account
 
     async def add(self, account: Account, api_token_hash: str) -> None:
         values = rows.account_values(self._tx.d, account)
         values += [account.key, api_token_hash, account.token_generation]
+        self._cache.forget(account.key)
         if await self._tx.run("add account", _INSERT_ACCOUNT, values) == 0:
             raise AlreadyExists(f"account {account.key} already exists")
         await self._write_numbers(account)
 
     async def save(self, account: Account) -> None:
         values = [*rows.account_values(self._tx.d, account), account.key]
+        self._cache.forget(account.key)
         if await self._tx.run("save account", _UPDATE_ACCOUNT, values) == 0:
             raise UnknownEntity(f"unknown account {account.key}")
         await self._tx.run("save account", _DELETE_CALLBACK_NUMBERS, (account.key,))
@@ -110,6 +120,7 @@ class SqlAccountRepository:
         return None if row is None else (row[0], row[1])
 
     async def rotate_api_token(self, key: str, api_token_hash: str) -> int:
+        self._cache.forget(key)
         row = await self._tx.run_returning("rotate API token", _ROTATE, (api_token_hash, key))
         if row is None:
             raise UnknownEntity(f"unknown account {key}")

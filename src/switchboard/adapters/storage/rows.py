@@ -9,10 +9,11 @@ text order is time order and older databases read the same), PostgreSQL as
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from switchboard.domain.accounts import Account, CallbackNumber
 from switchboard.domain.agents import Agent, AgentState, PostCallState
@@ -75,11 +76,11 @@ def time_of(value: Any) -> datetime | None:
 
 
 def strings_of(value: Any) -> list[str]:
-    return [str(item) for item in json.loads(value)]
+    return [str(item) for item in orjson.loads(value)]
 
 
 def strings(values: Sequence[str]) -> str:
-    return json.dumps(list(values))
+    return orjson.dumps(list(values)).decode()
 
 
 # --------------------------------------------------------------------------- accounts

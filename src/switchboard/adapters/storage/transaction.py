@@ -36,6 +36,7 @@ class SqliteTransaction:
 
     @staticmethod
     def list_param(values: Iterable[str]) -> Any:
+        # json, not orjson: ids come from clients, and json escapes what orjson refuses.
         return json.dumps(list(values))
 
     async def one(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> Row | None:

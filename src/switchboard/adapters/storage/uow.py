@@ -114,7 +114,7 @@ class SqlUnitOfWork:
         else:
             self._tx = await self._enter_postgres(database)
         tx = self._tx
-        self.accounts = SqlAccountRepository(tx)
+        self.accounts = SqlAccountRepository(tx, self._database.accounts)
         self.agents = SqlAgentRepository(tx)
         self.groups = SqlGroupRepository(tx)
         self.calls = SqlCallRepository(tx)
