@@ -18,7 +18,8 @@ connection and reuses it.
 SQL is written once, with ``?`` placeholders; :class:`Sql` renders it for each dialect
 (``$1``... for asyncpg). ``IN_LIST(?)`` takes one list parameter (``json_each`` on SQLite,
 ``= ANY`` on PostgreSQL), ``FOR_UPDATE`` locks rows on PostgreSQL only, and
-``AGENT_NUMBER`` is the agent id as a number.
+``AGENT_NUMBER`` is the agent id as a number, and ``FENCE`` ends a subquery that PostgreSQL
+must plan on its own (``OFFSET 0``).
 """
 
 from __future__ import annotations
@@ -76,11 +77,13 @@ class Sql:
             text.replace("IN_LIST(?)", "IN (SELECT value FROM json_each(?))")
             .replace(" FOR_UPDATE", "")
             .replace("AGENT_NUMBER", SQLITE_AGENT_NUMBER)
+            .replace(" FENCE", "")
         )
         pg = (
             text.replace("IN_LIST(?)", "= ANY(?)")
             .replace(" FOR_UPDATE", " FOR UPDATE")
             .replace("AGENT_NUMBER", POSTGRES_AGENT_NUMBER)
+            .replace(" FENCE", " OFFSET 0")
         )
         counter = iter(range(1, 1000))
         self.postgres = _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", pg)

@@ -187,11 +187,13 @@ def _small_groups() -> int:
     return SMALL_GROUPS
 
 
+# The free members first (FENCE keeps PostgreSQL from walking ix_agents_free_idle for the
+# ORDER BY, which would read every free agent of the account), then the idle order.
 _FREE_IN_SMALL_GROUPS = Sql(
-    f"SELECT {_AGENT_COLUMNS} FROM agents AS a "
+    f"SELECT {_AGENT_COLUMNS} FROM (SELECT {_AGENT_COLUMNS} FROM agents AS a "
     "WHERE a.account_key = ? AND a.agent_id IN (SELECT m.agent_id FROM group_members AS m "
     "WHERE m.account_key = ? AND m.group_id IN_LIST(?)) "
-    f"AND {_FREE} AND agent_id != ? "
+    f"AND {_FREE} AND agent_id != ? FENCE) AS candidates "
     "ORDER BY idle_since IS NOT NULL, idle_since, AGENT_NUMBER, agent_id LIMIT ?"
 )
 _DUE_WRAPUPS = Sql(
