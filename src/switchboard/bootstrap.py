@@ -54,6 +54,17 @@ class Runtime:
             await self.database.close()
 
 
+def check_telephony(settings: Settings) -> None:
+    """What a process that places calls needs beyond valid settings."""
+    if settings.telephony == "sip" and settings.sip_trunk_host is None:
+        if not settings.sip_agents_only:
+            # Numbers can only go to a trunk: without one every call to a number would fail.
+            raise ConfigError(
+                "SWITCHBOARD_SIP_TRUNK_HOST is required with SWITCHBOARD_TELEPHONY=sip "
+                "(or set SWITCHBOARD_SIP_AGENTS_ONLY=true to place agent-to-agent calls only)"
+            )
+
+
 def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
     if settings.telephony == "simulator":
         return SimulatorEngine(
@@ -105,6 +116,8 @@ async def build(
 ) -> Runtime:
     """Connect, migrate, and wire the service. ``open_engine`` is false for one-shot CLI
     commands, which never listen for SIP."""
+    if open_engine:
+        check_telephony(settings)
     clock = clock or SystemClock()
     try:
         database = open_database(settings.database_url)

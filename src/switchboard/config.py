@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     sip_tcp_idle_seconds: float = Field(300, ge=0)
     sip_max_inbound_tcp: int = Field(1024, ge=1)
     sip_trunk_host: str | None = None
+    # Without a trunk only agent-to-agent calls can be placed: say so, or the start fails.
+    sip_agents_only: bool = False
     sip_trunk_port: int = Field(5060, ge=1, le=65535)
     sip_trunk_transport: Literal["udp", "tcp"] = "udp"
     sip_trunk_proxy: str | None = None
