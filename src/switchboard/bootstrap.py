@@ -56,13 +56,13 @@ class Runtime:
 
 def check_telephony(settings: Settings) -> None:
     """What a process that places calls needs beyond valid settings."""
-    if settings.telephony == "sip" and settings.sip_trunk_host is None:
-        if not settings.sip_agents_only:
-            # Numbers can only go to a trunk: without one every call to a number would fail.
-            raise ConfigError(
-                "SWITCHBOARD_SIP_TRUNK_HOST is required with SWITCHBOARD_TELEPHONY=sip "
-                "(or set SWITCHBOARD_SIP_AGENTS_ONLY=true to place agent-to-agent calls only)"
-            )
+    # Numbers can only go to a trunk: without one every call to a number would fail.
+    no_trunk = settings.sip_trunk_host is None and not settings.sip_agents_only
+    if settings.telephony == "sip" and no_trunk:
+        raise ConfigError(
+            "SWITCHBOARD_SIP_TRUNK_HOST is required with SWITCHBOARD_TELEPHONY=sip "
+            "(or set SWITCHBOARD_SIP_AGENTS_ONLY=true to place agent-to-agent calls only)"
+        )
 
 
 def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
