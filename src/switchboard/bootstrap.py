@@ -91,6 +91,7 @@ def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
             flow_i_numbers=tuple(settings.sip_flow1_numbers),
             keepalive_s=settings.sip_keepalive_seconds,
             max_call_s=settings.sip_max_call_seconds,
+            session_expires_s=settings.sip_session_expires_seconds,
             dns_ttl_s=settings.sip_dns_ttl_seconds,
             tcp_idle_s=settings.sip_tcp_idle_seconds,
             max_inbound_tcp=settings.sip_max_inbound_tcp,

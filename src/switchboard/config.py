@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     sip_flow1_numbers: list[str] = Field(default_factory=list)
     sip_keepalive_seconds: float = Field(30, ge=0)
     sip_max_call_seconds: float = Field(4 * 3600, ge=0)
+    sip_session_expires_seconds: float = Field(1800, ge=0)
     sip_dns_ttl_seconds: float = Field(60, ge=0)
     sip_tcp_idle_seconds: float = Field(300, ge=0)
     sip_max_inbound_tcp: int = Field(1024, ge=1)

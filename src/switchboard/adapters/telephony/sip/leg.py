@@ -31,7 +31,7 @@ import random
 import secrets
 from typing import Protocol
 
-from switchboard.adapters.telephony.sip import sdp
+from switchboard.adapters.telephony.sip import sdp, session_timer
 from switchboard.adapters.telephony.sip.addressing import LegPlan
 from switchboard.adapters.telephony.sip.auth import Challenge, DigestClient
 from switchboard.adapters.telephony.sip.clock import Timer
@@ -39,6 +39,7 @@ from switchboard.adapters.telephony.sip.dialog import Dialog
 from switchboard.adapters.telephony.sip.endpoint import ALLOW, Endpoint, make_response
 from switchboard.adapters.telephony.sip.message import Request, Response, SipParseError
 from switchboard.adapters.telephony.sip.requests import cancel_of, initial_invite
+from switchboard.adapters.telephony.sip.session_timer import SessionTimer
 from switchboard.adapters.telephony.sip.transaction import (
     ClientTransaction,
     Failure,
@@ -122,6 +123,11 @@ class Leg:
         self._guard: Timer | None = None
         self._glare: Timer | None = None
         self._glare_tries = 0
+        # RFC 4028: the negotiated session timer (None: the peer runs none), its wake-up, and
+        # our refresh under way.
+        self.session: SessionTimer | None = None
+        self._session_wake: Timer | None = None
+        self._refresh_tx: ClientTransaction | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -150,6 +156,7 @@ class Leg:
             self.local_sdp = answer
         self.answer = None
         self.state = LegState.CONFIRMED
+        self._arm_session()
 
     def reinvite(self, offer: bytes) -> None:
         """Send the party a new offer inside the dialog (flow IV's second INVITE)."""
@@ -167,13 +174,17 @@ class Leg:
         request = self.dialog.request("INVITE")
         self._stamp(request, credentials_from)
         request.add("Contact", self._endpoint.contact(self.plan.transport))
+        self._ask_for_timer(request)
         request.add("Content-Type", sdp.CONTENT_TYPE)
         request.body = self._reoffer
         self._reinvite_tx = self._endpoint.send_request(request, self.dialog.next_hop(), self)
 
     def probe(self) -> None:
-        """An in-dialog OPTIONS: any final answer but 408/481 says the party is still there."""
+        """An in-dialog OPTIONS: any final answer but 408/481 says the party is still there.
+        A party with a session timer is watched by the timer instead."""
         if self.state is not LegState.CONFIRMED or self.dialog is None or self._probe_tx:
+            return
+        if self.session is not None:
             return
         request = self.dialog.request("OPTIONS")
         self._stamp(request, None)
@@ -223,6 +234,7 @@ class Leg:
             cseq=self._cseq,
             offer=self._offer,
             auth=auth,
+            session_expires_s=endpoint.config.session_expires_s,
         )
         self._invite_tx = endpoint.send_request(self._invite, self.plan.target, self)
 
@@ -278,6 +290,9 @@ class Leg:
         if self._glare is not None:
             self._glare.cancel()
             self._glare = None
+        if self._session_wake is not None:
+            self._session_wake.cancel()
+            self._session_wake = None
         self._invite = None
         self.answer = None
         self._endpoint.unregister_later(self.key, self)
@@ -298,6 +313,8 @@ class Leg:
             self._probe_tx = None
             if response.status in (408, 481) and not self._end_requested:
                 self._observer.leg_lost(self)
+        elif tx is self._refresh_tx:
+            self._refresh_response(tx, response)
 
     def transaction_failed(self, tx: ClientTransaction, failure: Failure) -> None:
         status = TIMEOUT_STATUS if failure is Failure.TIMEOUT else TRANSPORT_STATUS
@@ -318,6 +335,11 @@ class Leg:
             self._ended()
         elif tx is self._probe_tx:
             self._probe_tx = None
+            if not self._end_requested:
+                self._observer.leg_lost(self)
+        elif tx is self._refresh_tx:
+            self._refresh_tx = None
+            log.info("%s: session refresh failed (%s); ending the call", self, failure.name)
             if not self._end_requested:
                 self._observer.leg_lost(self)
 
@@ -354,6 +376,7 @@ class Leg:
         assert self._invite is not None
         self.dialog = Dialog.as_uac(self._invite, response)
         self.answer = response
+        self.session = session_timer.from_answer(response)
         if sdp.has_media(response.body):
             self.remote_sdp = response.body
         self.state = LegState.ANSWERED
@@ -403,6 +426,7 @@ class Leg:
             self._send_dialog_ack(response.cseq[0], None, tx.request)
             if self._end_requested:
                 return
+            self._refreshed(response)
             self.local_sdp = self._reoffer
             if sdp.has_media(response.body):
                 self.remote_sdp = response.body
@@ -456,6 +480,107 @@ class Leg:
             return False
         return True
 
+    # ----------------------------------------------------------------- session timer
+
+    def _ask_for_timer(self, request: Request) -> None:
+        seconds = self._endpoint.config.session_expires_s
+        if seconds > 0:
+            request.add("Supported", "timer")
+            request.add("Session-Expires", str(int(seconds)))
+
+    def _arm_session(self) -> None:
+        if self._session_wake is not None:
+            self._session_wake.cancel()
+            self._session_wake = None
+        timer = self.session
+        if timer is None or self.state is not LegState.CONFIRMED:
+            return
+        action = self._send_refresh if timer.we_refresh else self._session_expired
+        self._session_wake = self._endpoint.clock.call_later(timer.wake_after_s, action)
+
+    def _session_expired(self) -> None:
+        self._session_wake = None
+        if self.state is LegState.CONFIRMED and not self._end_requested:
+            log.info("%s: the peer did not refresh the session; ending the call", self)
+            self._observer.leg_lost(self)
+
+    def _send_refresh(self) -> None:
+        """RFC 4028 section 7.4: refresh by UPDATE (no body) or re-INVITE (the same SDP)."""
+        self._session_wake = None
+        timer = self.session
+        if (
+            timer is None
+            or self.dialog is None
+            or self.state is not LegState.CONFIRMED
+            or self._end_requested
+        ):
+            return
+        if any(
+            tx is not None and tx.state in (State.CALLING, State.PROCEEDING)
+            for tx in (self._refresh_tx, self._reinvite_tx)
+        ):
+            # A re-INVITE of ours is under way and will refresh the session when answered.
+            self._session_wake = self._endpoint.clock.call_later(
+                min(1.0, timer.interval_s / 8), self._send_refresh
+            )
+            return
+        request = self.dialog.request(timer.method)
+        self._stamp(request, None)
+        request.add("Contact", self._endpoint.contact(self.plan.transport))
+        request.add("Supported", "timer")
+        request.add("Session-Expires", f"{int(timer.interval_s)};refresher=uac")
+        if timer.method == "INVITE" and self.local_sdp is not None:
+            request.add("Content-Type", sdp.CONTENT_TYPE)
+            request.body = self.local_sdp
+        self._refresh_tx = self._endpoint.send_request(request, self.dialog.next_hop(), self)
+
+    def _refresh_response(self, tx: ClientTransaction, response: Response) -> None:
+        status = response.status
+        if status < 200:
+            return
+        method = tx.request.method
+        if 200 <= status < 300:
+            if method == "INVITE":
+                if response.cseq[0] in self._acks:
+                    self._reack(response)
+                    return
+                if self.dialog is not None:
+                    self.dialog.refresh_target(response)
+                    self._send_dialog_ack(response.cseq[0], None, tx.request)
+            else:
+                self._refresh_tx = None  # an INVITE's stays: its 2xx may come again
+            self._refreshed(response)
+            return
+        self._refresh_tx = None
+        if self._end_requested:
+            return
+        timer = self.session
+        retry: SessionTimer | None = None
+        if timer is not None and status == 422:
+            smallest = session_timer.min_se(response)
+            if smallest is not None and smallest > timer.interval_s:
+                retry = SessionTimer(smallest, True, timer.method)
+        elif timer is not None and status in (405, 501) and method == "UPDATE":
+            retry = SessionTimer(timer.interval_s, True, "INVITE")
+        elif timer is not None and status == 491:
+            self._session_wake = self._endpoint.clock.call_later(
+                random.uniform(*GLARE_WAIT_S), self._send_refresh
+            )
+            return
+        if retry is not None:
+            self.session = retry
+            self._send_refresh()
+            return
+        log.info("%s: session refresh answered %s; ending the call", self, status)
+        self._observer.leg_lost(self)
+
+    def _refreshed(self, response: Response) -> None:
+        """A 2xx to a re-INVITE or UPDATE of ours: the session lives another interval."""
+        if self.session is None:
+            return
+        self.session = session_timer.from_answer(response, self.session) or self.session
+        self._arm_session()
+
     # ----------------------------------------------------------------- requests from the peer
 
     def request_received(self, tx: ServerTransaction, request: Request) -> None:
@@ -475,6 +600,9 @@ class Leg:
                 self._observer.leg_hung_up(self)
         elif method in ("INVITE", "UPDATE"):
             self._refresh(tx, request)
+            if self.session is not None or request.get("Session-Expires"):
+                self.session = session_timer.from_peer_refresh(request, self.session)
+                self._arm_session()
         elif method in ("INFO", "OPTIONS"):
             response = make_response(request, 200)
             if method == "OPTIONS":
