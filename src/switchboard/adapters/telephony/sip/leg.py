@@ -19,8 +19,9 @@ changes the call (``LegObserver``):
 
 After ``terminate`` the observer hears nothing more but ``leg_closed``.
 
-Known holes: a second 2xx from another fork is ACKed and hung up rather than kept; 183 early
-media is not relayed; no PRACK (RFC 3262); a re-INVITE without SDP is answered locally.
+Known holes: a second 2xx from another fork is ACKed and hung up rather than kept; no PRACK
+(RFC 3262: a 183 that requires 100rel is taken as unreliable); a re-INVITE without SDP is
+answered locally.
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ from typing import Protocol
 
 from switchboard.adapters.telephony.sip import sdp, session_timer
 from switchboard.adapters.telephony.sip.addressing import LegPlan
-from switchboard.adapters.telephony.sip.auth import Challenge, DigestClient
+from switchboard.adapters.telephony.sip.auth import DigestClient
 from switchboard.adapters.telephony.sip.clock import Timer
 from switchboard.adapters.telephony.sip.dialog import Dialog
 from switchboard.adapters.telephony.sip.endpoint import ALLOW, Endpoint, make_response
-from switchboard.adapters.telephony.sip.message import Request, Response, SipParseError
+from switchboard.adapters.telephony.sip.message import Request, Response
 from switchboard.adapters.telephony.sip.requests import cancel_of, initial_invite
 from switchboard.adapters.telephony.sip.session_timer import SessionTimer
 from switchboard.adapters.telephony.sip.transaction import (
@@ -69,6 +70,9 @@ class LegState(enum.Enum):
 
 class LegObserver(Protocol):
     def leg_progress(self, leg: Leg, status: int) -> None: ...
+
+    def leg_early_media(self, leg: Leg, body: bytes) -> None:
+        """A provisional (183 Session Progress, most often) carried an SDP with media."""
 
     def leg_answered(self, leg: Leg, response: Response) -> None: ...
 
@@ -353,6 +357,8 @@ class Leg:
                     return
             if not self._end_requested:
                 self._observer.leg_progress(self, status)
+                if status > 100 and sdp.has_media(response.body):
+                    self._observer.leg_early_media(self, response.body)
         elif status < 300:
             self._invite_2xx(response)
         elif self.state in (LegState.CALLING, LegState.EARLY, LegState.ENDING):
@@ -452,13 +458,12 @@ class Leg:
         header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
         field = "Authorization" if response.status == 401 else "Proxy-Authorization"
         method = tx.request.method
-        try:
-            challenge = Challenge.parse(response.get(header) or "")
-        except SipParseError as exc:
-            log.info("%s: unusable challenge: %s", self, exc)
+        challenge = self._digest.strongest(response.lines(header))
+        if challenge is None:
+            log.info("%s: no challenge we can answer in its %s", self, response.status)
             return False
         tries = self._auth_tries.get(method, 0)
-        if not self._digest.can_answer(challenge) or (tries >= 1 and not challenge.stale):
+        if tries >= 1 and not challenge.stale:
             return False
         self._auth_tries[method] = tries + 1
         value = self._digest.authorization(challenge, method, tx.request.uri)
