@@ -92,11 +92,12 @@ def test_authorization_without_qop_uses_the_rfc_2069_form() -> None:
     )
 
 
-def test_only_the_configured_realm_and_md5_are_answered() -> None:
+def test_only_the_configured_realm_and_known_algorithms_are_answered() -> None:
     client = DigestClient(Credentials("acme", "s3cret", realm="trunk.test"))
     assert client.can_answer(Challenge(realm="trunk.test", nonce="n"))
+    assert client.can_answer(Challenge(realm="trunk.test", nonce="n", algorithm="sha-256"))
     assert not client.can_answer(Challenge(realm="elsewhere", nonce="n"))
-    assert not client.can_answer(Challenge(realm="trunk.test", nonce="n", algorithm="SHA-256"))
+    assert not client.can_answer(Challenge(realm="trunk.test", nonce="n", algorithm="MD5-sess"))
 
 
 def test_rfc_7616_sha_256_example_response() -> None:
