@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     sip_trunk_host: str | None = None
     # Without a trunk only agent-to-agent calls can be placed: say so, or the start fails.
     sip_agents_only: bool = False
-    sip_trunk_port: int = Field(5060, ge=1, le=65535)
+    sip_trunk_port: int | None = Field(None, ge=1, le=65535)  # none: SRV (RFC 3263), else 5060
     sip_trunk_transport: Literal["udp", "tcp"] = "udp"
     sip_trunk_proxy: str | None = None
     sip_trunk_username: str | None = None

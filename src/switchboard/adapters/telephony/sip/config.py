@@ -61,7 +61,8 @@ class SipConfig:
 
     # The trunk: where telephone numbers (and tel: agent phones) are sent.
     trunk_host: str | None = None
-    trunk_port: int = 5060
+    # No port: RFC 3263, the host's SRV records (_sip._udp or _sip._tcp), else the host on 5060.
+    trunk_port: int | None = None
     trunk_transport: str = "udp"
     # An outbound proxy for trunk calls, as a loose-routing SIP URI ("sip:sbc1.example;lr").
     trunk_proxy: str | None = None

@@ -132,6 +132,9 @@ class Leg:
         self.session: SessionTimer | None = None
         self._session_wake: Timer | None = None
         self._refresh_tx: ClientTransaction | None = None
+        # RFC 3263 4.3: where the INVITE goes now, and the targets left after it.
+        self._target = plan.target
+        self._alternatives = list(plan.alternatives)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -240,7 +243,7 @@ class Leg:
             auth=auth,
             session_expires_s=endpoint.config.session_expires_s,
         )
-        self._invite_tx = endpoint.send_request(self._invite, self.plan.target, self)
+        self._invite_tx = endpoint.send_request(self._invite, self._target, self)
 
     def _stamp(self, request: Request, credentials_from: Request | None) -> None:
         """Via first; the INVITE's credentials on requests in its dialog (RFC 3261 22.1)."""
@@ -269,7 +272,7 @@ class Leg:
             return
         self.state = LegState.ENDING
         cancel = cancel_of(invite)
-        self._endpoint.send_request(cancel, self.plan.target, self)
+        self._endpoint.send_request(cancel, self._target, self)
         # If no final response comes for the INVITE, give up on it after 64*T1 (RFC 3261 9.1).
         self._guard = self._endpoint.clock.call_later(self._endpoint.timers.long_wait, self._ended)
 
@@ -327,6 +330,8 @@ class Leg:
             LegState.EARLY,
             LegState.ENDING,
         ):
+            if self._fail_over(failure.name.lower()):
+                return
             ending = self._end_requested
             self._ended()
             if not ending:
@@ -364,6 +369,8 @@ class Leg:
         elif self.state in (LegState.CALLING, LegState.EARLY, LegState.ENDING):
             assert self._invite_tx is not None
             if not self._end_requested and self._retry_with_auth(self._invite_tx, response):
+                return
+            if status == 503 and self._fail_over("503"):
                 return
             ending = self._end_requested
             self._ended()
@@ -450,6 +457,19 @@ class Leg:
         self._reinvite_tx = None
         if not self._end_requested:
             self._observer.leg_reoffer_failed(self, status)
+
+    def _fail_over(self, why: str) -> bool:
+        """RFC 3263 4.3: the INVITE again (a new transaction) to the next target found by
+        SRV, after a 503, a timeout or a transport error; True when one went out."""
+        if self._end_requested or not self._alternatives or self.dialog is not None:
+            return False
+        failed, self._target = self._target, self._alternatives.pop(0)
+        log.info("%s: %s from %s; trying %s", self, why, failed, self._target)
+        self._cseq += 1
+        self._auth_tries.clear()
+        self.state = LegState.CALLING
+        self._send_invite(auth=None)
+        return True
 
     def _retry_with_auth(self, tx: ClientTransaction, response: Response) -> bool:
         """Answer a 401/407 once for this request; True when a new request went out."""
