@@ -1,9 +1,11 @@
 """Load benchmark of the SIP engine against SIPp peers on loopback.
 
-    python bench/sip_load.py --calls 1000 --rate 200 [--runs 3] [--transport udp|tcp]
+    python bench/sip_load.py --calls 1000 --rate 200 [--runs 3] [--transport udp|tcp] [--flow I|IV]
 
-Each run starts two SIPp UAS peers that answer at volume (the agent's phone, RFC 3725 flow I,
-and the trunk; ``-m`` = calls, no ring time, both hold every call until our BYE), and drives a
+Each run starts two SIPp UAS peers that answer at volume (the agent's phone and the trunk, by
+RFC 3725 flow I, or flow IV: held first offer, ACK, trunk INVITE without SDP, re-INVITE of the
+agent with the trunk's offer; ``-m`` = calls, no ring time, both hold every call until our
+BYE), and drives a
 fresh ``SipEngine`` in a fresh process with a signal sink instead of the service. Calls are
 started at ``--rate`` per second; a call is set up when ``destination_answered`` arrives. All
 calls are held until every one is set up (so the number held at once is the concurrency
@@ -124,10 +126,13 @@ async def paced(count: int, rate: float, action: Callable[[int], Awaitable[None]
     await asyncio.gather(*tasks)
 
 
-async def one_run(calls: int, rate: float, transport: str, workdir: Path) -> dict[str, object]:
+async def one_run(
+    calls: int, rate: float, transport: str, flow: str, workdir: Path
+) -> dict[str, object]:
     logging.basicConfig(level=logging.WARNING)
+    flow_i = flow == "I"
     agent = SippPeer(
-        SCENARIOS / "agent_flow1.xml",
+        SCENARIOS / ("agent_flow1.xml" if flow_i else "agent_flow4.xml"),
         workdir,
         transport=transport,
         values={"ACK_RE": "o=trunk", "HANGUP": RECEIVE_BYE},
@@ -136,7 +141,7 @@ async def one_run(calls: int, rate: float, transport: str, workdir: Path) -> dic
         trace=False,
     )
     trunk = SippPeer(
-        SCENARIOS / "trunk_flow1.xml",
+        SCENARIOS / ("trunk_flow1.xml" if flow_i else "trunk_flow4.xml"),
         workdir,
         transport=transport,
         values={"OFFER_RE": "o=agent", "FROM_RE": ".*", "ORIGIN": "trunk", "HANGUP": RECEIVE_BYE},
@@ -154,6 +159,8 @@ async def one_run(calls: int, rate: float, transport: str, workdir: Path) -> dic
             trunk_host="127.0.0.1",
             trunk_port=trunk.port,
             trunk_transport=transport,
+            # Flow I only for a number listed as answering at once; flow IV for the rest.
+            flow_i_numbers=("+441632960123",),
         ),
         lambda: datetime.now(UTC),
     )
@@ -165,7 +172,7 @@ async def one_run(calls: int, rate: float, transport: str, workdir: Path) -> dic
         CallSetup(
             call_id=f"bench-{i}",
             agent_phone=agent.uri(),
-            destination_e164="+441632960123",
+            destination_e164="+441632960123" if flow_i else "+441632960124",
             destination_phone=None,
             presented_clid_e164="+441632960001",
             agent_timeout_s=30.0,
@@ -203,6 +210,7 @@ async def one_run(calls: int, rate: float, transport: str, workdir: Path) -> dic
         "calls": calls,
         "rate": rate,
         "transport": transport,
+        "flow": flow,
         "start_outcomes": outcomes,
         "set_up": sink.connected,
         "failures": sink.failures,
@@ -223,6 +231,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--transport", choices=("udp", "tcp"), default="udp")
+    parser.add_argument("--flow", choices=("I", "IV"), default="I")
     parser.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not sipp_available():
@@ -232,7 +241,9 @@ def main() -> int:
         parser.error("calls >= 1, rate > 0 and 1 <= runs <= 20")
     if args.one_run:
         with tempfile.TemporaryDirectory(prefix="sip-load-") as workdir:
-            result = asyncio.run(one_run(args.calls, args.rate, args.transport, Path(workdir)))
+            result = asyncio.run(
+                one_run(args.calls, args.rate, args.transport, args.flow, Path(workdir))
+            )
         print(json.dumps(result))
         return 0
     results = []
@@ -249,6 +260,8 @@ def main() -> int:
                 str(args.rate),
                 "--transport",
                 args.transport,
+                "--flow",
+                args.flow,
             ],
             capture_output=True,
             text=True,

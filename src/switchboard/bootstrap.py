@@ -54,6 +54,17 @@ class Runtime:
             await self.database.close()
 
 
+def check_telephony(settings: Settings) -> None:
+    """What a process that places calls needs beyond valid settings."""
+    # Numbers can only go to a trunk: without one every call to a number would fail.
+    no_trunk = settings.sip_trunk_host is None and not settings.sip_agents_only
+    if settings.telephony == "sip" and no_trunk:
+        raise ConfigError(
+            "SWITCHBOARD_SIP_TRUNK_HOST is required with SWITCHBOARD_TELEPHONY=sip "
+            "(or set SWITCHBOARD_SIP_AGENTS_ONLY=true to place agent-to-agent calls only)"
+        )
+
+
 def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
     if settings.telephony == "simulator":
         return SimulatorEngine(
@@ -80,6 +91,7 @@ def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
             flow_i_numbers=tuple(settings.sip_flow1_numbers),
             keepalive_s=settings.sip_keepalive_seconds,
             max_call_s=settings.sip_max_call_seconds,
+            session_expires_s=settings.sip_session_expires_seconds,
             dns_ttl_s=settings.sip_dns_ttl_seconds,
             tcp_idle_s=settings.sip_tcp_idle_seconds,
             max_inbound_tcp=settings.sip_max_inbound_tcp,
@@ -105,6 +117,8 @@ async def build(
 ) -> Runtime:
     """Connect, migrate, and wire the service. ``open_engine`` is false for one-shot CLI
     commands, which never listen for SIP."""
+    if open_engine:
+        check_telephony(settings)
     clock = clock or SystemClock()
     try:
         database = open_database(settings.database_url)

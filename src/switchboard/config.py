@@ -61,11 +61,14 @@ class Settings(BaseSettings):
     sip_flow1_numbers: list[str] = Field(default_factory=list)
     sip_keepalive_seconds: float = Field(30, ge=0)
     sip_max_call_seconds: float = Field(4 * 3600, ge=0)
+    sip_session_expires_seconds: float = Field(1800, ge=0)
     sip_dns_ttl_seconds: float = Field(60, ge=0)
     sip_tcp_idle_seconds: float = Field(300, ge=0)
     sip_max_inbound_tcp: int = Field(1024, ge=1)
     sip_trunk_host: str | None = None
-    sip_trunk_port: int = Field(5060, ge=1, le=65535)
+    # Without a trunk only agent-to-agent calls can be placed: say so, or the start fails.
+    sip_agents_only: bool = False
+    sip_trunk_port: int | None = Field(None, ge=1, le=65535)  # none: SRV (RFC 3263), else 5060
     sip_trunk_transport: Literal["udp", "tcp"] = "udp"
     sip_trunk_proxy: str | None = None
     sip_trunk_username: str | None = None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.adapters.telephony.sip import SipConfig, SipEngine
+from switchboard.adapters.telephony.sip.resolver import Resolver
 from switchboard.domain.calls import CallResult, Phase
 from switchboard.service.ports import CallSetup, Deadline, StartOutcome
 from tests.support.sipp import SippPeer, free_port
@@ -214,7 +215,9 @@ class SipHarness:
         self.peers.append(peer)
         return peer
 
-    async def open_engine(self, *, trunk: SippPeer | None = None, **overrides: Any) -> SipEngine:
+    async def open_engine(
+        self, *, trunk: SippPeer | None = None, resolver: Resolver | None = None, **overrides: Any
+    ) -> SipEngine:
         settings: dict[str, Any] = {
             "bind_host": "127.0.0.1",
             "bind_port": 0,
@@ -228,7 +231,7 @@ class SipHarness:
             "flow_i_numbers": (DEFAULT_NUMBER,),
         }
         settings.update(overrides)
-        engine = SipEngine(SipConfig(**settings), now)
+        engine = SipEngine(SipConfig(**settings), now, resolver=resolver)
         engine.bind(self.signals)
         await engine.open()
         self.engine = engine

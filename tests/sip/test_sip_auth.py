@@ -92,8 +92,45 @@ def test_authorization_without_qop_uses_the_rfc_2069_form() -> None:
     )
 
 
-def test_only_the_configured_realm_and_md5_are_answered() -> None:
+def test_only_the_configured_realm_and_known_algorithms_are_answered() -> None:
     client = DigestClient(Credentials("acme", "s3cret", realm="trunk.test"))
     assert client.can_answer(Challenge(realm="trunk.test", nonce="n"))
+    assert client.can_answer(Challenge(realm="trunk.test", nonce="n", algorithm="sha-256"))
     assert not client.can_answer(Challenge(realm="elsewhere", nonce="n"))
-    assert not client.can_answer(Challenge(realm="trunk.test", nonce="n", algorithm="SHA-256"))
+    assert not client.can_answer(Challenge(realm="trunk.test", nonce="n", algorithm="MD5-sess"))
+
+
+def test_rfc_7616_sha_256_example_response() -> None:
+    """RFC 7616 section 3.9.1, the SHA-256 form RFC 8760 brings to SIP."""
+    assert (
+        digest_response(
+            username="Mufasa",
+            password="Circle of Life",
+            realm="http-auth@example.org",
+            nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v",
+            method="GET",
+            uri="/dir/index.html",
+            qop="auth",
+            nc="00000001",
+            cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
+            algorithm="SHA-256",
+        )
+        == "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
+    )
+
+
+@pytest.mark.parametrize("order", [("MD5", "SHA-256"), ("SHA-256", "MD5")])
+def test_the_strongest_offered_algorithm_is_answered(order: tuple[str, str]) -> None:
+    client = DigestClient(Credentials("acme", "s3cret"))
+    values = [f'Digest realm="t", nonce="n{each}", algorithm={each}' for each in order]
+    values.insert(1, 'Digest realm="t", nonce="x", algorithm=SHA-512-256')  # not known: skipped
+    values.append("Basic realm=t")  # not digest: skipped
+    chosen = client.strongest(values)
+    assert chosen is not None and chosen.algorithm == "SHA-256"
+    assert "algorithm=SHA-256" in client.authorization(chosen, "INVITE", "sip:x@t")
+
+
+def test_md5_alone_is_still_answered() -> None:
+    client = DigestClient(Credentials("acme", "s3cret"))
+    chosen = client.strongest(['Digest realm="t", nonce="n"'])
+    assert chosen is not None and chosen.algorithm == "MD5"

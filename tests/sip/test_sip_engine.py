@@ -3,13 +3,19 @@ refused before the agent's phone rings."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from switchboard.adapters.telephony.sip import SipConfig, SipEngine
 from switchboard.adapters.telephony.sip.engine import choose_flow
 from switchboard.adapters.telephony.sip.transitions import Flow
+from switchboard.bootstrap import check_telephony
+from switchboard.config import ConfigError, Settings
 from switchboard.service.ports import CallSetup, StartOutcome
 from tests.sip.sip_harness import FakeSignals, now
 
@@ -77,3 +83,30 @@ async def test_a_number_without_a_trunk_is_refused_before_the_agent_is_rung() ->
             assert signals.log == []
         finally:
             await engine.close()
+
+
+def test_serving_sip_without_a_trunk_fails_at_start_naming_the_setting(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    env["SWITCHBOARD_TELEPHONY"] = "sip"
+    env["SWITCHBOARD_SIP_BIND_PORT"] = "0"
+    database = f"sqlite:///{tmp_path / 'sb.db'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "switchboard", "serve", "--port", "0", "--database", database],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: SWITCHBOARD_SIP_TRUNK_HOST is required")
+    assert not (tmp_path / "sb.db").exists()  # refused before anything was touched
+
+
+def test_an_agents_only_deployment_needs_no_trunk() -> None:
+    check_telephony(Settings(telephony="sip", sip_agents_only=True))
+    check_telephony(Settings(telephony="sip", sip_trunk_host="trunk.example"))
+    check_telephony(Settings(telephony="simulator"))
+    with pytest.raises(ConfigError, match="SWITCHBOARD_SIP_TRUNK_HOST"):
+        check_telephony(Settings(telephony="sip"))

@@ -20,7 +20,8 @@ from switchboard.adapters.telephony.sip.auth import Credentials
 from switchboard.adapters.telephony.sip.config import SipConfig
 from switchboard.adapters.telephony.sip.dialog import target_of
 from switchboard.adapters.telephony.sip.message import SipParseError
-from switchboard.adapters.telephony.sip.transport import Target
+from switchboard.adapters.telephony.sip.resolver import srv_name
+from switchboard.adapters.telephony.sip.transport import Target, is_ip
 from switchboard.adapters.telephony.sip.uri import NameAddr, SipUri
 
 ANONYMOUS = '"Anonymous" <sip:anonymous@anonymous.invalid>'
@@ -39,6 +40,10 @@ class LegPlan:
     routes: tuple[str, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
     credentials: Credentials | None = None
+    # RFC 3263: the SRV name to look the first hop up by (the trunk named without a port),
+    # and the hops to try after ``target`` on 503 or a timeout, once looked up.
+    srv: str | None = None
+    alternatives: tuple[Target, ...] = ()
 
     @property
     def transport(self) -> str:
@@ -65,17 +70,20 @@ class Addressing:
             config.trunk_host,
             number,
             None,
-            config.trunk_port if config.trunk_port != 5060 else None,
+            config.trunk_port,
             params,
         )
         routes: tuple[str, ...] = ()
+        srv: str | None = None
         if config.trunk_proxy:
             proxy = SipUri.parse(config.trunk_proxy)
             proxy.params.setdefault("lr", None)
             routes = (f"<{proxy}>",)
             target = target_of(proxy)
         else:
-            target = Target(config.trunk_transport, config.trunk_host, config.trunk_port)
+            target = Target(config.trunk_transport, config.trunk_host, config.trunk_port or 5060)
+            if config.trunk_port is None and not is_ip(config.trunk_host):
+                srv = srv_name(config.trunk_host, config.trunk_transport)
         credentials = None
         if config.trunk_username is not None and config.trunk_password is not None:
             credentials = Credentials(
@@ -85,7 +93,9 @@ class Addressing:
         from_value = self._identity(caller)
         if config.p_asserted_identity and caller:
             headers.append(("P-Asserted-Identity", from_value))
-        return LegPlan(uri, target, f"<{uri}>", from_value, routes, tuple(headers), credentials)
+        return LegPlan(
+            uri, target, f"<{uri}>", from_value, routes, tuple(headers), credentials, srv
+        )
 
     def for_phone(self, phone: str, *, caller: str | None) -> LegPlan:
         """An agent's phone: a static ``sip:`` contact or a ``tel:`` number."""

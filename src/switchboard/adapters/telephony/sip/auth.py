@@ -1,10 +1,12 @@
 """HTTP digest authentication toward the trunk (RFC 2617 as used by RFC 3261 section 22).
 
 A trunk answers 401 (WWW-Authenticate) or 407 (Proxy-Authenticate); the request is sent again
-with Authorization or Proxy-Authorization. MD5 only, with ``qop=auth`` when offered, else the
-RFC 2069 form. The nonce count goes up for each use of the same nonce.
+with Authorization or Proxy-Authorization. MD5 and SHA-256 (RFC 8760, same construction with
+SHA-256 as H), with ``qop=auth`` when offered, else the RFC 2069 form. A response may carry one
+challenge per algorithm (RFC 8760 section 2.4, most preferred first): we answer the strongest
+we know, whatever the order. The nonce count goes up for each use of the same nonce.
 
-Known holes: no ``auth-int``, no MD5-sess or SHA-256 (RFC 8760); credentials are not sent
+Known holes: no ``auth-int``, no ``-sess`` algorithms, no SHA-512-256; credentials are not sent
 pre-emptively, so each new dialog costs one challenge.
 """
 
@@ -89,8 +91,15 @@ def parse_auth_params(text: str) -> dict[str, str]:
     return params
 
 
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+# What we answer, weakest first.
+ALGORITHMS = ("MD5", "SHA-256")
+
+
+def _hash(algorithm: str, text: str) -> str:
+    data = text.encode("utf-8")
+    if algorithm == "SHA-256":
+        return hashlib.sha256(data).hexdigest()
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def digest_response(
@@ -104,12 +113,16 @@ def digest_response(
     qop: str | None = None,
     nc: str = "00000001",
     cnonce: str = "",
+    algorithm: str = "MD5",
 ) -> str:
-    ha1 = _md5(f"{username}:{realm}:{password}")
-    ha2 = _md5(f"{method}:{uri}")
+    def h(text: str) -> str:
+        return _hash(algorithm, text)
+
+    ha1 = h(f"{username}:{realm}:{password}")
+    ha2 = h(f"{method}:{uri}")
     if qop:
-        return _md5(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
-    return _md5(f"{ha1}:{nonce}:{ha2}")
+        return h(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
+    return h(f"{ha1}:{nonce}:{ha2}")
 
 
 class DigestClient:
@@ -121,13 +134,29 @@ class DigestClient:
 
     def can_answer(self, challenge: Challenge) -> bool:
         wanted = self._credentials.realm
-        return challenge.algorithm.upper() == "MD5" and (
+        return challenge.algorithm.upper() in ALGORITHMS and (
             wanted is None or wanted == challenge.realm
         )
+
+    def strongest(self, values: list[str]) -> Challenge | None:
+        """Of a response's challenges (one per header line), the one to answer: the
+        strongest algorithm we know in a realm we answer; unparseable ones are skipped."""
+        usable: list[Challenge] = []
+        for value in values:
+            try:
+                challenge = Challenge.parse(value)
+            except SipParseError:
+                continue
+            if self.can_answer(challenge):
+                usable.append(challenge)
+        if not usable:
+            return None
+        return max(usable, key=lambda each: ALGORITHMS.index(each.algorithm.upper()))
 
     def authorization(self, challenge: Challenge, method: str, uri: str) -> str:
         """The value of Authorization or Proxy-Authorization for this request."""
         username = self._credentials.username
+        algorithm = challenge.algorithm.upper()
         fields = [
             f'username="{username}"',
             f'realm="{challenge.realm}"',
@@ -150,10 +179,11 @@ class DigestClient:
                 qop=qop,
                 nc=nc,
                 cnonce=cnonce,
+                algorithm=algorithm,
             )
             fields += [
                 f'response="{response}"',
-                "algorithm=MD5",
+                f"algorithm={algorithm}",
                 f"qop={qop}",
                 f"nc={nc}",
                 f'cnonce="{cnonce}"',
@@ -166,8 +196,9 @@ class DigestClient:
                 nonce=challenge.nonce,
                 method=method,
                 uri=uri,
+                algorithm=algorithm,
             )
-            fields += [f'response="{response}"', "algorithm=MD5"]
+            fields += [f'response="{response}"', f"algorithm={algorithm}"]
         if challenge.opaque is not None:
             fields.append(f'opaque="{challenge.opaque}"')
         return "Digest " + ", ".join(fields)

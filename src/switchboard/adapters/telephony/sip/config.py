@@ -49,6 +49,9 @@ class SipConfig:
     keepalive_s: float = 30.0
     # The longest a connected call may last (0: no limit); then both parties get a BYE.
     max_call_s: float = 4 * 3600.0
+    # RFC 4028: the session interval every INVITE asks for (0: ask for none; a peer's own
+    # timer is still honoured). Peers refuse less than 90 s (422); tests use a few seconds.
+    session_expires_s: float = 1800.0
 
     # Bounds: how long a resolved name is trusted (getaddrinfo gives no TTL), how long a TCP
     # connection a peer opened may stay silent, and how many such connections may be open.
@@ -58,7 +61,8 @@ class SipConfig:
 
     # The trunk: where telephone numbers (and tel: agent phones) are sent.
     trunk_host: str | None = None
-    trunk_port: int = 5060
+    # No port: RFC 3263, the host's SRV records (_sip._udp or _sip._tcp), else the host on 5060.
+    trunk_port: int | None = None
     trunk_transport: str = "udp"
     # An outbound proxy for trunk calls, as a loose-routing SIP URI ("sip:sbc1.example;lr").
     trunk_proxy: str | None = None
@@ -85,6 +89,8 @@ class SipConfig:
             raise ValueError("T1 must be positive and T2 at least T1")
         if self.start_window_ms <= 0:
             raise ValueError("start_window_ms must be positive")
+        if self.session_expires_s < 0:
+            raise ValueError("session_expires_s must be 0 (off) or positive")
         if self.keepalive_s < 0 or self.max_call_s < 0:
             raise ValueError("keepalive_s and max_call_s must be 0 (off) or positive")
         if self.advertised_host is None and _is_wildcard(self.bind_host):

@@ -22,7 +22,15 @@ has returned: the service is not asked to record a deadline for a call it is sti
 Once connected, a new offer from either party (hold, resume, codec change) is relayed to the
 other as a re-INVITE and its answer brought back (``leg_offered``); one relay at a time.
 
-Known holes: 183 early media from the destination is not played to the agent.
+Early media (flow IV only): a provisional from the destination with SDP (183 Session
+Progress) is relayed to the agent at once as a re-INVITE, as its 2xx would be; the agent's
+answer stays with us (without PRACK or UPDATE we cannot give it to the destination before its
+2xx), so the early media reaches the agent where the far end sends RTP to where it receives it
+from (symmetric RTP, as SBCs do). One early re-INVITE at a time, each new description once; the
+destination's 2xx re-INVITEs the agent again when the early one is done. In flow I the agent's
+offer waits in its held 2xx for the final answer, so early media cannot be relayed.
+
+Known holes: early media in flow I; the agent's early answer never reaches the destination.
 """
 
 from __future__ import annotations
@@ -99,6 +107,11 @@ class ThirdPartyCall:
         self._ended_reported = False
         # A mid-call offer being relayed: the leg it came on, its transaction and request.
         self._relay: tuple[Leg, ServerTransaction, Request] | None = None
+        # Flow IV early media: the last description relayed, whether its re-INVITE is under
+        # way, and the destination's final offer waiting for it.
+        self._early_sdp: bytes | None = None
+        self._early_pending = False
+        self._final_offer: bytes | None = None
 
     @property
     def call_id(self) -> str:
@@ -222,7 +235,11 @@ class ThirdPartyCall:
         """Flow IV: the destination's 2xx holds an offer; its ACK waits for the agent."""
         assert occurrence.response is not None
         self._cancel_fallbacks()
-        self.agent.reinvite(sdp.with_origin(occurrence.response.body, self.agent.origin))
+        offer = sdp.with_origin(occurrence.response.body, self.agent.origin)
+        if self._early_pending:
+            self._final_offer = offer  # sent when the agent has answered the early one
+        else:
+            self.agent.reinvite(offer)
 
     def _answer_to_destination(self, occurrence: Occurrence) -> None:
         assert occurrence.response is not None and self.destination is not None
@@ -358,6 +375,30 @@ class ThirdPartyCall:
         if leg is self.agent and status > 100:
             self.dispatch(Occurrence(Event.AGENT_REACHED, status=status))
 
+    def leg_early_media(self, leg: Leg, body: bytes) -> None:
+        if (
+            leg is not self.destination
+            or self.flow is not Flow.IV
+            or self.state is not CallState.DEST_CALLING
+            or self._early_pending
+            or body == self._early_sdp
+        ):
+            return
+        self._early_sdp = body
+        self._early_pending = True
+        self.agent.reinvite(sdp.with_origin(body, self.agent.origin))
+
+    def _early_done(self) -> bool:
+        """The agent answered (or refused) an early-media re-INVITE: nothing more to do for
+        it but send the destination's final offer if that came meanwhile."""
+        if not self._early_pending:
+            return False
+        self._early_pending = False
+        offer, self._final_offer = self._final_offer, None
+        if offer is not None:
+            self.agent.reinvite(offer)
+        return True
+
     def leg_answered(self, leg: Leg, response: Response) -> None:
         has_sdp = sdp.has_media(response.body)
         if leg is self.agent:
@@ -412,6 +453,8 @@ class ThirdPartyCall:
         return True
 
     def leg_reoffer_answered(self, leg: Leg, response: Response) -> None:
+        if leg is self.agent and self._early_done():
+            return
         if self._relay_done(leg, response.body if sdp.has_media(response.body) else None, 488):
             return
         if sdp.has_media(response.body):
@@ -420,6 +463,9 @@ class ThirdPartyCall:
             self.dispatch(Occurrence(Event.REOFFER_FAILED, status=response.status, local=True))
 
     def leg_reoffer_failed(self, leg: Leg, status: int) -> None:
+        if leg is self.agent and self._early_done():
+            log.info("call %s: the agent refused early media (%s)", self.call_id, status)
+            return
         if self._relay_done(leg, None, status):
             return
         self.dispatch(Occurrence(Event.REOFFER_FAILED, status=status))

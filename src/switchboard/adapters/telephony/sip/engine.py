@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from switchboard.adapters.telephony.sip.addressing import Addressing, LegPlan, UnroutablePhone
@@ -27,12 +28,14 @@ from switchboard.adapters.telephony.sip.clock import Clock
 from switchboard.adapters.telephony.sip.config import SipConfig, number_listed
 from switchboard.adapters.telephony.sip.controller import ThirdPartyCall
 from switchboard.adapters.telephony.sip.endpoint import Endpoint
+from switchboard.adapters.telephony.sip.resolver import DnsResolver, Resolver, ordered
 from switchboard.adapters.telephony.sip.transitions import (
     DEADLINE_EVENTS,
     Event,
     Flow,
     Occurrence,
 )
+from switchboard.adapters.telephony.sip.transport import Target
 from switchboard.domain.calls import CallResult, Party, Reason
 from switchboard.service.ports import CallSetup, CallSignals, StartOutcome
 
@@ -50,12 +53,17 @@ class SipEngine:
     consumes_deadlines = False
 
     def __init__(
-        self, config: SipConfig, now: Callable[[], datetime], clock: Clock | None = None
+        self,
+        config: SipConfig,
+        now: Callable[[], datetime],
+        clock: Clock | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self.config = config
         self._now = now
         self._signals: CallSignals | None = None
         self._endpoint = Endpoint(config, clock)
+        self._resolver = resolver
         self._addressing: Addressing | None = None
         self._calls: dict[str, ThirdPartyCall] = {}
         self._chains: set[asyncio.Task[None]] = set()
@@ -136,6 +144,8 @@ class SipEngine:
         if destination_plan is None:
             # Refused before the agent is rung: rule 20's "Please try again", nothing left.
             return StartOutcome.AGENT_UNREACHABLE
+        agent_plan = await self._locate(agent_plan)
+        destination_plan = await self._locate(destination_plan)
         call = ThirdPartyCall(
             setup,
             choose_flow(self.config, setup),
@@ -200,6 +210,21 @@ class SipEngine:
             return None
         log.error("call %s: no destination", setup.call_id)
         return None
+
+    async def _locate(self, plan: LegPlan) -> LegPlan:
+        """RFC 3263: a trunk named without a port is found by its SRV records; the leg tries
+        them in order. None (or a failed lookup): the host on 5060, as planned."""
+        if plan.srv is None:
+            return plan
+        if self._resolver is None:
+            self._resolver = DnsResolver(self._endpoint.clock, ttl_s=self.config.dns_ttl_s)
+        targets = [
+            Target(plan.transport, record.target, record.port)
+            for record in ordered(await self._resolver.srv(plan.srv))
+        ]
+        if not targets:
+            return plan
+        return replace(plan, target=targets[0], alternatives=tuple(targets[1:]))
 
     def _closed(self, call: ThirdPartyCall) -> None:
         if self._calls.get(call.call_id) is call:

@@ -19,8 +19,9 @@ changes the call (``LegObserver``):
 
 After ``terminate`` the observer hears nothing more but ``leg_closed``.
 
-Known holes: a second 2xx from another fork is ACKed and hung up rather than kept; 183 early
-media is not relayed; no PRACK (RFC 3262); a re-INVITE without SDP is answered locally.
+Known holes: a second 2xx from another fork is ACKed and hung up rather than kept; no PRACK
+(RFC 3262: a 183 that requires 100rel is taken as unreliable); a re-INVITE without SDP is
+answered locally.
 """
 
 from __future__ import annotations
@@ -31,14 +32,15 @@ import random
 import secrets
 from typing import Protocol
 
-from switchboard.adapters.telephony.sip import sdp
+from switchboard.adapters.telephony.sip import sdp, session_timer
 from switchboard.adapters.telephony.sip.addressing import LegPlan
-from switchboard.adapters.telephony.sip.auth import Challenge, DigestClient
+from switchboard.adapters.telephony.sip.auth import DigestClient
 from switchboard.adapters.telephony.sip.clock import Timer
 from switchboard.adapters.telephony.sip.dialog import Dialog
 from switchboard.adapters.telephony.sip.endpoint import ALLOW, Endpoint, make_response
-from switchboard.adapters.telephony.sip.message import Request, Response, SipParseError
+from switchboard.adapters.telephony.sip.message import Request, Response
 from switchboard.adapters.telephony.sip.requests import cancel_of, initial_invite
+from switchboard.adapters.telephony.sip.session_timer import SessionTimer
 from switchboard.adapters.telephony.sip.transaction import (
     ClientTransaction,
     Failure,
@@ -68,6 +70,9 @@ class LegState(enum.Enum):
 
 class LegObserver(Protocol):
     def leg_progress(self, leg: Leg, status: int) -> None: ...
+
+    def leg_early_media(self, leg: Leg, body: bytes) -> None:
+        """A provisional (183 Session Progress, most often) carried an SDP with media."""
 
     def leg_answered(self, leg: Leg, response: Response) -> None: ...
 
@@ -122,6 +127,14 @@ class Leg:
         self._guard: Timer | None = None
         self._glare: Timer | None = None
         self._glare_tries = 0
+        # RFC 4028: the negotiated session timer (None: the peer runs none), its wake-up, and
+        # our refresh under way.
+        self.session: SessionTimer | None = None
+        self._session_wake: Timer | None = None
+        self._refresh_tx: ClientTransaction | None = None
+        # RFC 3263 4.3: where the INVITE goes now, and the targets left after it.
+        self._target = plan.target
+        self._alternatives = list(plan.alternatives)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -150,6 +163,7 @@ class Leg:
             self.local_sdp = answer
         self.answer = None
         self.state = LegState.CONFIRMED
+        self._arm_session()
 
     def reinvite(self, offer: bytes) -> None:
         """Send the party a new offer inside the dialog (flow IV's second INVITE)."""
@@ -167,13 +181,17 @@ class Leg:
         request = self.dialog.request("INVITE")
         self._stamp(request, credentials_from)
         request.add("Contact", self._endpoint.contact(self.plan.transport))
+        self._ask_for_timer(request)
         request.add("Content-Type", sdp.CONTENT_TYPE)
         request.body = self._reoffer
         self._reinvite_tx = self._endpoint.send_request(request, self.dialog.next_hop(), self)
 
     def probe(self) -> None:
-        """An in-dialog OPTIONS: any final answer but 408/481 says the party is still there."""
+        """An in-dialog OPTIONS: any final answer but 408/481 says the party is still there.
+        A party with a session timer is watched by the timer instead."""
         if self.state is not LegState.CONFIRMED or self.dialog is None or self._probe_tx:
+            return
+        if self.session is not None:
             return
         request = self.dialog.request("OPTIONS")
         self._stamp(request, None)
@@ -223,8 +241,9 @@ class Leg:
             cseq=self._cseq,
             offer=self._offer,
             auth=auth,
+            session_expires_s=endpoint.config.session_expires_s,
         )
-        self._invite_tx = endpoint.send_request(self._invite, self.plan.target, self)
+        self._invite_tx = endpoint.send_request(self._invite, self._target, self)
 
     def _stamp(self, request: Request, credentials_from: Request | None) -> None:
         """Via first; the INVITE's credentials on requests in its dialog (RFC 3261 22.1)."""
@@ -253,7 +272,7 @@ class Leg:
             return
         self.state = LegState.ENDING
         cancel = cancel_of(invite)
-        self._endpoint.send_request(cancel, self.plan.target, self)
+        self._endpoint.send_request(cancel, self._target, self)
         # If no final response comes for the INVITE, give up on it after 64*T1 (RFC 3261 9.1).
         self._guard = self._endpoint.clock.call_later(self._endpoint.timers.long_wait, self._ended)
 
@@ -278,6 +297,9 @@ class Leg:
         if self._glare is not None:
             self._glare.cancel()
             self._glare = None
+        if self._session_wake is not None:
+            self._session_wake.cancel()
+            self._session_wake = None
         self._invite = None
         self.answer = None
         self._endpoint.unregister_later(self.key, self)
@@ -298,6 +320,8 @@ class Leg:
             self._probe_tx = None
             if response.status in (408, 481) and not self._end_requested:
                 self._observer.leg_lost(self)
+        elif tx is self._refresh_tx:
+            self._refresh_response(tx, response)
 
     def transaction_failed(self, tx: ClientTransaction, failure: Failure) -> None:
         status = TIMEOUT_STATUS if failure is Failure.TIMEOUT else TRANSPORT_STATUS
@@ -306,6 +330,8 @@ class Leg:
             LegState.EARLY,
             LegState.ENDING,
         ):
+            if self._fail_over(failure.name.lower()):
+                return
             ending = self._end_requested
             self._ended()
             if not ending:
@@ -320,6 +346,11 @@ class Leg:
             self._probe_tx = None
             if not self._end_requested:
                 self._observer.leg_lost(self)
+        elif tx is self._refresh_tx:
+            self._refresh_tx = None
+            log.info("%s: session refresh failed (%s); ending the call", self, failure.name)
+            if not self._end_requested:
+                self._observer.leg_lost(self)
 
     def _invite_response(self, response: Response) -> None:
         status = response.status
@@ -331,11 +362,15 @@ class Leg:
                     return
             if not self._end_requested:
                 self._observer.leg_progress(self, status)
+                if status > 100 and sdp.has_media(response.body):
+                    self._observer.leg_early_media(self, response.body)
         elif status < 300:
             self._invite_2xx(response)
         elif self.state in (LegState.CALLING, LegState.EARLY, LegState.ENDING):
             assert self._invite_tx is not None
             if not self._end_requested and self._retry_with_auth(self._invite_tx, response):
+                return
+            if status == 503 and self._fail_over("503"):
                 return
             ending = self._end_requested
             self._ended()
@@ -354,6 +389,7 @@ class Leg:
         assert self._invite is not None
         self.dialog = Dialog.as_uac(self._invite, response)
         self.answer = response
+        self.session = session_timer.from_answer(response)
         if sdp.has_media(response.body):
             self.remote_sdp = response.body
         self.state = LegState.ANSWERED
@@ -403,6 +439,7 @@ class Leg:
             self._send_dialog_ack(response.cseq[0], None, tx.request)
             if self._end_requested:
                 return
+            self._refreshed(response)
             self.local_sdp = self._reoffer
             if sdp.has_media(response.body):
                 self.remote_sdp = response.body
@@ -421,6 +458,19 @@ class Leg:
         if not self._end_requested:
             self._observer.leg_reoffer_failed(self, status)
 
+    def _fail_over(self, why: str) -> bool:
+        """RFC 3263 4.3: the INVITE again (a new transaction) to the next target found by
+        SRV, after a 503, a timeout or a transport error; True when one went out."""
+        if self._end_requested or not self._alternatives or self.dialog is not None:
+            return False
+        failed, self._target = self._target, self._alternatives.pop(0)
+        log.info("%s: %s from %s; trying %s", self, why, failed, self._target)
+        self._cseq += 1
+        self._auth_tries.clear()
+        self.state = LegState.CALLING
+        self._send_invite(auth=None)
+        return True
+
     def _retry_with_auth(self, tx: ClientTransaction, response: Response) -> bool:
         """Answer a 401/407 once for this request; True when a new request went out."""
         if response.status not in (401, 407) or self._digest is None:
@@ -428,13 +478,12 @@ class Leg:
         header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
         field = "Authorization" if response.status == 401 else "Proxy-Authorization"
         method = tx.request.method
-        try:
-            challenge = Challenge.parse(response.get(header) or "")
-        except SipParseError as exc:
-            log.info("%s: unusable challenge: %s", self, exc)
+        challenge = self._digest.strongest(response.lines(header))
+        if challenge is None:
+            log.info("%s: no challenge we can answer in its %s", self, response.status)
             return False
         tries = self._auth_tries.get(method, 0)
-        if not self._digest.can_answer(challenge) or (tries >= 1 and not challenge.stale):
+        if tries >= 1 and not challenge.stale:
             return False
         self._auth_tries[method] = tries + 1
         value = self._digest.authorization(challenge, method, tx.request.uri)
@@ -456,6 +505,107 @@ class Leg:
             return False
         return True
 
+    # ----------------------------------------------------------------- session timer
+
+    def _ask_for_timer(self, request: Request) -> None:
+        seconds = self._endpoint.config.session_expires_s
+        if seconds > 0:
+            request.add("Supported", "timer")
+            request.add("Session-Expires", str(int(seconds)))
+
+    def _arm_session(self) -> None:
+        if self._session_wake is not None:
+            self._session_wake.cancel()
+            self._session_wake = None
+        timer = self.session
+        if timer is None or self.state is not LegState.CONFIRMED:
+            return
+        action = self._send_refresh if timer.we_refresh else self._session_expired
+        self._session_wake = self._endpoint.clock.call_later(timer.wake_after_s, action)
+
+    def _session_expired(self) -> None:
+        self._session_wake = None
+        if self.state is LegState.CONFIRMED and not self._end_requested:
+            log.info("%s: the peer did not refresh the session; ending the call", self)
+            self._observer.leg_lost(self)
+
+    def _send_refresh(self) -> None:
+        """RFC 4028 section 7.4: refresh by UPDATE (no body) or re-INVITE (the same SDP)."""
+        self._session_wake = None
+        timer = self.session
+        if (
+            timer is None
+            or self.dialog is None
+            or self.state is not LegState.CONFIRMED
+            or self._end_requested
+        ):
+            return
+        if any(
+            tx is not None and tx.state in (State.CALLING, State.PROCEEDING)
+            for tx in (self._refresh_tx, self._reinvite_tx)
+        ):
+            # A re-INVITE of ours is under way and will refresh the session when answered.
+            self._session_wake = self._endpoint.clock.call_later(
+                min(1.0, timer.interval_s / 8), self._send_refresh
+            )
+            return
+        request = self.dialog.request(timer.method)
+        self._stamp(request, None)
+        request.add("Contact", self._endpoint.contact(self.plan.transport))
+        request.add("Supported", "timer")
+        request.add("Session-Expires", f"{int(timer.interval_s)};refresher=uac")
+        if timer.method == "INVITE" and self.local_sdp is not None:
+            request.add("Content-Type", sdp.CONTENT_TYPE)
+            request.body = self.local_sdp
+        self._refresh_tx = self._endpoint.send_request(request, self.dialog.next_hop(), self)
+
+    def _refresh_response(self, tx: ClientTransaction, response: Response) -> None:
+        status = response.status
+        if status < 200:
+            return
+        method = tx.request.method
+        if 200 <= status < 300:
+            if method == "INVITE":
+                if response.cseq[0] in self._acks:
+                    self._reack(response)
+                    return
+                if self.dialog is not None:
+                    self.dialog.refresh_target(response)
+                    self._send_dialog_ack(response.cseq[0], None, tx.request)
+            else:
+                self._refresh_tx = None  # an INVITE's stays: its 2xx may come again
+            self._refreshed(response)
+            return
+        self._refresh_tx = None
+        if self._end_requested:
+            return
+        timer = self.session
+        retry: SessionTimer | None = None
+        if timer is not None and status == 422:
+            smallest = session_timer.min_se(response)
+            if smallest is not None and smallest > timer.interval_s:
+                retry = SessionTimer(smallest, True, timer.method)
+        elif timer is not None and status in (405, 501) and method == "UPDATE":
+            retry = SessionTimer(timer.interval_s, True, "INVITE")
+        elif timer is not None and status == 491:
+            self._session_wake = self._endpoint.clock.call_later(
+                random.uniform(*GLARE_WAIT_S), self._send_refresh
+            )
+            return
+        if retry is not None:
+            self.session = retry
+            self._send_refresh()
+            return
+        log.info("%s: session refresh answered %s; ending the call", self, status)
+        self._observer.leg_lost(self)
+
+    def _refreshed(self, response: Response) -> None:
+        """A 2xx to a re-INVITE or UPDATE of ours: the session lives another interval."""
+        if self.session is None:
+            return
+        self.session = session_timer.from_answer(response, self.session) or self.session
+        self._arm_session()
+
     # ----------------------------------------------------------------- requests from the peer
 
     def request_received(self, tx: ServerTransaction, request: Request) -> None:
@@ -475,6 +625,9 @@ class Leg:
                 self._observer.leg_hung_up(self)
         elif method in ("INVITE", "UPDATE"):
             self._refresh(tx, request)
+            if self.session is not None or request.get("Session-Expires"):
+                self.session = session_timer.from_peer_refresh(request, self.session)
+                self._arm_session()
         elif method in ("INFO", "OPTIONS"):
             response = make_response(request, 200)
             if method == "OPTIONS":

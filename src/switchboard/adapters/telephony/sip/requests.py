@@ -29,6 +29,7 @@ def initial_invite(
     cseq: int,
     offer: bytes | None,
     auth: tuple[str, str] | None = None,
+    session_expires_s: float = 0,
 ) -> Request:
     request = Request(method="INVITE", uri=str(plan.request_uri))
     request.add("Via", via)
@@ -42,6 +43,9 @@ def initial_invite(
     request.add("Contact", contact)
     request.add("Allow", allow)
     request.add("User-Agent", user_agent)
+    if session_expires_s > 0:  # RFC 4028: we support session timers and ask for one
+        request.add("Supported", "timer")
+        request.add("Session-Expires", str(int(session_expires_s)))
     for name, value in plan.headers:
         request.add(name, value)
     if auth is not None:
