@@ -44,6 +44,7 @@ import httpx
 
 KEY = "bench"
 BIG, SMALL = 100_000, 100
+RING = 60_000  # phones that ring on: the fixed-rate POST run places this many calls at most
 SOLO_BASE = 10_000_000  # agent ids of the closed-loop runs: each request its own agent
 ROOT = Path(__file__).resolve().parent.parent
 CALL_BODY = '{"from":{"agentId":"%s"},"to":{"telephoneNumber":"02072068888"}}'
@@ -163,11 +164,15 @@ async def provision(db: str, solo: int) -> str:
     runtime = await build(load_settings(database_url=db), open_engine=False)
     try:
         ctx = runtime.ctx
-        token = await provisioning.create_account(ctx, KEY, AccountOptions(wrapup_seconds=0))
+        # Phones that never answer ring for the longest agent timeout (180 s): their calls stay
+        # active through the runs, and their no-answer timers fall due after them.
+        options = AccountOptions(wrapup_seconds=0, agent_timeout_s=180)
+        token = await provisioning.create_account(ctx, KEY, options)
         lifecycle = "sim:answer?after=200&talk=500"
         batches = [
             ("big", [str(1_000_000 + i) for i in range(BIG)], lifecycle),
             ("small", [str(2_000_000 + i) for i in range(SMALL)], "sim:noanswer"),
+            ("ring", [str(3_000_000 + i) for i in range(RING)], "sim:noanswer"),
             ("", [str(SOLO_BASE + i) for i in range(solo)], "sim:noanswer"),
         ]
         for group, ids, phone in batches:
@@ -307,6 +312,26 @@ async def bench_database(label: str, db: str, runs: int, seconds: int, bare: Fig
                     figures.add(f"group_{group}_p50", one["p50"])
                     figures.add(f"group_{group}_cpu_ms", cpu)
                     print(f"{label} run {run + 1}: group {group} {one} cpu/call {cpu:.2f} ms")
+
+                # Fixed arrival rate, POST alone: 1,000 group calls per second that ring on (no
+                # timer of theirs falls due during the run).
+                out = hey(
+                    calls_url,
+                    headers,
+                    GROUP_BODY % "ring",
+                    "-z",
+                    f"{seconds}s",
+                    "-q",
+                    "10",
+                    "-c",
+                    "100",
+                    timeout=seconds + 60,
+                )
+                ring = parse_hey(out)
+                figures.add("ring_rate", ring["rate"])
+                figures.add("ring_p50", ring["p50"])
+                figures.add("ring_p99", ring["p99"])
+                print(f"{label} run {run + 1}: fixed 1000/s, POST alone {ring}", flush=True)
 
                 # Fixed arrival rate: 1,000 group calls per second, whole lifecycles.
                 since = time.time()
