@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import timedelta
 
 import pytest
 
+from switchboard.adapters.clock import SystemClock as SystemClockForTests
 from switchboard.adapters.numbering import LibPhoneNumberPlan
 from switchboard.adapters.telephony.simulator import SimulatorEngine
 from switchboard.adapters.tokens import JwtAccessTokens, Sha256SecretHasher
@@ -281,3 +284,37 @@ async def test_a_due_deadline_that_no_longer_fits_the_phase_is_cleared() -> None
         after = await uow.calls.get(call.id)
     assert after is not None and after.connected_at is None
     assert (after.deadline_at, after.deadline_tag) == (None, None)
+
+
+async def test_an_idle_deadline_loop_reads_nothing_until_a_deadline_or_a_ring() -> None:
+    """No polling: after its first look at start, the loop opens no unit of work until the
+    next deadline it knows of, or until it is rung (another process left one)."""
+    shared = FakeUnitOfWorkFactory()
+    ctx = simulator_context(shared, SystemClockForTests())  # type: ignore[arg-type]
+    await provisioned(ctx)
+    await provisioning.add_agent(ctx, "acme", "5", AgentOptions(phone="sim:answer?after=200"))
+    loop = scheduler.DeadlineLoop(ctx)
+    ctx.wakeup = loop
+    task = asyncio.create_task(loop.run())
+    try:
+        await asyncio.sleep(0.1)
+        opened, rounds = len(shared.opened), loop.rounds
+        await asyncio.sleep(0.4)  # idle: nothing due, nothing written
+        assert (len(shared.opened), loop.rounds) == (opened, rounds) == (opened, 1)
+        call = await calls.place_call(  # its agent answers after 200 ms
+            ctx,
+            "acme",
+            PlaceCallRequest(from_agent_id="5", to_telephone_number="02072068888"),
+        )
+        loop.ring()  # as the doorbell does
+        await asyncio.sleep(0.05)
+        assert loop.rounds == 2
+        await asyncio.sleep(0.3)
+        assert loop.rounds == 3  # woken by the placement's first deadline, and only by it
+        async with shared(write=False) as uow:
+            answered = await uow.calls.get(call.id)
+        assert answered is not None and answered.agent_answered_at is not None
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
