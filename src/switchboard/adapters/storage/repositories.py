@@ -3,14 +3,12 @@
 Each works inside the unit of work's transaction. Inserts use ``ON CONFLICT DO NOTHING`` and
 report a duplicate from the row count; updates of a missing row raise ``UnknownEntity``.
 
-Choosing the agent of a group call never reads a large group. The listed groups' sizes (kept
-in ``groups.members``) are added up. Below ``SMALL_GROUPS`` the free members are read by
-primary key and sorted (cost: the size of the groups). From there on, ``ix_agents_free_idle``
-(a partial index over the agents free to call, in the order of ``candidate_order``) is walked
-from the agent idle longest, each checked for membership through the members' unique index,
-until enough are found (cost: the free agents ahead of the first free member, few where the
-groups are large). Known hole: groups just above ``SMALL_GROUPS`` whose members are all idle
-less than most other free agents of a large account still walk past those agents.
+Choosing the agent of a group call never reads a group: each membership carries its agent's
+standing (``free``, ``called``, ``idle_since``, ``agent_number``; migration 0002), which
+``SqlAgentRepository`` refreshes in the transaction of every change to the agent, and
+``ix_group_members_choice`` orders a group's members as a group call chooses them. One short
+range scan per listed group (and per free standing allowed) finds the candidates, whatever
+the size of the groups and of the account.
 """
 
 from __future__ import annotations
@@ -160,41 +158,53 @@ _RESERVE = Sql(
     "UPDATE agents SET state = ?, current_call_id = ?, state_before_call = state "
     f"WHERE account_key = ? AND agent_id = ? AND {_FREE}"
 )
-# The WHERE clause repeats ix_agents_free_idle's condition word for word, so the planner can
-# walk that index; the ORDER BY is its column list (``candidate_order``).
-_INDEXED_FREE = "current_call_id IS NULL AND state IN ('Ready', 'ReadyOutbound', 'Wrapup')"
-_FREE_IN_GROUPS = Sql(
-    f"SELECT {_AGENT_COLUMNS} FROM agents AS a "
-    f"WHERE a.account_key = ? AND {_INDEXED_FREE} "
-    f"AND (state IN_LIST(?) OR (? AND state = '{AgentState.WRAPUP.label}' "
-    "AND awaiting_disposition IS NULL)) "
-    "AND agent_id != ? "
-    "AND EXISTS (SELECT 1 FROM group_members AS m WHERE m.account_key = a.account_key "
-    "AND m.group_id IN_LIST(?) AND m.agent_id = a.agent_id) "
-    "ORDER BY account_key, idle_since IS NOT NULL, idle_since, AGENT_NUMBER, agent_id "
-    "LIMIT ?"
+# An agent's standing in its group memberships, from its row: kept in step by every change to
+# the agent (the same expression backfills it in migration 0002).
+_SET_STANDING = (
+    "UPDATE group_members SET (free, called, idle_since, agent_number) = ("
+    "SELECT CASE WHEN a.current_call_id IS NOT NULL THEN 2 "
+    f"WHEN a.state IN ('{AgentState.READY.label}', '{AgentState.READY_OUTBOUND.label}') THEN 0 "
+    f"WHEN a.state = '{AgentState.WRAPUP.label}' AND a.awaiting_disposition IS NULL THEN 1 "
+    "ELSE 2 END, CASE WHEN a.idle_since IS NULL THEN 0 ELSE 1 END, a.idle_since, AGENT_NUMBER "
+    "FROM agents AS a WHERE a.account_key = group_members.account_key "
+    "AND a.agent_id = group_members.agent_id) "
 )
-# Groups small enough together are read whole (their free members by primary key, sorted);
-# larger ones are found by walking ix_agents_free_idle, where their members are dense.
-SMALL_GROUPS = 500
-_COUNT_MEMBERS = Sql(
-    "SELECT coalesce(sum(members), 0) FROM groups WHERE account_key = ? AND group_id IN_LIST(?)"
+_STANDING = Sql(_SET_STANDING + "WHERE account_key = ? AND agent_id = ?")
+_STANDING_OF_GROUP = Sql(_SET_STANDING + "WHERE account_key = ? AND group_id = ?")
+# Reserved: busy in every group at once.
+_BUSY_IN_GROUPS = Sql("UPDATE group_members SET free = 2 WHERE account_key = ? AND agent_id = ?")
+_ORDER = "called, idle_since, agent_number, agent_id"
+_ARM = (
+    "SELECT * FROM (SELECT agent_id, called, idle_since, agent_number FROM group_members "
+    f"WHERE account_key = ? AND group_id = ? AND free = ? AND agent_id != ? ORDER BY {_ORDER} "
+    "LIMIT ?) AS arm{n}"
 )
+# Beyond this many (group, standing) ranges a request names, one query sorts them together.
+MAX_ARMS = 32
+_CHOICES: dict[int, Sql] = {}
 
 
-def _small_groups() -> int:
-    """Read at each call, so that the contract suite can send every group through the walk."""
-    return SMALL_GROUPS
+def _choice(arms: int) -> Sql:
+    """The first free members of ``arms`` ranges of ``ix_group_members_choice``, merged."""
+    sql = _CHOICES.get(arms)
+    if sql is None:
+        union = " UNION ALL ".join(_ARM.format(n=n) for n in range(arms))
+        sql = Sql(
+            f"SELECT DISTINCT {', '.join('a.' + c for c in rows.AGENT_COLUMNS)}, "
+            f"c.called, c.idle_since AS c_idle_since, c.agent_number FROM ({union}) AS c "
+            "JOIN agents AS a ON a.account_key = ? AND a.agent_id = c.agent_id "
+            "ORDER BY c.called, c_idle_since, c.agent_number, a.agent_id LIMIT ?"
+        )
+        _CHOICES[arms] = sql
+    return sql
 
 
-# The free members first (FENCE keeps PostgreSQL from walking ix_agents_free_idle for the
-# ORDER BY, which would read every free agent of the account), then the idle order.
-_FREE_IN_SMALL_GROUPS = Sql(
-    f"SELECT {_AGENT_COLUMNS} FROM (SELECT {_AGENT_COLUMNS} FROM agents AS a "
-    "WHERE a.account_key = ? AND a.agent_id IN (SELECT m.agent_id FROM group_members AS m "
-    "WHERE m.account_key = ? AND m.group_id IN_LIST(?)) "
-    f"AND {_FREE} AND agent_id != ? FENCE) AS candidates "
-    "ORDER BY idle_since IS NOT NULL, idle_since, AGENT_NUMBER, agent_id LIMIT ?"
+_MANY_GROUPS = Sql(
+    f"SELECT DISTINCT {', '.join('a.' + c for c in rows.AGENT_COLUMNS)}, "
+    "m.called, m.idle_since AS m_idle_since, m.agent_number FROM group_members AS m "
+    "JOIN agents AS a ON a.account_key = m.account_key AND a.agent_id = m.agent_id "
+    "WHERE m.account_key = ? AND m.group_id IN_LIST(?) AND m.free <= ? AND m.agent_id != ? "
+    "ORDER BY m.called, m_idle_since, m.agent_number, a.agent_id LIMIT ?"
 )
 _DUE_WRAPUPS = Sql(
     "SELECT account_key, agent_id FROM agents "
@@ -229,6 +239,8 @@ class SqlAgentRepository:
         values = [*values[2:], values[0], values[1]]
         if await self._tx.run("save agent", _UPDATE_AGENT, values) == 0:
             raise UnknownEntity(f"unknown agent {agent.agent_id} in {agent.account_key}")
+        key = (agent.account_key, agent.agent_id)
+        await self._tx.run("update the agent's groups", _STANDING, key)
 
     async def reserve(
         self,
@@ -248,7 +260,10 @@ class SqlAgentRepository:
             self._tx.list_param(state.label for state in free_states),
             self._tx.d.flag(wrapup_allowed),
         )
-        return await self._tx.run("reserve agent", _RESERVE, parameters) == 1
+        if await self._tx.run("reserve agent", _RESERVE, parameters) == 0:
+            return False
+        await self._tx.run("update the agent's groups", _BUSY_IN_GROUPS, (account_key, agent_id))
+        return True
 
     async def free_in_groups(
         self,
@@ -259,25 +274,26 @@ class SqlAgentRepository:
         exclude: str | None = None,
         limit: int = 10,
     ) -> builtins.list[Agent]:
-        groups = self._tx.list_param(group_ids)
-        free_states = self._tx.free_to_call_out
-        wrapup = self._tx.d.flag(wrapup_allowed)
-        counted = await self._tx.one("size the groups", _COUNT_MEMBERS, (account_key, groups))
-        if counted is not None and counted[0] < _small_groups():
-            parameters: tuple[object, ...] = (
+        groups = list(dict.fromkeys(group_ids))
+        standings = (0, 1) if wrapup_allowed else (0,)
+        arms = [(group, free) for group in groups for free in standings]
+        if not arms:
+            return []
+        if len(arms) <= MAX_ARMS:
+            parameters: list[object] = []
+            for group, free in arms:
+                parameters += [account_key, group, free, exclude or "", limit]
+            parameters += [account_key, limit]
+            found = await self._tx.all("find free agents", _choice(len(arms)), parameters)
+        else:
+            parameters = [
                 account_key,
-                account_key,
-                groups,
-                free_states,
-                wrapup,
+                self._tx.list_param(groups),
+                max(standings),
                 exclude or "",
                 limit,
-            )
-            statement = _FREE_IN_SMALL_GROUPS
-        else:
-            parameters = (account_key, free_states, wrapup, exclude or "", groups, limit)
-            statement = _FREE_IN_GROUPS
-        found = await self._tx.all("find free agents", statement, parameters)
+            ]
+            found = await self._tx.all("find free agents", _MANY_GROUPS, parameters)
         return [rows.agent_of(row) for row in found]
 
     async def due_wrapups(self, now: datetime, limit: int = 100) -> builtins.list[tuple[str, str]]:
@@ -311,11 +327,6 @@ _INSERT_MEMBER = Sql(
     "INSERT INTO group_members (account_key, group_id, agent_id) VALUES (?, ?, ?) "
     "ON CONFLICT DO NOTHING"
 )
-_RECOUNT = Sql(
-    "UPDATE groups SET members = (SELECT count(*) FROM group_members AS m "
-    "WHERE m.account_key = groups.account_key AND m.group_id = groups.group_id) "
-    "WHERE account_key = ? AND group_id = ?"
-)
 
 
 class SqlGroupRepository:
@@ -341,7 +352,8 @@ class SqlGroupRepository:
         values = [(account_key, group_id, agent_id) for agent_id in dict.fromkeys(agent_ids)]
         if values:
             await self._tx.run_many("add group members", _INSERT_MEMBER, values)
-            await self._tx.run("count group members", _RECOUNT, (account_key, group_id))
+            standing = (account_key, group_id)
+            await self._tx.run("rate the group's members", _STANDING_OF_GROUP, standing)
 
     async def list(self, account_key: str) -> dict[str, builtins.list[str]]:
         return await self._groups(account_key, None)

@@ -10,6 +10,7 @@ would not enforce them anyway, so both backends accept the same values.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -87,8 +88,6 @@ agents = Table(
     PrimaryKeyConstraint("account_key", "agent_id"),
     ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
     Index("ix_agents_state_wrapup_until", "state", "wrapup_until"),
-    # ix_agents_free_idle (migration 0002) indexes expressions, which Table cannot describe
-    # for both dialects; the schema test knows it is there.
 )
 
 groups = Table(
@@ -96,7 +95,6 @@ groups = Table(
     metadata,
     Column("account_key", String, nullable=False),
     Column("group_id", String, nullable=False),
-    Column("members", Integer, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("account_key", "group_id"),
     ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
 )
@@ -109,6 +107,11 @@ group_members = Table(
     Column("account_key", String, nullable=False),
     Column("group_id", String, nullable=False),
     Column("agent_id", String, nullable=False),
+    # The agent's standing for a group call (migration 0002 says what each means).
+    Column("free", Integer, nullable=False, server_default=text("2")),
+    Column("called", Integer, nullable=False, server_default=text("0")),
+    Column("idle_since", UtcDateTime),
+    Column("agent_number", BigInteger, nullable=False, server_default=text("0")),
     UniqueConstraint("account_key", "group_id", "agent_id"),
     ForeignKeyConstraint(
         ["account_key", "group_id"], ["groups.account_key", "groups.group_id"], ondelete="CASCADE"
@@ -116,6 +119,17 @@ group_members = Table(
     ForeignKeyConstraint(
         ["account_key", "agent_id"], ["agents.account_key", "agents.agent_id"], ondelete="CASCADE"
     ),
+    Index(
+        "ix_group_members_choice",
+        "account_key",
+        "group_id",
+        "free",
+        "called",
+        "idle_since",
+        "agent_number",
+        "agent_id",
+    ),
+    Index("ix_group_members_account_key_agent_id", "account_key", "agent_id"),
 )
 
 calls = Table(
