@@ -2,13 +2,17 @@
 
 For each database (SQLite; PostgreSQL too when SWITCHBOARD_TEST_POSTGRES_URL is set) it
 provisions a fresh database (one account with wrap-up 0; 100,000 agents in group "big", 100 in
-group "small", and enough agents of their own for the closed-loop runs), starts
+group "small", 100,000 in group "ring" whose phones never answer, and enough agents of their
+own for the closed-loop runs), starts
 `switchboard serve` (simulator, uvloop + httptools), and measures, each --runs times:
 
 - POST /calls/, closed loop: `wrk` with 32 connections for --seconds, each request from an
   agent of its own (a Lua script numbers them), phones that ring until the agent no-answer
   timeout (so the calls stay active: peak RSS per 1,000 active calls comes from this run);
-- POST /calls/ at a fixed rate: `hey -q 10 -c 100` (1,000 requests per second offered) for
+- POST /calls/ alone at a fixed rate: 1,000 per second offered, group calls to "ring", with
+  `hey -q 40 -c 25` and with `hey -q 10 -c 100` (hey's workers fire in step: the second is
+  bursts of 100 requests every 100 ms);
+- POST /calls/ at a fixed rate: `hey -q 40 -c 25` (1,000 requests per second offered) for
   --seconds, group calls to the 100,000-agent group, phones that answer after 200 ms, numbers
   that answer after 200 ms, 500 ms of talk: every call goes through its whole life while the
   load runs. Afterwards the timer lag of each deadline (agent answer, destination answer,
@@ -44,7 +48,7 @@ import httpx
 
 KEY = "bench"
 BIG, SMALL = 100_000, 100
-RING = 60_000  # phones that ring on: the fixed-rate POST run places this many calls at most
+RING = 100_000  # phones that ring on: the fixed-rate POST run places this many calls at most
 SOLO_BASE = 10_000_000  # agent ids of the closed-loop runs: each request its own agent
 ROOT = Path(__file__).resolve().parent.parent
 CALL_BODY = '{"from":{"agentId":"%s"},"to":{"telephoneNumber":"02072068888"}}'
@@ -314,24 +318,30 @@ async def bench_database(label: str, db: str, runs: int, seconds: int, bare: Fig
                     print(f"{label} run {run + 1}: group {group} {one} cpu/call {cpu:.2f} ms")
 
                 # Fixed arrival rate, POST alone: 1,000 group calls per second that ring on (no
-                # timer of theirs falls due during the run).
-                out = hey(
-                    calls_url,
-                    headers,
-                    GROUP_BODY % "ring",
-                    "-z",
-                    f"{seconds}s",
-                    "-q",
-                    "10",
-                    "-c",
-                    "100",
-                    timeout=seconds + 60,
-                )
-                ring = parse_hey(out)
-                figures.add("ring_rate", ring["rate"])
-                figures.add("ring_p50", ring["p50"])
-                figures.add("ring_p99", ring["p99"])
-                print(f"{label} run {run + 1}: fixed 1000/s, POST alone {ring}", flush=True)
+                # timer of theirs falls due during the run). hey's workers keep their rate in
+                # step, so its load comes in bursts of one request per worker: 100 workers at
+                # 10/s, then 25 at 40/s (bursts of 100 every 100 ms, of 25 every 25 ms).
+                for name, per_worker, workers in (("ring100", "10", "100"), ("ring", "40", "25")):
+                    out = hey(
+                        calls_url,
+                        headers,
+                        GROUP_BODY % "ring",
+                        "-z",
+                        f"{seconds}s",
+                        "-q",
+                        per_worker,
+                        "-c",
+                        workers,
+                        timeout=seconds + 60,
+                    )
+                    ring = parse_hey(out)
+                    figures.add(f"{name}_rate", ring["rate"])
+                    figures.add(f"{name}_p50", ring["p50"])
+                    figures.add(f"{name}_p99", ring["p99"])
+                    print(
+                        f"{label} run {run + 1}: 1000/s, POST alone, -c {workers}: {ring}",
+                        flush=True,
+                    )
 
                 # Fixed arrival rate: 1,000 group calls per second, whole lifecycles.
                 since = time.time()
@@ -343,9 +353,9 @@ async def bench_database(label: str, db: str, runs: int, seconds: int, bare: Fig
                     "-z",
                     f"{seconds}s",
                     "-q",
-                    "10",
+                    "40",
                     "-c",
-                    "100",
+                    "25",
                     timeout=seconds + 60,
                 )
                 fixed = parse_hey(out)
@@ -402,38 +412,25 @@ def table(results: dict[str, Figures], bare: Figures, runs: int, seconds: int) -
         "| --- | " + " | ".join("---" for _ in results) + " |",
     ]
     rows = [
-        (
-            "POST /calls/ closed loop, 32 connections, own agent each (per s)",
-            "post_rate",
-            "{:,.0f}",
-        ),
+        ("POST /calls/ closed loop, 32 connections, own agent each (per s)", "post_rate", "{:,.0f}"),
         ("… p50 / p99 (ms)", ("post_p50", "post_p99"), "{:.1f} / {:.1f}"),
         ("… ratio to the bare endpoint", "post_ratio", "{:.2f}"),
         ("… server CPU per POST (ms)", "post_cpu_ms", "{:.3f}"),
         ("… RSS per 1,000 active calls (MiB)", "rss_per_1000", "{:.2f}"),
-        (
-            "POST at a fixed 1,000/s (hey -q 10 -c 100), group of 100,000: achieved per s",
-            "fixed_rate",
-            "{:,.0f}",
-        ),
+        ("POST alone at 1,000/s (`hey -q 40 -c 25`): achieved per s", "ring_rate", "{:,.0f}"),
+        ("… p50 / p99 (ms)", ("ring_p50", "ring_p99"), "{:.1f} / {:.1f}"),
+        ("… `hey -q 10 -c 100` (bursts of 100): p50 / p99 (ms)", ("ring100_p50", "ring100_p99"), "{:.1f} / {:.1f}"),
+        ("POST at 1,000/s (`hey -q 40 -c 25`), whole lifecycles: achieved per s", "fixed_rate", "{:,.0f}"),
         ("… p50 / p99 (ms)", ("fixed_p50", "fixed_p99"), "{:.1f} / {:.1f}"),
         ("… server CPU per whole call life (ms)", "fixed_cpu_per_life_ms", "{:.3f}"),
-        (
-            "… timer lag p50 / p99 (ms), 3 deadlines a call",
-            ("lag_p50", "lag_p99"),
-            "{:.1f} / {:.1f}",
-        ),
+        ("… timer lag p50 / p99 (ms), 3 deadlines a call", ("lag_p50", "lag_p99"), "{:.1f} / {:.1f}"),
         ("group call, one at a time, 100 agents: p50 (ms)", "group_small_p50", "{:.2f}"),
         ("… 100,000 agents: p50 (ms)", "group_big_p50", "{:.2f}"),
-        (
-            "… server CPU per call, 100 / 100,000 agents (ms)",
-            ("group_small_cpu_ms", "group_big_cpu_ms"),
-            "{:.3f} / {:.3f}",
-        ),
+        ("… server CPU per call, 100 / 100,000 agents (ms)", ("group_small_cpu_ms", "group_big_cpu_ms"), "{:.3f} / {:.3f}"),
         ("GET /calls/{id}, 32 connections (per s)", "get_rate", "{:,.0f}"),
         ("… p50 / p99 (ms)", ("get_p50", "get_p99"), "{:.2f} / {:.2f}"),
         ("… ratio to the bare endpoint", "get_ratio", "{:.2f}"),
-    ]
+    ]  # fmt: skip
     for figures in results.values():
         figures.values["post_ratio"] = [figures.median("post_rate") / bare_rate]
         figures.values["get_ratio"] = [figures.median("get_rate") / bare_rate]
