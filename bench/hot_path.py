@@ -4,7 +4,9 @@ For each database (SQLite; PostgreSQL too when SWITCHBOARD_TEST_POSTGRES_URL is 
 provisions a fresh database (one account with wrap-up 0; 100,000 agents in group "big", 100 in
 group "small", 100,000 in group "ring" whose phones never answer, and enough agents of their
 own for the closed-loop runs), starts
-`switchboard serve` (simulator, uvloop + httptools), and measures, each --runs times:
+`switchboard serve` (simulator, uvloop + httptools), and measures, --runs times, each time on
+a fresh copy of the provisioned database with a fresh server (no run meets the calls and
+timers of the one before):
 
 - POST /calls/, closed loop: `wrk` with 32 connections for --seconds, each request from an
   agent of its own (a Lua script numbers them), phones that ring until the agent no-answer
@@ -36,11 +38,13 @@ import asyncio
 import os
 import re
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,7 +179,7 @@ async def provision(db: str, solo: int) -> str:
         lifecycle = "sim:answer?after=200&talk=500"
         batches = [
             ("big", [str(1_000_000 + i) for i in range(BIG)], lifecycle),
-            ("small", [str(2_000_000 + i) for i in range(SMALL)], "sim:noanswer"),
+            ("small", [str(2_000_000 + i) for i in range(SMALL)], lifecycle),
             ("ring", [str(3_000_000 + i) for i in range(RING)], "sim:noanswer"),
             ("", [str(SOLO_BASE + i) for i in range(solo)], "sim:noanswer"),
         ]
@@ -263,121 +267,132 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def bench_database(label: str, db: str, runs: int, seconds: int, bare: Figures) -> Figures:
-    solo = runs * seconds * 3000
-    api_token = await provision(db, solo)
-    env = server_env(db)
-    server = start_server([sys.executable, "-m", "switchboard", "serve", "--port", "0"], env)
+async def bench_database(
+    label: str, template: str, copy: Callable[[int], str], runs: int, seconds: int
+) -> Figures:
+    """Provision ``template`` once; each run gets a fresh copy of it (``copy(run)``) and a
+    fresh server, so that no run meets the calls and timers of the one before."""
+    api_token = await provision(template, seconds * 3000)
     figures = Figures()
-    try:
-        token = await bearer(server.base, api_token)
-        headers = [f"Authorization: Bearer {token}", "Content-Type: application/json; version=6"]
-        calls_url = f"{server.base}/v0/{KEY}/calls/"
-        with tempfile.TemporaryDirectory() as tmp:
-            script = Path(tmp) / "post.lua"
-            script.write_text(WRK_POST)
-            next_solo = SOLO_BASE
-            for run in range(runs):
-                # Closed loop, each request from an agent of its own.
-                rss0, cpu0 = rss_mib(server.pid), cpu_seconds(server.pid)
-                out = wrk(calls_url, seconds, headers, script, ["2", str(next_solo)])
-                post = parse_wrk(out)
-                cpu1, rss1 = cpu_seconds(server.pid), rss_mib(server.pid)
-                placed = post["rate"] * seconds
-                next_solo += int(placed * 1.2) + 1000
-                figures.add("post_rate", post["rate"])
-                figures.add("post_p50", post["p50"])
-                figures.add("post_p99", post["p99"])
-                figures.add("post_non2xx", post["non2xx"])
-                figures.add("post_cpu_ms", (cpu1 - cpu0) * 1000 / max(placed, 1))
-                figures.add("rss_per_1000", (rss1 - rss0) * 1000 / max(placed, 1))
-                print(f"{label} run {run + 1}: POST closed loop {post}", flush=True)
-
-                # GET of a call, closed loop.
-                async with httpx.AsyncClient(base_url=server.base) as client:
-                    body = CALL_BODY % str(next_solo)
-                    next_solo += 1
-                    r = await client.post(
-                        calls_url, content=body, headers=dict(h.split(": ", 1) for h in headers)
-                    )
-                    call_id = r.json()["id"]
-                get = parse_wrk(wrk(f"{calls_url}{call_id}", seconds, headers[:1], None, []))
-                figures.add("get_rate", get["rate"])
-                figures.add("get_p50", get["p50"])
-                figures.add("get_p99", get["p99"])
-                print(f"{label} run {run + 1}: GET {get}", flush=True)
-
-                # Group calls one at a time: 100 against 100,000 agents.
-                for group in ("small", "big"):
-                    cpu0 = cpu_seconds(server.pid)
-                    out = hey(calls_url, headers, GROUP_BODY % group, "-n", "90", "-c", "1")
-                    one = parse_hey(out)
-                    cpu = (cpu_seconds(server.pid) - cpu0) * 1000 / 90
-                    figures.add(f"group_{group}_p50", one["p50"])
-                    figures.add(f"group_{group}_cpu_ms", cpu)
-                    print(f"{label} run {run + 1}: group {group} {one} cpu/call {cpu:.2f} ms")
-
-                # Fixed arrival rate, POST alone: 1,000 group calls per second that ring on (no
-                # timer of theirs falls due during the run). hey's workers keep their rate in
-                # step, so its load comes in bursts of one request per worker: 100 workers at
-                # 10/s, then 25 at 40/s (bursts of 100 every 100 ms, of 25 every 25 ms).
-                for name, per_worker, workers in (("ring100", "10", "100"), ("ring", "40", "25")):
-                    out = hey(
-                        calls_url,
-                        headers,
-                        GROUP_BODY % "ring",
-                        "-z",
-                        f"{seconds}s",
-                        "-q",
-                        per_worker,
-                        "-c",
-                        workers,
-                        timeout=seconds + 60,
-                    )
-                    ring = parse_hey(out)
-                    figures.add(f"{name}_rate", ring["rate"])
-                    figures.add(f"{name}_p50", ring["p50"])
-                    figures.add(f"{name}_p99", ring["p99"])
-                    print(
-                        f"{label} run {run + 1}: 1000/s, POST alone, -c {workers}: {ring}",
-                        flush=True,
-                    )
-
-                # Fixed arrival rate: 1,000 group calls per second, whole lifecycles.
-                since = time.time()
-                cpu0 = cpu_seconds(server.pid)
-                out = hey(
-                    calls_url,
-                    headers,
-                    GROUP_BODY % "big",
-                    "-z",
-                    f"{seconds}s",
-                    "-q",
-                    "40",
-                    "-c",
-                    "25",
-                    timeout=seconds + 60,
-                )
-                fixed = parse_hey(out)
-                await asyncio.sleep(2.5)  # the last calls' 900 ms of life, with margin
-                cpu = cpu_seconds(server.pid) - cpu0
-                lags, active = await stored_lag(db, since)
-                figures.add("fixed_rate", fixed["rate"])
-                figures.add("fixed_p50", fixed["p50"])
-                figures.add("fixed_p99", fixed["p99"])
-                figures.add("fixed_cpu_per_life_ms", cpu * 1000 / max(fixed["201"], 1))
-                figures.add("lag_p50", percentile(lags, 0.5))
-                figures.add("lag_p99", percentile(lags, 0.99))
-                print(
-                    f"{label} run {run + 1}: fixed 1000/s {fixed}; whole life "
-                    f"{cpu * 1000 / max(fixed['201'], 1):.3f} CPU-ms; timer lag p50 "
-                    f"{percentile(lags, 0.5):.1f} ms p99 {percentile(lags, 0.99):.1f} ms over "
-                    f"{len(lags)} deadlines; still active {active}",
-                    flush=True,
-                )
-    finally:
-        server.stop()
+    for run in range(runs):
+        db = copy(run)
+        server = start_server(
+            [sys.executable, "-m", "switchboard", "serve", "--port", "0"], server_env(db)
+        )
+        try:
+            await one_run(label, run, db, server, api_token, seconds, figures)
+        finally:
+            server.stop()
     return figures
+
+
+async def one_run(
+    label: str, run: int, db: str, server: Server, api_token: str, seconds: int, figures: Figures
+) -> None:
+    token = await bearer(server.base, api_token)
+    headers = [f"Authorization: Bearer {token}", "Content-Type: application/json; version=6"]
+    calls_url = f"{server.base}/v0/{KEY}/calls/"
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "post.lua"
+        script.write_text(WRK_POST)
+        next_solo = SOLO_BASE
+        # Closed loop, each request from an agent of its own.
+        rss0, cpu0 = rss_mib(server.pid), cpu_seconds(server.pid)
+        out = wrk(calls_url, seconds, headers, script, ["2", str(next_solo)])
+        post = parse_wrk(out)
+        cpu1, rss1 = cpu_seconds(server.pid), rss_mib(server.pid)
+        placed = post["rate"] * seconds
+        next_solo += int(placed * 1.2) + 1000
+        figures.add("post_rate", post["rate"])
+        figures.add("post_p50", post["p50"])
+        figures.add("post_p99", post["p99"])
+        figures.add("post_non2xx", post["non2xx"])
+        figures.add("post_cpu_ms", (cpu1 - cpu0) * 1000 / max(placed, 1))
+        figures.add("rss_per_1000", (rss1 - rss0) * 1000 / max(placed, 1))
+        print(f"{label} run {run + 1}: POST closed loop {post}", flush=True)
+
+        # GET of a call, closed loop.
+        async with httpx.AsyncClient(base_url=server.base) as client:
+            body = CALL_BODY % str(next_solo)
+            next_solo += 1
+            r = await client.post(
+                calls_url, content=body, headers=dict(h.split(": ", 1) for h in headers)
+            )
+            call_id = r.json()["id"]
+        get = parse_wrk(wrk(f"{calls_url}{call_id}", seconds, headers[:1], None, []))
+        figures.add("get_rate", get["rate"])
+        figures.add("get_p50", get["p50"])
+        figures.add("get_p99", get["p99"])
+        print(f"{label} run {run + 1}: GET {get}", flush=True)
+
+        # Group calls one at a time: 100 against 100,000 agents.
+        for group in ("small", "big"):
+            cpu0 = cpu_seconds(server.pid)
+            out = hey(calls_url, headers, GROUP_BODY % group, "-n", "90", "-c", "1")
+            one = parse_hey(out)
+            cpu = (cpu_seconds(server.pid) - cpu0) * 1000 / 90
+            figures.add(f"group_{group}_p50", one["p50"])
+            figures.add(f"group_{group}_cpu_ms", cpu)
+            print(f"{label} run {run + 1}: group {group} {one} cpu/call {cpu:.2f} ms")
+
+        # Fixed arrival rate, POST alone: 1,000 group calls per second that ring on (no
+        # timer of theirs falls due during the run). hey's workers keep their rate in
+        # step, so its load comes in bursts of one request per worker: 100 workers at
+        # 10/s, then 25 at 40/s (bursts of 100 every 100 ms, of 25 every 25 ms).
+        for name, per_worker, workers in (("ring100", "10", "100"), ("ring", "40", "25")):
+            out = hey(
+                calls_url,
+                headers,
+                GROUP_BODY % "ring",
+                "-z",
+                f"{seconds}s",
+                "-q",
+                per_worker,
+                "-c",
+                workers,
+                timeout=seconds + 60,
+            )
+            ring = parse_hey(out)
+            figures.add(f"{name}_rate", ring["rate"])
+            figures.add(f"{name}_p50", ring["p50"])
+            figures.add(f"{name}_p99", ring["p99"])
+            print(
+                f"{label} run {run + 1}: 1000/s, POST alone, -c {workers}: {ring}",
+                flush=True,
+            )
+
+        # Fixed arrival rate: 1,000 group calls per second, whole lifecycles.
+        since = time.time()
+        cpu0 = cpu_seconds(server.pid)
+        out = hey(
+            calls_url,
+            headers,
+            GROUP_BODY % "big",
+            "-z",
+            f"{seconds}s",
+            "-q",
+            "40",
+            "-c",
+            "25",
+            timeout=seconds + 60,
+        )
+        fixed = parse_hey(out)
+        await asyncio.sleep(2.5)  # the last calls' 900 ms of life, with margin
+        cpu = cpu_seconds(server.pid) - cpu0
+        lags, active = await stored_lag(db, since)
+        figures.add("fixed_rate", fixed["rate"])
+        figures.add("fixed_p50", fixed["p50"])
+        figures.add("fixed_p99", fixed["p99"])
+        figures.add("fixed_cpu_per_life_ms", cpu * 1000 / max(fixed["201"], 1))
+        figures.add("lag_p50", percentile(lags, 0.5))
+        figures.add("lag_p99", percentile(lags, 0.99))
+        print(
+            f"{label} run {run + 1}: fixed 1000/s {fixed}; whole life "
+            f"{cpu * 1000 / max(fixed['201'], 1):.3f} CPU-ms; timer lag p50 "
+            f"{percentile(lags, 0.5):.1f} ms p99 {percentile(lags, 0.99):.1f} ms over "
+            f"{len(lags)} deadlines; still active {active}",
+            flush=True,
+        )
 
 
 def bare_figures(runs: int, seconds: int) -> Figures:
@@ -443,11 +458,11 @@ def table(results: dict[str, Figures], bare: Figures, runs: int, seconds: int) -
     return "\n".join(lines)
 
 
-def fresh_postgres(url: str) -> str:
+def fresh_postgres(url: str, name: str, template: str | None = None) -> str:
+    """A new database ``name`` on the server of ``url`` (a copy of ``template`` if given)."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    name = "switchboard_bench"
     admin = [
         "psql",
         "-h",
@@ -460,7 +475,8 @@ def fresh_postgres(url: str) -> str:
         "-c",
     ]
     subprocess.run([*admin, f"DROP DATABASE IF EXISTS {name}"], check=True, capture_output=True)
-    subprocess.run([*admin, f"CREATE DATABASE {name}"], check=True, capture_output=True)
+    create = f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else "")
+    subprocess.run([*admin, create], check=True, capture_output=True)
     return parsed.set(database=name).render_as_string(hide_password=False)
 
 
@@ -477,14 +493,32 @@ def main() -> None:
     bare = bare_figures(args.runs, args.seconds)
     results: dict[str, Figures] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        sqlite_db = f"sqlite:///{tmp}/bench.db"
+
+        def sqlite_copy(run: int) -> str:
+            source = sqlite3.connect(f"{tmp}/template.db")
+            target = sqlite3.connect(f"{tmp}/run{run}.db")
+            with target:
+                source.backup(target)
+            source.close()
+            target.close()
+            return f"sqlite:///{tmp}/run{run}.db"
+
         results["SQLite"] = asyncio.run(
-            bench_database("SQLite", sqlite_db, args.runs, args.seconds, bare)
+            bench_database(
+                "SQLite", f"sqlite:///{tmp}/template.db", sqlite_copy, args.runs, args.seconds
+            )
         )
     pg = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL")
     if pg and not args.sqlite_only:
+        template = fresh_postgres(pg, "switchboard_bench")
         results["PostgreSQL"] = asyncio.run(
-            bench_database("PostgreSQL", fresh_postgres(pg), args.runs, args.seconds, bare)
+            bench_database(
+                "PostgreSQL",
+                template,
+                lambda run: fresh_postgres(pg, f"switchboard_bench_{run}", "switchboard_bench"),
+                args.runs,
+                args.seconds,
+            )
         )
     text = table(results, bare, args.runs, args.seconds)
     command = f"python bench/hot_path.py --runs {args.runs} --seconds {args.seconds}"

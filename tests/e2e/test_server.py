@@ -221,3 +221,46 @@ def test_port_in_use_is_a_clear_error(demo: Server, db: str) -> None:
     )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "error:" in done.stderr
+
+
+def test_every_acknowledged_call_survives_a_kill_during_a_burst(db: str) -> None:
+    """Commits are batched (group commit), but a 201 only leaves once its batch is committed:
+    SIGKILL in the middle of a burst loses no call that was acknowledged."""
+    first = Server(db, "--demo")
+    token = first.lines["Bearer token"]
+    agents = [str(70000 + n) for n in range(400)]
+    asyncio.run(_add_group(db, "burst", agents))
+    acknowledged: list[str] = []
+
+    async def burst() -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        body = {"from": {"groups": ["burst"]}, "to": {"telephoneNumber": "02072068888"}}
+        limits = httpx.Limits(max_connections=30)
+        async with httpx.AsyncClient(
+            base_url=first.base, headers=headers, limits=limits, timeout=10
+        ) as client:
+
+            async def place() -> None:
+                try:
+                    response = await client.post(f"/v0/{KEY}/calls/", json=body)
+                except httpx.HTTPError:
+                    return  # the server was killed under this request: not acknowledged
+                if response.status_code == 201:
+                    acknowledged.append(response.json()["id"])
+                    if len(acknowledged) == 100:
+                        first.proc.kill()
+
+            await asyncio.gather(*(place() for _ in range(len(agents))))
+
+    asyncio.run(burst())
+    first.proc.wait(10)
+    assert 100 <= len(acknowledged) < len(agents)
+    second = Server(db)
+    try:
+        with httpx.Client(base_url=second.base, headers={"Authorization": f"Bearer {token}"}) as c:
+            found = Counter(
+                c.get(f"/v0/{KEY}/calls/{call_id}").status_code for call_id in acknowledged
+            )
+        assert found == {200: len(acknowledged)}
+    finally:
+        second.stop()
