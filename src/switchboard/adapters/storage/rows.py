@@ -216,7 +216,10 @@ def agent_of(row: Row) -> Agent:
 
 # --------------------------------------------------------------------------- calls
 
-CALL_COLUMNS = (
+# What is fixed when a call is placed; then what its life changes. ``save`` writes only the
+# second part, so that SQLite leaves the indexes on the fixed columns alone (every column in a
+# SET clause costs its indexes an update, changed or not).
+CALL_FIXED = (
     "id",
     "account_key",
     "caller_agent_id",
@@ -233,28 +236,11 @@ CALL_COLUMNS = (
     "to_consent",
     "reference",
     "application",
-    "phase",
-    "recording_status",
-    "recording_set_by_client",
-    "disposition_code",
-    "result_code",
-    "result_party",
-    "result_reason",
-    "agent_answered_at",
-    "connected_at",
-    "ended_at",
     "agent_timeout_s",
     "destination_timeout_s",
-    "deadline_at",
-    "deadline_tag",
     "engine",
     "node_id",
 )
-
-
-# What a call's life changes; the rest is fixed when it is placed. ``save`` writes only these,
-# so that SQLite leaves the indexes on the fixed columns alone (every column in a SET clause
-# costs its indexes an update, changed or not).
 CALL_CHANGING = (
     "phase",
     "recording_status",
@@ -269,6 +255,7 @@ CALL_CHANGING = (
     "deadline_at",
     "deadline_tag",
 )
+CALL_COLUMNS = CALL_FIXED + CALL_CHANGING
 
 
 def call_changes(d: Dialect, call: Call) -> list[Any]:
@@ -292,7 +279,6 @@ def call_changes(d: Dialect, call: Call) -> list[Any]:
 
 def call_values(d: Dialect, call: Call) -> list[Any]:
     """In ``CALL_COLUMNS`` order."""
-    result = call.result
     return [
         call.id,
         call.account_key,
@@ -310,29 +296,19 @@ def call_values(d: Dialect, call: Call) -> list[Any]:
         None if call.to_consent is None else call.to_consent.value,
         call.reference,
         call.application,
-        call.phase.value,
-        call.recording_status.value,
-        d.flag(call.recording_set_by_client),
-        call.disposition_code,
-        None if result is None else result.code,
-        None if result is None else result.party.value,
-        None if result is None else result.reason.value,
-        d.time(call.agent_answered_at),
-        d.time(call.connected_at),
-        d.time(call.ended_at),
         call.agent_timeout_s,
         call.destination_timeout_s,
-        d.time(call.deadline_at),
-        call.deadline_tag,
         call.engine,
         call.node_id,
+        *call_changes(d, call),
     ]
 
 
 def call_of(row: Row) -> Call:
+    """From a row in ``CALL_COLUMNS`` order."""
     result = None
-    if row[20] is not None:
-        result = CallResult(code=row[20], party=Party(row[21]), reason=Reason(row[22]))
+    if row[24] is not None:
+        result = CallResult(code=row[24], party=Party(row[25]), reason=Reason(row[26]))
     from_consent, to_consent = row[12], row[13]
     created_at = time_of(row[3])
     assert created_at is not None
@@ -353,18 +329,18 @@ def call_of(row: Row) -> Call:
         to_consent=None if to_consent is None else Consent(to_consent),
         reference=row[14],
         application=row[15],
-        phase=Phase(row[16]),
-        recording_status=RecordingStatus(row[17]),
-        recording_set_by_client=bool(row[18]),
-        disposition_code=row[19],
+        agent_timeout_s=row[16],
+        destination_timeout_s=row[17],
+        engine=row[18],
+        node_id=row[19],
+        phase=Phase(row[20]),
+        recording_status=RecordingStatus(row[21]),
+        recording_set_by_client=bool(row[22]),
+        disposition_code=row[23],
         result=result,
-        agent_answered_at=time_of(row[23]),
-        connected_at=time_of(row[24]),
-        ended_at=time_of(row[25]),
-        agent_timeout_s=row[26],
-        destination_timeout_s=row[27],
-        deadline_at=time_of(row[28]),
-        deadline_tag=row[29],
-        engine=row[30],
-        node_id=row[31],
+        agent_answered_at=time_of(row[27]),
+        connected_at=time_of(row[28]),
+        ended_at=time_of(row[29]),
+        deadline_at=time_of(row[30]),
+        deadline_tag=row[31],
     )
