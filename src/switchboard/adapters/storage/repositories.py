@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from switchboard.adapters.storage import rows
 from switchboard.adapters.storage.cache import AccountCache
@@ -24,14 +24,6 @@ from switchboard.adapters.storage.transaction import Transaction
 from switchboard.domain.accounts import Account
 from switchboard.domain.agents import Agent, AgentState, agent_id_sort_key
 from switchboard.domain.errors import AlreadyExists, UnknownEntity
-
-_NEVER = datetime.min.replace(tzinfo=UTC)
-
-
-def candidate_order(agent: Agent) -> tuple[bool, datetime, tuple[int, str]]:
-    """Never-called first, then longest idle, then id as a number, then as text."""
-    idle = agent.idle_since
-    return (idle is not None, _NEVER if idle is None else idle, agent_id_sort_key(agent.agent_id))
 
 
 def _placeholders(n: int) -> str:

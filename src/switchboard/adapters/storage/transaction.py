@@ -16,16 +16,12 @@ from typing import Any
 from switchboard.adapters.storage.database import Sql
 from switchboard.adapters.storage.errors import ReadOnlyUnitOfWork, raise_translated
 from switchboard.adapters.storage.rows import POSTGRES, SQLITE
-from switchboard.domain.agents import FREE_TO_CALL_OUT
 
 Row = Sequence[Any]
-# The states an agent may call out from, as a list parameter (built once).
-FREE_TO_CALL_OUT_LABELS = sorted(state.label for state in FREE_TO_CALL_OUT)
 
 
 class SqliteTransaction:
     d = SQLITE
-    free_to_call_out = json.dumps(FREE_TO_CALL_OUT_LABELS)  # as ``list_param`` gives it
 
     def __init__(self, connection: sqlite3.Connection, *, write: bool) -> None:
         self._connection = connection
@@ -95,7 +91,6 @@ def _count(status: str) -> int:
 
 class PostgresTransaction:
     d = POSTGRES
-    free_to_call_out = FREE_TO_CALL_OUT_LABELS
 
     def __init__(self, connection: Any, *, write: bool) -> None:
         self._connection = connection
