@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tests.support.sipp import _open_log, free_port
+from tests.support.sipp import _open_log, free_port, stop_process
 
 BARESIP = shutil.which("baresip")
 _tokens = itertools.count(1)
@@ -205,14 +205,7 @@ class BaresipPhone:
                     await self._task
             if self._writer is not None:
                 self._writer.close()
-            process = self._process
-            if process is not None and process.returncode is None:
-                process.terminate()
-                try:
-                    await asyncio.wait_for(process.wait(), 3.0)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+            await stop_process(self._process, 3.0)
         finally:
             if self._log is not None:
                 self._log.close()

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO
 
-from tests.support.sipp import _open_log, free_port, port_bound
+from tests.support.sipp import _open_log, free_port, port_bound, stop_process
 
 KAMAILIO = shutil.which("kamailio") or (
     "/usr/sbin/kamailio" if Path("/usr/sbin/kamailio").exists() else None
@@ -142,14 +142,7 @@ class KamailioProxy:
 
     async def stop(self) -> None:
         try:
-            process = self._process
-            if process is not None and process.returncode is None:
-                process.terminate()
-                try:
-                    await asyncio.wait_for(process.wait(), 5.0)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+            await stop_process(self._process, 5.0)
         finally:
             if self._log is not None:
                 self._log.close()

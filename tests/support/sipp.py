@@ -208,17 +208,7 @@ class SippPeer:
         return self.returncode
 
     async def stop(self) -> None:
-        process = self._process
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 3.0)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
+        await stop_process(self._process, 3.0)
 
     def report(self, limit: int = 6000) -> str:
         """What sipp said, for an assertion message."""
@@ -228,3 +218,17 @@ class SippPeer:
                 text = path.read_text(errors="replace")
                 parts.append(f"--- {path.name}\n{text[-limit:]}")
         return "\n".join(parts) or "(sipp wrote nothing)"
+
+
+async def stop_process(process: asyncio.subprocess.Process | None, grace_s: float) -> None:
+    """SIGTERM a peer, then SIGKILL it if it has not gone after ``grace_s``."""
+    if process is None or process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), grace_s)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
