@@ -48,7 +48,11 @@ class Runtime:
 
     async def close(self) -> None:
         try:
-            await self.ctx.engine.close()
+            try:
+                # Placements under way first: they may still start calls on the engine.
+                await self.ctx.detached.close()
+            finally:
+                await self.ctx.engine.close()
         finally:
             self.doorbell.close()
             await self.database.close()

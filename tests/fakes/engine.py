@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from switchboard.domain.calls import Party
 from switchboard.service.ports import CallSetup, CallSignals, StartOutcome
 
@@ -17,6 +19,10 @@ class ScriptedEngine:
         self.hangups: list[tuple[str, Party]] = []
         self.signals: CallSignals | None = None
         self.closed = False
+        # When set, ``start`` waits for it, as a phone takes its time to ring. A start
+        # cancelled while waiting gives the call up without a word, as the SIP engine does.
+        self.gate: asyncio.Event | None = None
+        self.abandoned: list[str] = []
 
     def bind(self, signals: CallSignals) -> None:
         self.signals = signals
@@ -35,6 +41,12 @@ class ScriptedEngine:
 
     async def start(self, setup: CallSetup) -> StartOutcome:
         self.started.append(setup)
+        if self.gate is not None:
+            try:
+                await self.gate.wait()
+            except asyncio.CancelledError:
+                self.abandoned.append(setup.call_id)
+                raise
         if isinstance(self.outcome, Exception):
             raise self.outcome
         return self.outcome

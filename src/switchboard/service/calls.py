@@ -3,11 +3,16 @@
 Placing runs the rules of section 3.1 in order: 1 to 13 in the domain, 14 to 19 here against
 storage, all in one transaction whose reservations are atomic conditional updates; rule 20
 needs the engine and runs after the commit. A request that fails leaves no trace.
+
+The commit and what follows it run detached from the request (``Context.detached``): a request
+cancelled before the commit rolls back; once committing, the call is started and driven, or
+undone, whether or not its client still waits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from switchboard.domain.accounts import Account
@@ -131,67 +136,96 @@ async def _check_destination_agent_exists(
 
 async def place_call(ctx: Context, account_key: str, req: PlaceCallRequest) -> Call:
     call_id = new_call_id()
-    async with ctx.transaction() as uow:
-        account = await _account(uow, account_key)
-        checked = check_request(req, account, ctx.numbers)
-        caller = await _choose_caller(ctx, uow, account, checked, call_id)
-        destination: Agent | None = None
-        if req.to_agent_id:
-            destination = await uow.agents.get(account.key, req.to_agent_id)
-            assert destination is not None
-            if destination.agent_id == caller.agent_id or not await uow.agents.reserve(
-                account.key,
-                destination.agent_id,
-                call_id=call_id,
-                busy_state=AgentState.BUSY_INTERNAL,
-                free_states=(AgentState.READY,),
-                wrapup_allowed=False,
-            ):
-                raise RuleViolation(Messages.DESTINATION_AGENT_UNAVAILABLE)
-        clid = _presented_clid(ctx, account, caller, req.presented_clid)
-        clid_e164 = checked.clid_e164
-        if clid_e164 is None and clid:  # a default number: not parsed by rule 13
-            clid_info = ctx.numbers.parse(clid, account.country)
-            clid_e164 = clid_info.e164 if clid_info else None
-        now = ctx.clock.now()
-        call = Call(
-            id=call_id,
-            account_key=account.key,
-            caller_agent_id=caller.agent_id,
-            created_at=now,
-            agent_phone=caller.phone,
-            destination_number=req.to_telephone_number or None,
-            destination_e164=checked.destination.e164 if checked.destination else None,
-            destination_agent_id=destination.agent_id if destination else None,
-            destination_phone=destination.phone if destination else None,
-            presented_clid=clid,
-            presented_clid_e164=clid_e164,
-            from_telephone_number=telephone_number_of(caller.phone),
-            from_consent=checked.from_consent,
-            to_consent=checked.to_consent,
-            reference=req.reference or None,
-            application=req.application or None,
-            agent_timeout_s=account.agent_timeout_s,
-            destination_timeout_s=account.destination_timeout_s,
-            engine=ctx.engine.name,
-            node_id=ctx.node_id,
-        )
-        plan = ctx.engine.plan_start(CallSetup.of(call))
-        if plan is not None:
-            outcome, first = plan
-            if outcome is not StartOutcome.RINGING:
-                raise CallNotStarted(_not_started_message(outcome))  # rolls back: no trace
-            if first is not None:
-                call.deadline_at, call.deadline_tag = first.due_at, first.tag
-        await uow.calls.add(call)
-        uow.events.append(CallPlaced(account.key, now, call.id, caller.agent_id))
-        await uow.commit()
+    async with contextlib.AsyncExitStack() as stack:
+        uow = await stack.enter_async_context(ctx.transaction())
+        call, planned = await _prepare(ctx, uow, account_key, req, call_id)
+        # Until here a cancelled request rolls back and leaves no trace. From the commit on,
+        # the placement runs to its end in a task of its own: a call committed is started and
+        # driven, or undone, whether or not anyone still waits for the answer.
+        transaction = stack.pop_all()
+    return await ctx.detached.run(_commit_and_start(ctx, transaction, uow, call, planned))
+
+
+async def _prepare(
+    ctx: Context, uow: UnitOfWork, account_key: str, req: PlaceCallRequest, call_id: str
+) -> tuple[Call, bool]:
+    """Rules 1 to 19 and the new call, uncommitted; true when the engine planned its start."""
+    account = await _account(uow, account_key)
+    checked = check_request(req, account, ctx.numbers)
+    caller = await _choose_caller(ctx, uow, account, checked, call_id)
+    destination: Agent | None = None
+    if req.to_agent_id:
+        destination = await uow.agents.get(account.key, req.to_agent_id)
+        assert destination is not None
+        if destination.agent_id == caller.agent_id or not await uow.agents.reserve(
+            account.key,
+            destination.agent_id,
+            call_id=call_id,
+            busy_state=AgentState.BUSY_INTERNAL,
+            free_states=(AgentState.READY,),
+            wrapup_allowed=False,
+        ):
+            raise RuleViolation(Messages.DESTINATION_AGENT_UNAVAILABLE)
+    clid = _presented_clid(ctx, account, caller, req.presented_clid)
+    clid_e164 = checked.clid_e164
+    if clid_e164 is None and clid:  # a default number: not parsed by rule 13
+        clid_info = ctx.numbers.parse(clid, account.country)
+        clid_e164 = clid_info.e164 if clid_info else None
+    now = ctx.clock.now()
+    call = Call(
+        id=call_id,
+        account_key=account.key,
+        caller_agent_id=caller.agent_id,
+        created_at=now,
+        agent_phone=caller.phone,
+        destination_number=req.to_telephone_number or None,
+        destination_e164=checked.destination.e164 if checked.destination else None,
+        destination_agent_id=destination.agent_id if destination else None,
+        destination_phone=destination.phone if destination else None,
+        presented_clid=clid,
+        presented_clid_e164=clid_e164,
+        from_telephone_number=telephone_number_of(caller.phone),
+        from_consent=checked.from_consent,
+        to_consent=checked.to_consent,
+        reference=req.reference or None,
+        application=req.application or None,
+        agent_timeout_s=account.agent_timeout_s,
+        destination_timeout_s=account.destination_timeout_s,
+        engine=ctx.engine.name,
+        node_id=ctx.node_id,
+    )
+    plan = ctx.engine.plan_start(CallSetup.of(call))
     if plan is not None:
+        outcome, first = plan
+        if outcome is not StartOutcome.RINGING:
+            raise CallNotStarted(_not_started_message(outcome))  # rolls back: no trace
+        if first is not None:
+            call.deadline_at, call.deadline_tag = first.due_at, first.tag
+    await uow.calls.add(call)
+    uow.events.append(CallPlaced(account.key, now, call.id, caller.agent_id))
+    return call, plan is not None
+
+
+async def _commit_and_start(
+    ctx: Context,
+    transaction: contextlib.AsyncExitStack,
+    uow: UnitOfWork,
+    call: Call,
+    planned: bool,
+) -> Call:
+    """The placement from its commit on (rule 20 after it); never cancelled by the request."""
+    async with transaction:
+        await uow.commit()
+    if planned:
         if call.deadline_at is not None:
             ctx.wakeup.wake_at(call.deadline_at)
         return call
     try:
         outcome = await ctx.engine.start(CallSetup.of(call))
+    except asyncio.CancelledError:
+        # Only a closing process cancels this (after its grace): the call never started.
+        await _forget(ctx, call)
+        raise
     except Exception:  # an engine failure is rule 20's "any other failure", never a 500
         log.exception("engine failed to start call %s", call.id)
         outcome = StartOutcome.AGENT_UNREACHABLE

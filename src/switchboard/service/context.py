@@ -8,6 +8,7 @@ from types import TracebackType
 
 from switchboard.domain.calls import Call
 from switchboard.domain.numbers import NumberPlan
+from switchboard.service.detached import Detached
 from switchboard.service.ports import (
     AccessTokens,
     Clock,
@@ -46,6 +47,9 @@ class Context:
     wakeup: Wakeup = field(default_factory=NoWakeup)
     # Rings another process's deadline loop; ``None`` where none was built.
     doorbell: Doorbell | None = None
+    # Work a request starts that must not stop with it (a placement once committed); the
+    # process waits for it when it closes.
+    detached: Detached = field(default_factory=Detached)
 
     def retained(self, call: Call) -> bool:
         """Active, or ended less than the retention time ago."""
