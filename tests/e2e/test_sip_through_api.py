@@ -278,3 +278,64 @@ async def test_ending_from_the_cli_and_stopping_the_server_hang_up_with_bye(
     finally:
         if not stopped:
             await server.stop()
+
+
+# The agent's phone answers the INVITE with 100 Trying (no more retransmissions; not yet
+# ringing) and rings only after a pause, well inside the 2 s start window.
+TRYING_THEN_PAUSE = """
+  <send>
+    <![CDATA[
+      SIP/2.0 100 Trying
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <pause milliseconds="800"/>
+"""
+
+
+async def test_a_client_that_goes_away_mid_placement_leaves_no_call_undriven(
+    peers: Peers, tmp_path: Path
+) -> None:
+    """The client gives up on its POST after the commit, while the agent's phone has not yet
+    rung. The call must still be driven to its end (or be undone), and the agent freed.
+
+    uvicorn does not cancel a request's task when its client disconnects (it only marks the
+    cycle disconnected), so this passes on the code before the detached placement too; the
+    cancellation itself is covered on fakes in ``tests/unit/test_placement_cancelled.py``."""
+    db = f"sqlite:///{tmp_path / 'sip.db'}"
+    agent = await peers.peer(
+        "agent_flow4.xml", HANGUP=RECEIVE_BYE, BEFORE_RINGING=TRYING_THEN_PAUSE
+    )
+    trunk = await peers.peer("trunk_flow4.xml", ORIGIN="trunk", HANGUP=send_bye(500))
+    server = SipServer(db, peers.transport, trunk.port)
+    await server.start()
+    try:
+        await set_phone(db, "1234", agent.uri())
+        async with httpx.AsyncClient(base_url=server.base, headers=server.headers) as client:
+            with pytest.raises(httpx.TimeoutException):
+                await client.post(f"/v0/{KEY}/calls/", json=CALL, timeout=0.3)
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + 20
+        while True:
+            listed = [
+                json.loads(line)
+                for line in (await cli(db, "calls", "list", KEY, "--json")).splitlines()
+            ]
+            if (listed and listed[0]["result"] is not None) or loop.time() > give_up:
+                break
+            await asyncio.sleep(0.2)
+        (call,) = listed
+        assert call["result"] == {"code": "Success", "party": "Destination", "reason": "Normal"}
+        agents = {
+            json.loads(line)["id"]: json.loads(line)
+            for line in (await cli(db, "agents", "list", KEY, "--json")).splitlines()
+        }
+        assert agents["1234"]["state"] == "Wrapup"
+        await peers.passed()
+    finally:
+        assert await server.stop() == 0

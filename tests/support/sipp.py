@@ -54,8 +54,9 @@ def _free(port: int, kind: int) -> bool:
 
 
 # Placeholders most callers leave as they are: trunk_flow4.xml checks the agent's answer,
-# which a SIPp agent writes under o=agent, and may check who the call is from.
-DEFAULTS = {"ANSWER_RE": "o=agent.*m=audio [1-9]", "FROM_RE": ".*"}
+# which a SIPp agent writes under o=agent, and may check who the call is from; agent_flow4.xml
+# may take its time before ringing.
+DEFAULTS = {"ANSWER_RE": "o=agent.*m=audio [1-9]", "FROM_RE": ".*", "BEFORE_RINGING": ""}
 
 
 def render(template: Path, values: dict[str, str], into: Path) -> Path:
