@@ -3,7 +3,8 @@ import time; the caller owns the ``Runtime`` and must ``close`` it."""
 
 from __future__ import annotations
 
-import secrets
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,8 +12,20 @@ from switchboard.adapters.clock import SystemClock
 from switchboard.adapters.doorbell import UdpDoorbell
 from switchboard.adapters.events import RecentEvents
 from switchboard.adapters.numbering import LibPhoneNumberPlan
-from switchboard.adapters.storage.database import SCHEMA_HEAD, Database, open_database
+from switchboard.adapters.signing_keys import (
+    ConfiguredKey,
+    KeyFile,
+    KeyFileError,
+    default_key_file,
+)
+from switchboard.adapters.storage.database import (
+    SCHEMA_HEAD,
+    Database,
+    SqliteDatabase,
+    open_database,
+)
 from switchboard.adapters.storage.uow import SqlUnitOfWorkFactory
+from switchboard.adapters.storage.urls import parse_database_url
 from switchboard.adapters.telephony.simulator import SimulatorEngine
 from switchboard.adapters.tokens import JwtAccessTokens, Sha256SecretHasher
 from switchboard.config import ConfigError, Settings
@@ -23,7 +36,7 @@ from switchboard.service.progress import CallProgress
 if TYPE_CHECKING:
     from switchboard.api.app import SwitchboardApp
 
-SECRET_KEY_SETTING = "secret_key"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -116,6 +129,33 @@ def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
     return SipEngine(config, clock.now)
 
 
+def signing_keys(settings: Settings) -> ConfiguredKey | KeyFile:
+    """The configured key, else the key file (not read yet: ``KeyFile.load_or_create``)."""
+    if settings.secret_key is not None:
+        if settings.secret_key_file is not None:
+            raise ConfigError(
+                "SWITCHBOARD_SECRET_KEY_FILE: set either it or SWITCHBOARD_SECRET_KEY, not both"
+            )
+        return ConfiguredKey(settings.secret_key)
+    path = settings.secret_key_file
+    if path is None:
+        path = default_key_file(*parse_database_url(settings.database_url))
+    return KeyFile(path, settings.token_ttl_seconds)
+
+
+def _key_out_of_database(keys: ConfiguredKey | KeyFile, clock: Clock) -> Callable[[str], None]:
+    """Where migration 0003 puts the signing key an older version kept in the database."""
+
+    def take(secret: str) -> None:
+        if isinstance(keys, KeyFile):
+            keys.adopt(secret, clock.now())
+            log.warning("the signing key moved from the database to %s", keys.path)
+        else:  # tokens were signed with the configured key: the stored one served nothing
+            log.warning("the unused signing key stored in the database was deleted")
+
+    return take
+
+
 async def build(
     settings: Settings, *, clock: Clock | None = None, open_engine: bool = True
 ) -> Runtime:
@@ -130,19 +170,17 @@ async def build(
         raise ConfigError(f"SWITCHBOARD_DATABASE_URL: {exc}") from exc
     doorbell = UdpDoorbell()
     try:
+        keys = signing_keys(settings)
+        if isinstance(database, SqliteDatabase):
+            database.make_private()
         if await database.schema_version() != SCHEMA_HEAD:
             # Imported here: SQLAlchemy and Alembic cost a quarter of a second to load.
             from switchboard.adapters.storage.migrate import migrate
 
-            await migrate(settings.database_url)
+            await migrate(settings.database_url, key_out=_key_out_of_database(keys, clock))
+        if isinstance(keys, KeyFile):
+            keys.load_or_create(clock.now())
         uow = SqlUnitOfWorkFactory(database)
-        signing_key = settings.secret_key
-        if signing_key is None:
-            async with uow() as tx:
-                signing_key = await tx.settings.get_or_create(
-                    SECRET_KEY_SETTING, secrets.token_urlsafe(48)
-                )
-                await tx.commit()
         events = RecentEvents()
         engine = build_engine(settings, clock)
         ctx = Context(
@@ -150,17 +188,21 @@ async def build(
             clock=clock,
             engine=engine,
             numbers=LibPhoneNumberPlan(),
-            tokens=JwtAccessTokens(signing_key, int(settings.token_ttl_seconds)),
+            tokens=JwtAccessTokens(keys, int(settings.token_ttl_seconds)),
             hasher=Sha256SecretHasher(),
             publisher=events,
             node_id=settings.node_id,
             retention_s=settings.call_retention_seconds,
             engine_running=open_engine,
             doorbell=doorbell,
+            keys=keys,
         )
         engine.bind(CallProgress(ctx))
         if open_engine:
             await engine.open()
+    except KeyFileError as exc:
+        await database.close()
+        raise ConfigError(f"SWITCHBOARD_SECRET_KEY_FILE: {exc}") from exc
     except BaseException:
         await database.close()
         raise

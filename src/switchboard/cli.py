@@ -19,7 +19,7 @@ from switchboard.cli_output import account_row, agent_row, call_row, emit
 from switchboard.domain.agents import AgentState, PostCallState
 from switchboard.domain.calls import Party
 from switchboard.domain.errors import SwitchboardError
-from switchboard.service import agents, calls, provisioning
+from switchboard.service import agents, calls, keys, provisioning
 from switchboard.service.provisioning import AccountOptions, AgentOptions
 
 if TYPE_CHECKING:
@@ -407,3 +407,28 @@ def token(ctx: click.Context, key: str, database: str | None) -> None:
     """Print a fresh bearer access token for an account."""
     access, _ = run(ctx, lambda rt: provisioning.issue_operator_token(rt.ctx, key))
     click.echo(access)
+
+
+# --------------------------------------------------------------------------- keys
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """The keys that sign access tokens (a key file, or SWITCHBOARD_SECRET_KEY)."""
+
+
+@keys_group.command("rotate")
+@database_option
+@click.pass_context
+def keys_rotate(ctx: click.Context, database: str | None) -> None:
+    """Make a new signing key; tokens signed by the old one work until they expire."""
+
+    async def rotate(rt: Runtime) -> Any:
+        return keys.rotate_signing_key(rt.ctx)
+
+    done = run(ctx, rotate)
+    click.echo(f"signing key: {done.new_kid}")
+    for kid, until in sorted(done.retiring.items()):
+        click.echo(f"verifying until {until.isoformat(timespec='seconds')}: {kid}")
+    for kid in done.dropped:
+        click.echo(f"dropped: {kid}")

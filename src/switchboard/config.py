@@ -38,7 +38,17 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     trust_forwarded_headers: bool = False
     secret_key: str | None = Field(None, min_length=32)
+    # Default: the SQLite database's path + ".key", or ./switchboard.key for PostgreSQL.
+    secret_key_file: str | None = Field(None, min_length=1)
     token_ttl_seconds: float = Field(3600, gt=0)
+    # Guessing on the token endpoint: failures allowed per account and per client address
+    # within the window, then refusals (429) for a time that doubles up to the maximum.
+    token_failures_allowed: int = Field(10, ge=1)
+    token_failure_window_seconds: float = Field(900, gt=0)
+    token_lockout_max_seconds: float = Field(300, ge=1)
+    # HTTPS served directly (both or neither); see docs/operations.md.
+    tls_certificate_file: str | None = Field(None, min_length=1)
+    tls_key_file: str | None = Field(None, min_length=1)
     call_retention_seconds: float = Field(86400, ge=0)
     start_window_ms: float = Field(2000, gt=0)
     simulator_answer_ms: float = Field(1000, ge=0)

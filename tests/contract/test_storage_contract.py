@@ -23,6 +23,7 @@ from switchboard.adapters.storage import (
     open_database,
     repositories,
 )
+from switchboard.adapters.storage.database import SCHEMA_HEAD
 from switchboard.adapters.storage.engine import async_url, create_engine
 from switchboard.adapters.storage.migrate import migrate
 from switchboard.adapters.storage.tables import metadata
@@ -830,7 +831,7 @@ async def test_the_migrations_build_exactly_the_tables(sql_backend: Backend) -> 
         assert await connection.run_sync(_schema_differences) == []
         assert await connection.run_sync(_index_names) >= EXPRESSION_INDEXES
         version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
-    assert version == "0002"
+    assert version == SCHEMA_HEAD
 
 
 async def test_migrating_again_changes_nothing(sql_backend: Backend) -> None:

@@ -1,5 +1,8 @@
 """Access tokens (JWT, HS256) and API secrets (random, stored as SHA-256 digests).
 
+Tokens name their signing key in the header (``kid``); the keys come from ``signing_keys``
+(a key file that can be rotated, or a configured key).
+
 Access tokens carry the account's token generation rather than a time: a new API token bumps
 the generation and so revokes every access token issued before it. API secrets are 256-bit
 random strings, so an unsalted fast digest is the right tool (no password stretching needed).
@@ -11,7 +14,9 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import Protocol
 
+from switchboard.adapters.signing_keys import ConfiguredKey, SigningKey
 from switchboard.domain.errors import InvalidAccessToken
 
 ALGORITHM = "HS256"
@@ -19,9 +24,16 @@ ISSUER = "switchboard"
 VERIFIED_KEPT = 10_000
 
 
+class KeyRing(Protocol):
+    def signing(self) -> SigningKey: ...
+
+    def verifying(self, kid: str | None, now: float) -> list[SigningKey]:
+        """The live keys named ``kid`` (every live key for ``None``)."""
+
+
 class JwtAccessTokens:
-    def __init__(self, signing_key: str, lifetime_s: int = 3600) -> None:
-        self._key = signing_key
+    def __init__(self, keys: KeyRing | str, lifetime_s: int = 3600) -> None:
+        self._keys = ConfiguredKey(keys) if isinstance(keys, str) else keys
         self._lifetime_s = lifetime_s
         self._verified: dict[str, tuple[str, int, float]] = {}
 
@@ -36,7 +48,9 @@ class JwtAccessTokens:
         }
         import jwt  # here: one-shot commands that issue no token need not load it
 
-        return jwt.encode(claims, self._key, algorithm=ALGORITHM), self._lifetime_s
+        key = self._keys.signing()
+        token = jwt.encode(claims, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid})
+        return token, self._lifetime_s
 
     def verify(self, token: str, now: datetime) -> tuple[str, int]:
         # A signature is checked once per token: the claims of a token already verified are
@@ -57,26 +71,41 @@ class JwtAccessTokens:
         import jwt
 
         try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=[ALGORITHM],
-                issuer=ISSUER,
-                options={
-                    "verify_exp": False,
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                    "require": ["sub", "gen", "exp"],
-                },
-            )
+            kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError as exc:
             raise InvalidAccessToken(token_sent=True) from exc
+        if kid is not None and not isinstance(kid, str):
+            raise InvalidAccessToken(token_sent=True)
+        for key in self._keys.verifying(kid, now.timestamp()):
+            try:
+                claims = jwt.decode(
+                    token,
+                    key.secret,
+                    algorithms=[ALGORITHM],
+                    issuer=ISSUER,
+                    options={
+                        "verify_exp": False,
+                        "verify_iat": False,
+                        "verify_nbf": False,
+                        "require": ["sub", "gen", "exp"],
+                    },
+                )
+            except jwt.InvalidSignatureError:
+                continue  # a token without a kid: try the next key
+            except jwt.PyJWTError as exc:
+                raise InvalidAccessToken(token_sent=True) from exc
+            break
+        else:
+            raise InvalidAccessToken(token_sent=True)
         exp, subject, generation = claims.get("exp"), claims.get("sub"), claims.get("gen")
         # Expiry is checked against our clock, not the library's, so tests can move time.
         if not isinstance(exp, int | float) or exp <= now.timestamp():
             raise InvalidAccessToken(token_sent=True)
         if not isinstance(subject, str) or not isinstance(generation, int):
             raise InvalidAccessToken(token_sent=True)
+        # A retiring key's tokens are not honoured past its retirement, even from the cache.
+        if key.retire_at is not None:
+            exp = min(float(exp), key.retire_at)
         return subject, generation, float(exp)
 
 

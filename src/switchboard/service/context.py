@@ -15,6 +15,7 @@ from switchboard.service.ports import (
     Doorbell,
     EventPublisher,
     SecretHasher,
+    SigningKeys,
     TelephonyEngine,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -50,6 +51,8 @@ class Context:
     # Work a request starts that must not stop with it (a placement once committed); the
     # process waits for it when it closes.
     detached: Detached = field(default_factory=Detached)
+    # Where the access-token signing keys are kept (rotated by the operator).
+    keys: SigningKeys | None = None
 
     def retained(self, call: Call) -> bool:
         """Active, or ended less than the retention time ago."""

@@ -306,6 +306,23 @@ class AccessTokens(Protocol):
         """(account_key, generation); raises ``InvalidAccessToken``."""
 
 
+@dataclass(frozen=True)
+class KeyRotation:
+    new_kid: str
+    # Keys that still verify the tokens they signed, and until when.
+    retiring: dict[str, datetime]
+    # Keys past their retirement, now removed.
+    dropped: list[str]
+
+
+class SigningKeys(Protocol):
+    """Where the access-token signing keys are kept (never the database)."""
+
+    def rotate(self, now: datetime) -> KeyRotation:
+        """A new key signs from now on; the others verify until their tokens have expired.
+        Raises ``ProvisioningError`` where keys cannot be rotated (a configured key)."""
+
+
 class SecretHasher(Protocol):
     def new_secret(self) -> str: ...
 

@@ -25,6 +25,8 @@ must plan on its own (``OFFSET 0``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import sqlite3
 import time
@@ -40,7 +42,7 @@ DEFAULT_BUSY_TIMEOUT_S = 30.0
 # The schema this code reads and writes: the newest migration. A database already there is
 # not migrated at start (sparing one-shot commands SQLAlchemy's and Alembic's import time);
 # the contract suite checks that this is Alembic's head.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 
 def enable_wal(cursor: Any, busy_timeout_s: float) -> None:
@@ -57,6 +59,22 @@ def enable_wal(cursor: Any, busy_timeout_s: float) -> None:
             if "locked" not in str(exc) or time.monotonic() >= give_up:
                 raise
             time.sleep(0.01)
+
+
+def make_private(path: str) -> None:
+    """Create the SQLite file owner-only (0600) if it is absent, and take group and other
+    access away from it and its ``-wal`` and ``-shm`` where an earlier version left them
+    (0644). SQLite gives the ``-wal`` and ``-shm`` files it creates the database file's mode,
+    so a private database keeps them private. The database holds API token digests and every
+    call; anyone who can read it learns them, and anyone who can write it can change them."""
+    # Made here rather than by sqlite3.connect (0644 less the umask) or SQLAlchemy (the same).
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for name in (path, path + "-wal", path + "-shm", path + "-journal"):
+        with contextlib.suppress(OSError):  # absent, or not ours to change
+            mode = os.stat(name).st_mode
+            if mode & 0o077:
+                os.chmod(name, mode & 0o700)
 
 
 _PLACEHOLDER = re.compile(r"\?")
@@ -118,6 +136,7 @@ class SqliteDatabase:
     def _connect(self, busy_ms: int) -> sqlite3.Connection:
         if not Path(self.path).parent.is_dir():
             raise sqlite3.OperationalError(f"unable to open database file {self.path!r}")
+        make_private(self.path)
         connection = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, cached_statements=256
         )
@@ -227,6 +246,12 @@ class SqliteDatabase:
 
     def _exists(self) -> bool:
         return Path(self.path).exists()
+
+    def make_private(self) -> None:
+        """``make_private`` on this database's files (where its directory exists)."""
+        if Path(self.path).parent.is_dir():
+            with translated("open the database"):
+                make_private(self.path)
 
     async def schema_version(self) -> str | None:
         """The Alembic revision the database is at; ``None`` for a new or foreign file."""
