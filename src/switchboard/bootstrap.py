@@ -143,10 +143,13 @@ def signing_keys(settings: Settings) -> ConfiguredKey | KeyFile:
     return KeyFile(path, settings.token_ttl_seconds)
 
 
-def _key_out_of_database(keys: ConfiguredKey | KeyFile, clock: Clock) -> Callable[[str], None]:
+def _key_out_of_database(
+    keys: ConfiguredKey | KeyFile, clock: Clock, moved: list[str]
+) -> Callable[[str], None]:
     """Where migration 0003 puts the signing key an older version kept in the database."""
 
     def take(secret: str) -> None:
+        moved.append(secret)
         if isinstance(keys, KeyFile):
             keys.adopt(secret, clock.now())
             log.warning("the signing key moved from the database to %s", keys.path)
@@ -177,7 +180,10 @@ async def build(
             # Imported here: SQLAlchemy and Alembic cost a quarter of a second to load.
             from switchboard.adapters.storage.migrate import migrate
 
-            await migrate(settings.database_url, key_out=_key_out_of_database(keys, clock))
+            moved: list[str] = []
+            await migrate(settings.database_url, key_out=_key_out_of_database(keys, clock, moved))
+            if moved and isinstance(database, SqliteDatabase):
+                database.empty_wal()
         if isinstance(keys, KeyFile):
             keys.load_or_create(clock.now())
         uow = SqlUnitOfWorkFactory(database)

@@ -247,6 +247,13 @@ class SqliteDatabase:
     def _exists(self) -> bool:
         return Path(self.path).exists()
 
+    def empty_wal(self) -> None:
+        """Copy the WAL into the database and truncate it: older versions of pages (a
+        deleted secret) leave the disk with it. Best effort: a reader in another process
+        can hold the WAL, and the next checkpoint that finds none truncates it."""
+        with translated("checkpoint the database"):
+            self.writer().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def make_private(self) -> None:
         """``make_private`` on this database's files (where its directory exists)."""
         if Path(self.path).parent.is_dir():

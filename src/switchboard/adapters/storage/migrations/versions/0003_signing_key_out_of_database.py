@@ -3,7 +3,9 @@
 Earlier versions kept it in ``settings`` (name ``secret_key``), in clear: anyone who could
 read the database file could mint tokens for every account. It moves to the key file
 (``migrate``'s ``key_out``, given by ``bootstrap``), so that tokens already issued keep
-working, and is deleted here. Both happen in the migration's transaction: if the deletion
+working, and is deleted here (on SQLite with ``secure_delete``, and ``bootstrap`` then empties
+the WAL; on PostgreSQL the dead row lasts until the table is vacuumed, inside PostgreSQL's own
+private data directory). Both happen in the migration's transaction: if the deletion
 fails the key is in the file and still in the database, and the next start moves it again
 (the key file takes a key it already holds once).
 
@@ -39,6 +41,11 @@ def upgrade() -> None:
             "switchboard (which moves the key into its key file)"
         )
     key_out(str(row[0]))
+    if bind.dialect.name == "sqlite":
+        # Overwrite the deleted row's bytes rather than leave them in a free slot of the page
+        # (some builds, Debian's among them, do by default; SQLite itself does not). The
+        # caller then empties the WAL, which still holds the page as it was.
+        bind.exec_driver_sql("PRAGMA secure_delete = ON")
     bind.execute(sa.text("DELETE FROM settings WHERE name = :name"), {"name": _NAME})
 
 
