@@ -129,6 +129,41 @@ def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
     return SipEngine(config, clock.now)
 
 
+def tls_files(settings: Settings) -> tuple[str, str] | None:
+    """The certificate and key to serve HTTPS with (both or neither), checked now so that a
+    bad file stops the start with the setting's name rather than a traceback from uvicorn."""
+    import ssl
+
+    certificate, key = settings.tls_certificate_file, settings.tls_key_file
+    if certificate is None and key is None:
+        return None
+    if certificate is None or key is None:
+        missing = "CERTIFICATE" if certificate is None else "KEY"
+        given = "KEY" if certificate is None else "CERTIFICATE"
+        raise ConfigError(
+            f"SWITCHBOARD_TLS_{missing}_FILE: required with SWITCHBOARD_TLS_{given}_FILE"
+        )
+    for name, path in (("CERTIFICATE", certificate), ("KEY", key)):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise ConfigError(f"SWITCHBOARD_TLS_{name}_FILE: {path}: {exc.strerror}") from exc
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=certificate)
+    except ssl.SSLError as exc:
+        raise ConfigError(
+            f"SWITCHBOARD_TLS_CERTIFICATE_FILE: {certificate}: not a PEM certificate ({exc})"
+        ) from exc
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(certificate, key)
+    except ssl.SSLError as exc:
+        raise ConfigError(
+            f"SWITCHBOARD_TLS_KEY_FILE: {key}: not the private key of the certificate ({exc})"
+        ) from exc
+    return certificate, key
+
+
 def signing_keys(settings: Settings) -> ConfiguredKey | KeyFile:
     """The configured key, else the key file (not read yet: ``KeyFile.load_or_create``)."""
     if settings.secret_key is not None:

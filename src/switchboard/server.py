@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from switchboard.bootstrap import Runtime, build
+from switchboard.bootstrap import Runtime, build, tls_files
 from switchboard.config import Settings
 from switchboard.demo import prepare_demo
 from switchboard.service import scheduler
@@ -54,6 +54,7 @@ def _say(line: str) -> None:
 
 
 async def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
+    tls = tls_files(settings)
     config = uvicorn.Config(
         _not_ready,
         log_level=settings.log_level,
@@ -66,6 +67,9 @@ async def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
         # Forwarded headers are ours to trust or not (SWITCHBOARD_TRUST_FORWARDED_HEADERS);
         # uvicorn's own middleware would rewrite the client address on every request.
         proxy_headers=False,
+        # HTTPS directly, for deployments without a TLS-terminating proxy in front.
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
     )
     server = _Server(config)
     stop = asyncio.Event()
@@ -85,7 +89,7 @@ async def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
         sock = _bind(host, port)
         bound_host, bound_port = sock.getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        base = f"http://{shown}:{bound_port}"
+        base = f"{'https' if tls else 'http'}://{shown}:{bound_port}"
         _say(f"Listening on {base}")
         if demo:
             for label, value in await prepare_demo(runtime.ctx, settings.public_base_url or base):

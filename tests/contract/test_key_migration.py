@@ -46,7 +46,9 @@ class OldDatabase:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OldDatabase]:
+async def old_database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[OldDatabase]:
     server = None
     if request.param == "sqlite":
         database = OldDatabase(f"sqlite:///{tmp_path / 'old.db'}")
@@ -57,7 +59,9 @@ async def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     try:
         async with engine.begin() as connection:
             await connection.run_sync(lambda c: command.upgrade(alembic_config(c), "0002"))
-        await database.run(f"INSERT INTO settings (name, value) VALUES ('secret_key', '{OLD_SECRET}')")
+        await database.run(
+            f"INSERT INTO settings (name, value) VALUES ('secret_key', '{OLD_SECRET}')"
+        )
         yield database
     finally:
         await engine.dispose()
@@ -114,4 +118,3 @@ async def test_starting_on_an_old_database_moves_the_key_to_its_file_and_old_tok
         for name in (path, Path(f"{path}-wal")):
             if name.exists():
                 assert OLD_SECRET.encode() not in name.read_bytes()
-

@@ -33,7 +33,7 @@ class Server:
         )
         assert self.proc.stdout is not None
         first = self.proc.stdout.readline().strip()
-        assert first.startswith("Listening on http://127.0.0.1:"), (
+        assert first.startswith(("Listening on http://127.0.0.1:", "Listening on https://")), (
             first,
             self.proc.stderr.read() if self.proc.poll() is not None else "",
         )
@@ -169,10 +169,15 @@ async def _add_group(db: str, group_id: str, agent_ids: list[str]) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def shared_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def shared_db(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'shared.db'}"
+        yield f"sqlite:///{tmp_path / 'shared.db'}"  # its key file goes beside it
         return
+    # The processes on one PostgreSQL database share one key file: here, not the default
+    # ./switchboard.key in whatever directory the tests run from.
+    monkeypatch.setenv("SWITCHBOARD_SECRET_KEY_FILE", str(tmp_path / "switchboard.key"))
     database = PostgresDatabase(postgres_url())
     url = asyncio.run(database.create())
     try:

@@ -100,6 +100,9 @@ class Harness:
 async def open_harness(tmp_path: Path, **settings: Any) -> Harness:
     clock = FakeClock()
     settings.setdefault("database_url", f"sqlite:///{tmp_path / 'switchboard.db'}")
+    # PostgreSQL's default key file is ./switchboard.key: never the directory tests run from.
+    if "secret_key" not in settings:
+        settings.setdefault("secret_key_file", str(tmp_path / "switchboard.key"))
     config = load_settings(**settings)
     runtime = await build(config, clock=clock)
     lines = dict(await prepare_demo(runtime.ctx, BASE))

@@ -193,4 +193,3 @@ def test_a_file_that_is_not_a_key_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("not json")
     with pytest.raises(KeyFileError, match=str(path)):
         KeyFile(path, TTL).load_or_create(FakeClock().now())
-
