@@ -186,5 +186,5 @@ def test_a_bad_tls_file_stops_the_start_naming_its_setting(
         env={**os.environ, **env},
     )
     assert done.returncode == 1, done.stdout
-    assert done.stderr.startswith(f"error: {setting}"), done.stderr
+    assert done.stderr.startswith(f"error: {setting}: {env.get(setting, 'required')}"), done.stderr
     assert "Traceback" not in done.stderr and "Listening" not in done.stdout
