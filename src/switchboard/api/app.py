@@ -22,11 +22,22 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from switchboard.api.errors import error_response, internal_error, method_not_allowed, not_found
+from switchboard.api.errors import (
+    error_response,
+    internal_error,
+    method_not_allowed,
+    not_found,
+    status_for,
+)
 from switchboard.api.v0 import handlers
 from switchboard.api.v0.binding import check_content_type, negotiate_version
 from switchboard.api.v0.request import V0Request
-from switchboard.domain.errors import InvalidAccessToken, PayloadTooLarge, SwitchboardError
+from switchboard.domain.errors import (
+    InvalidAccessToken,
+    PayloadTooLarge,
+    SwitchboardError,
+    UnstorableValue,
+)
 from switchboard.service.auth import authorise
 from switchboard.service.context import Context
 
@@ -99,21 +110,37 @@ def _bearer(headers: Headers) -> str:
     return token.strip()
 
 
+class ClientDisconnected(Exception):
+    """The client left before its body was complete: nothing is done, nothing is answered."""
+
+
 async def _read_body(headers: Headers, receive: Receive) -> bytes:
     declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+    # Refused before a byte is read.
+    if declared is not None and _longer_than(declared, MAX_BODY):
         raise PayloadTooLarge()
     chunks = b""
     while True:
         message = await receive()
-        if message["type"] != "http.request":  # the client went away
-            return chunks
+        if message["type"] != "http.request":
+            # A truncated body may still parse ('{"from": ...}' cut after a brace): acting
+            # on it would place a call the client never finished asking for.
+            raise ClientDisconnected()
         chunk: bytes = message.get("body", b"")
         chunks += chunk
         if len(chunks) > MAX_BODY:
             raise PayloadTooLarge()
         if not message.get("more_body", False):
             return chunks
+
+
+def _longer_than(declared: str, limit: int) -> bool:
+    """A Content-Length over ``limit``. ASCII digits only (``"²".isdigit()`` is true); the
+    server rejects any other length before the app, so it is not judged here."""
+    digits = declared.strip().lstrip("0")
+    if not (digits.isascii() and digits.isdigit()):
+        return False
+    return len(digits) > len(str(limit)) or int(digits) > limit
 
 
 class SwitchboardApp:
@@ -145,9 +172,11 @@ class SwitchboardApp:
             return
         try:
             response = await self._dispatch(scope, receive)
+        except ClientDisconnected:
+            log.debug("client left during its body: %s %s", scope["method"], scope["path"])
+            return
         except SwitchboardError as exc:
-            if type(exc) is SwitchboardError or error_response(exc).status_code == 500:
-                log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            _log_error(scope, exc)
             response = error_response(exc)
         except Exception:
             log.exception("unexpected failure on %s %s", scope["method"], scope["path"])
@@ -209,6 +238,18 @@ class SwitchboardApp:
         self, scope: Scope, headers: Headers, params: dict[str, str], body: bytes, version: int
     ) -> V0Request:
         return V0Request(self.ctx, params, headers, body, version, self.base_url(scope, headers))
+
+
+def _log_error(scope: Scope, exc: SwitchboardError) -> None:
+    """A client's mistake is not logged; what the operator must see is, once, without the
+    client's data beyond the driver's first line."""
+    status = status_for(exc)
+    if isinstance(exc, UnstorableValue):
+        log.warning("refused a value on %s %s: %s", scope["method"], scope["path"], exc.detail)
+    elif status == 503:
+        log.error("storage unavailable on %s %s: %s", scope["method"], scope["path"], exc)
+    elif type(exc) is SwitchboardError or status == 500:
+        log.exception("unexpected error on %s %s", scope["method"], scope["path"])
 
 
 def create_app(ctx: Context, config: ApiConfig | None = None) -> SwitchboardApp:

@@ -19,6 +19,7 @@ STATUS: dict[type[e.SwitchboardError], int] = {
     e.PayloadTooLarge: 413,
     e.InvalidJson: 400,
     e.InvalidFieldType: 400,
+    e.UnstorableValue: 400,
     e.InvalidAccessToken: 401,
     e.AccountForbidden: 403,
     e.InvalidRequest: 400,

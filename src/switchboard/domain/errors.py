@@ -10,7 +10,8 @@ below knows about HTTP.
     │   ├── UnsupportedVersion       (406)
     │   ├── PayloadTooLarge          (413)
     │   ├── InvalidJson              (400)
-    │   └── InvalidFieldType         (400)
+    │   ├── InvalidFieldType         (400)
+    │   └── UnstorableValue          (400) text no database can keep (a NUL, a lone surrogate)
     ├── AuthError
     │   ├── InvalidAccessToken       (401)
     │   └── AccountForbidden         (403)
@@ -72,6 +73,21 @@ class InvalidFieldType(RequestRejected):
     def __init__(self, path: str) -> None:
         self.path = path
         super().__init__(f"The field '{path}' has an invalid type.")
+
+
+class UnstorableValue(RequestRejected):
+    """A value from the request that the database refused as text it cannot keep.
+
+    The API checks what clients send before it reaches storage; this is the last line of
+    defence, raised by the storage adapters from the driver's own refusal, so that such a value
+    is the client's 400 and never a retryable 503. Every stored text a client can send comes
+    from a request body, so the client sees that body's message."""
+
+    message = InvalidJson.message
+
+    def __init__(self, detail: str = "") -> None:
+        self.detail = detail  # for the operator's log: what was being stored, and the refusal
+        super().__init__()
 
 
 class AuthError(SwitchboardError):

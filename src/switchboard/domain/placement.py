@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from switchboard.domain.accounts import Account
 from switchboard.domain.calls import Consent
 from switchboard.domain.errors import Messages, RuleViolation
-from switchboard.domain.numbers import NumberInfo, NumberPlan, check_destination_number
+from switchboard.domain.groups import is_group_id
+from switchboard.domain.numbers import (
+    NumberInfo,
+    NumberPlan,
+    check_destination_number,
+    has_number_characters,
+)
 
 _ALNUM = re.compile(r"[A-Za-z0-9]+")
 # RFC 3986 characters: unreserved, reserved and the percent sign of escapes.
@@ -130,12 +136,17 @@ def check_request(req: PlaceCallRequest, account: Account, plan: NumberPlan) -> 
     clid_e164 = None
     if given(req.presented_clid):
         assert req.presented_clid is not None
-        parsed = plan.parse(req.presented_clid, account.country)
+        # Only the characters of a telephone number (rule 12): libphonenumber reads past
+        # anything else ("01256636451\x00" parses), and the CLID is kept as sent.
+        parsed = None
+        if has_number_characters(req.presented_clid):
+            parsed = plan.parse(req.presented_clid, account.country)
         clid_e164 = parsed.e164 if parsed is not None else None
         if clid_e164 is None or account.callback_by_e164(clid_e164) is None:
             raise RuleViolation(Messages.CLID_NOT_CONFIGURED)
     groups: list[str] = []
     for group in req.from_groups or []:
-        if group not in groups:
+        # An id no group can have names none: unknown, as the spec has unknown ids be.
+        if is_group_id(group) and group not in groups:
             groups.append(group)
     return CheckedRequest(req, destination, clid_e164, from_consent, to_consent, groups)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from switchboard.domain.agents import Agent, AgentState, set_state_by_hand
+from switchboard.domain.agents import Agent, AgentState, is_agent_id, set_state_by_hand
 from switchboard.domain.errors import NotFound, UnknownEntity
 from switchboard.domain.events import AgentStateChanged
 from switchboard.domain.wrapup import end_wrapup, wrapup_may_end
@@ -19,6 +19,8 @@ class AgentDetail:
 
 async def agent_detail(ctx: Context, account_key: str, agent_id: str) -> AgentDetail:
     """The agent's current call, else its latest call still retained."""
+    if not is_agent_id(agent_id):  # no agent has such an id (a NUL, a letter, 12 digits)
+        raise NotFound()
     async with ctx.transaction(write=False) as uow:
         agent = await uow.agents.get(account_key, agent_id)
         if agent is None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from switchboard.domain.accounts import is_account_key
 from switchboard.domain.errors import AccountForbidden, InvalidAccessToken, InvalidClient
 from switchboard.service.context import Context
 
 
 async def issue_access_token(ctx: Context, client_id: str, secret: str) -> tuple[str, int]:
+    if not is_account_key(client_id):  # names no account; never sent to the database
+        raise InvalidClient()
     async with ctx.transaction(write=False) as uow:
         credentials = await uow.accounts.credentials(client_id)
     if credentials is None or not ctx.hasher.matches(secret, credentials[0]):

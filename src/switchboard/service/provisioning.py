@@ -19,6 +19,7 @@ from switchboard.domain.agents import (
     set_state_by_hand,
 )
 from switchboard.domain.errors import AlreadyExists, ProvisioningError, UnknownEntity
+from switchboard.domain.groups import is_group_id
 from switchboard.domain.phones import check_phone_uri
 from switchboard.service.context import Context
 from switchboard.service.ports import UnitOfWork
@@ -209,9 +210,10 @@ async def list_agents(ctx: Context, key: str) -> list[Agent]:
 
 
 async def add_group(ctx: Context, key: str, group_id: str, agent_ids: Sequence[str]) -> list[str]:
-    if not group_id or any(c.isspace() for c in group_id):
+    if not is_group_id(group_id):
         raise ProvisioningError(
-            f"group id: expected a non-empty id without spaces, got {group_id!r}"
+            f"group id: expected a non-empty id without spaces or control characters,"
+            f" got {group_id!r}"
         )
     async with ctx.transaction() as uow:
         await _get_account(uow, key)

@@ -3,6 +3,9 @@
     SwitchboardError
     ├── StorageUnavailable           the database could not be reached or did not answer
     │                                in time (connection refused, lock wait exceeded); retryable
+    ├── UnstorableValue              a text parameter the database cannot keep: a lone
+    │                                surrogate (both drivers refuse to encode it), a NUL
+    │                                (PostgreSQL's text type has none); the client's 400
     └── ProvisioningError
         ├── AlreadyExists            a unique key is taken
         └── UnknownEntity            a row refers to an account or agent that does not exist
@@ -24,9 +27,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
-from switchboard.domain.errors import AlreadyExists, StorageUnavailable, UnknownEntity
+from switchboard.domain.errors import (
+    AlreadyExists,
+    StorageUnavailable,
+    UnknownEntity,
+    UnstorableValue,
+)
 
-__all__ = ["ReadOnlyUnitOfWork", "StorageUnavailable", "translated"]
+__all__ = ["ReadOnlyUnitOfWork", "StorageUnavailable", "UnstorableValue", "translated"]
 
 
 class ReadOnlyUnitOfWork(RuntimeError):
@@ -36,6 +44,9 @@ class ReadOnlyUnitOfWork(RuntimeError):
 
 _FOREIGN_KEY_STATE = "23503"
 _UNIQUE_STATE = "23505"
+# PostgreSQL's refusals of a text value: a character the encoding has not (a NUL is one),
+# and one it cannot translate.
+_UNSTORABLE_STATES = frozenset({"22021", "22P05"})
 
 
 def _is_asyncpg_error(exc: BaseException) -> bool:
@@ -63,6 +74,10 @@ def translated(what: str) -> Iterator[None]:
 def raise_translated(what: str, exc: Exception) -> NoReturn:
     """``translated`` as a function, for the statements of the hot path (a ``try`` costs
     nothing until it fails; a context manager costs a generator every time)."""
+    if _is_unstorable(exc):
+        raise UnstorableValue(
+            f"{what}: the database cannot store a value: {_driver_text(exc)}"
+        ) from exc
     if isinstance(exc, sqlite3.IntegrityError) or _sqlalchemy_error(exc, "IntegrityError"):
         _raise_integrity(what, exc)
     if isinstance(exc, sqlite3.Error | OSError) or _sqlalchemy_error(exc, "SQLAlchemyError"):
@@ -75,6 +90,15 @@ def raise_translated(what: str, exc: Exception) -> NoReturn:
     if state.startswith("23"):
         _raise_integrity(what, exc)
     raise StorageUnavailable(f"{what}: the database is unavailable: {_driver_text(exc)}") from exc
+
+
+def _is_unstorable(exc: BaseException) -> bool:
+    """A text the driver would not encode (sqlite3 raises ``UnicodeEncodeError`` itself;
+    asyncpg wraps it in a ``DataError``), or one PostgreSQL refused."""
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(orig, UnicodeEncodeError) or isinstance(orig.__cause__, UnicodeEncodeError):
+        return True
+    return _is_asyncpg_error(orig) and getattr(orig, "sqlstate", None) in _UNSTORABLE_STATES
 
 
 def _raise_integrity(what: str, exc: BaseException) -> NoReturn:

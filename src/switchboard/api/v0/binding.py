@@ -5,11 +5,15 @@
 - JSON is UTF-8 (a BOM is skipped). Property names match case-insensitively, the last
   occurrence wins, unknown ones are ignored. A JSON integer is accepted where a string
   belongs, read as its digits exactly as written.
+- Text must be Unicode: an escape of a lone surrogate (``"\\ud800"``) makes the body invalid
+  JSON, as invalid UTF-8 bytes do (I-JSON, RFC 7493 §2.1). No database can store such a
+  string, and no person typed it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +24,11 @@ from switchboard.domain.errors import (
     UnsupportedVersion,
 )
 from switchboard.domain.placement import PlaceCallRequest
+
+# Only a \u escape can put a surrogate into a decoded string (the UTF-8 decoder refuses
+# encoded ones), so bodies without one skip the walk; pairs that make a character pass it.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 JSON_MEDIA_TYPES = ("application/json", "text/json")
 SUPPORTED_VERSIONS = ("1", "2", "3", "4", "5", "6")
@@ -100,7 +109,24 @@ def parse_json_object(body: bytes) -> _CaseInsensitiveObject:
         raise InvalidJson() from exc
     if not isinstance(value, _CaseInsensitiveObject):
         raise InvalidJson()
+    if _SURROGATE_ESCAPE.search(body) is not None and _holds_lone_surrogate(value):
+        raise InvalidJson()
     return value
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    """Any key or string in the document with a surrogate left unpaired by the parser."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str) and _SURROGATE.search(item) is not None:
+            return True
+    return False
 
 
 def string_field(obj: dict[str, Any], name: str, path: str) -> str | None:
@@ -167,7 +193,9 @@ class DispositionBody:
 
 def bind_disposition(body: bytes) -> DispositionBody:
     obj = parse_json_object(body)
-    return DispositionBody(
-        code=string_field(obj, "dispositionCode", "dispositionCode"),
-        agent_id=string_field(obj, "agentId", "agentId"),
-    )
+    code = string_field(obj, "dispositionCode", "dispositionCode")
+    if code is not None and "\x00" in code:
+        # The code is the one free text kept as sent; PostgreSQL's text type cannot hold a
+        # NUL, so no backend accepts one (docs/decisions.md, "Bad input").
+        raise InvalidFieldType("dispositionCode")
+    return DispositionBody(code=code, agent_id=string_field(obj, "agentId", "agentId"))
