@@ -8,16 +8,31 @@ from __future__ import annotations
 
 import builtins
 import copy
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 
 from switchboard.domain.accounts import Account
 from switchboard.domain.agents import FREE_TO_CALL_OUT, Agent, AgentState, agent_id_sort_key
 from switchboard.domain.calls import Call, Phase
-from switchboard.domain.errors import AlreadyExists, UnknownEntity
+from switchboard.domain.errors import AlreadyExists, UnknownEntity, UnstorableValue
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
+# What neither driver encodes. A NUL is kept, as SQLite keeps it (PostgreSQL refuses it: the
+# contract suite says which backend does what).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable(what: str, texts: Iterable[object]) -> None:
+    for text in texts:
+        if isinstance(text, str) and _SURROGATE.search(text) is not None:
+            raise UnstorableValue(f"{what}: a lone surrogate cannot be stored")
+
+
+def _text_fields(item: object) -> list[object]:
+    values = [getattr(item, f.name) for f in fields(item)]  # type: ignore[arg-type]
+    return [v for value in values for v in (value if isinstance(value, list) else [value])]
 
 
 @dataclass
@@ -60,6 +75,7 @@ def candidate_order(agent: Agent) -> tuple[bool, datetime, tuple[int, str]]:
 
 
 def _stored_agent(agent: Agent) -> Agent:
+    _storable("store agent", _text_fields(agent))
     stored = copy.deepcopy(agent)
     stored.idle_since = utc(stored.idle_since)
     stored.wrapup_until = utc(stored.wrapup_until)
@@ -67,6 +83,7 @@ def _stored_agent(agent: Agent) -> Agent:
 
 
 def _stored_call(call: Call) -> Call:
+    _storable("store call", _text_fields(call))
     stored = copy.deepcopy(call)
     for name in ("created_at", "agent_answered_at", "connected_at", "ended_at", "deadline_at"):
         setattr(stored, name, utc(getattr(stored, name)))
@@ -78,6 +95,7 @@ class FakeAccountRepository:
         self._session = session
 
     async def get(self, key: str, *, cached: bool = False) -> Account | None:
+        _storable("read account", [key])
         return copy.deepcopy(self._session.data.accounts.get(key))
 
     async def add(self, account: Account, api_token_hash: str) -> None:
@@ -97,6 +115,7 @@ class FakeAccountRepository:
         data.accounts[account.key] = saved
 
     async def credentials(self, key: str) -> tuple[str, int] | None:
+        _storable("read credentials", [key])
         data = self._session.data
         if key not in data.accounts:
             return None
@@ -122,6 +141,7 @@ class FakeAgentRepository:
     async def get(
         self, account_key: str, agent_id: str, *, for_update: bool = False
     ) -> Agent | None:
+        _storable("read agent", [account_key, agent_id])
         return copy.deepcopy(self._session.data.agents.get((account_key, agent_id)))
 
     async def add(self, agent: Agent) -> None:
@@ -231,6 +251,7 @@ class FakeGroupRepository:
         self._session = session
 
     async def existing(self, account_key: str, group_ids: Sequence[str]) -> builtins.list[str]:
+        _storable("read groups", [account_key, *group_ids])
         groups = self._session.data.groups
         return [g for g in dict.fromkeys(group_ids) if (account_key, g) in groups]
 

@@ -32,8 +32,10 @@ class SqliteTransaction:
 
     @staticmethod
     def list_param(values: Iterable[str]) -> Any:
-        # json, not orjson: ids come from clients, and json escapes what orjson refuses.
-        return json.dumps(list(values))
+        # json, not orjson: ids come from clients, and json escapes what orjson refuses. Not
+        # ASCII-escaped, so a lone surrogate reaches sqlite3, which refuses it (as asyncpg
+        # does): an id that cannot be stored is the same error on every backend.
+        return json.dumps(list(values), ensure_ascii=False)
 
     async def one(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> Row | None:
         await self._ensure()
