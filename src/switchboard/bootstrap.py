@@ -30,6 +30,7 @@ from switchboard.adapters.telephony.simulator import SimulatorEngine
 from switchboard.adapters.tokens import JwtAccessTokens, Sha256SecretHasher
 from switchboard.config import ConfigError, Settings
 from switchboard.service.context import Context
+from switchboard.service.guessing import GuessingLimit, GuessingPolicy
 from switchboard.service.ports import Clock, TelephonyEngine
 from switchboard.service.progress import CallProgress
 
@@ -237,6 +238,13 @@ async def build(
             engine_running=open_engine,
             doorbell=doorbell,
             keys=keys,
+            guessing=GuessingLimit(
+                GuessingPolicy(
+                    failures_allowed=settings.token_failures_allowed,
+                    window_s=settings.token_failure_window_seconds,
+                    lockout_max_s=settings.token_lockout_max_seconds,
+                )
+            ),
         )
         engine.bind(CallProgress(ctx))
         if open_engine:

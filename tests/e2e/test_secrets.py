@@ -188,3 +188,34 @@ def test_a_bad_tls_file_stops_the_start_naming_its_setting(
     assert done.returncode == 1, done.stdout
     assert done.stderr.startswith(f"error: {setting}: {env.get(setting, 'required')}"), done.stderr
     assert "Traceback" not in done.stderr and "Listening" not in done.stdout
+
+
+# --------------------------------------------------------------------------- guessing
+
+
+def test_guessing_at_the_real_server_is_refused_and_logged_once(tmp_path: Path) -> None:
+    server = Server(f"sqlite:///{tmp_path / 'guess.db'}", "--demo")
+    try:
+        guesser = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+        with guesser:
+            statuses = [
+                guesser.post(
+                    f"{server.base}/v0/oauth2/token",
+                    data={"grant_type": "client_credentials"},
+                    auth=(KEY, f"guess-{n}"),
+                )
+                for n in range(40)
+            ]
+        assert [r.status_code for r in statuses] == [401] * 10 + [429] * 30
+        assert all(int(r.headers["retry-after"]) >= 1 for r in statuses[10:])
+        with httpx.Client() as right:  # the right credentials from 127.0.0.1
+            served = right.post(
+                f"{server.base}/v0/oauth2/token",
+                data={"grant_type": "client_credentials"},
+                auth=(KEY, server.lines["API token"]),
+            )
+        assert served.status_code == 200
+    finally:
+        server.stop()
+    reports = [line for line in server.stderr.splitlines() if "token requests:" in line]
+    assert len(reports) == 1, reports

@@ -164,6 +164,16 @@ class SwitchboardApp:
             host = headers.get("x-forwarded-host", host).split(",")[0].strip()
         return f"{scheme}://{host}"
 
+    def client_address(self, scope: Scope, headers: Headers) -> str:
+        """The peer's address; behind a trusted proxy, the last ``X-Forwarded-For`` entry
+        (the one the proxy added: those before it are the client's to write)."""
+        if self.config.trust_forwarded:
+            forwarded = headers.get("x-forwarded-for")
+            if forwarded:
+                return forwarded.rsplit(",", 1)[-1].strip()
+        client = scope.get("client")
+        return str(client[0]) if client else ""
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -237,7 +247,15 @@ class SwitchboardApp:
     def _v0(
         self, scope: Scope, headers: Headers, params: dict[str, str], body: bytes, version: int
     ) -> V0Request:
-        return V0Request(self.ctx, params, headers, body, version, self.base_url(scope, headers))
+        return V0Request(
+            self.ctx,
+            params,
+            headers,
+            body,
+            version,
+            self.base_url(scope, headers),
+            self.client_address(scope, headers),
+        )
 
 
 def _log_error(scope: Scope, exc: SwitchboardError) -> None:

@@ -25,6 +25,7 @@ STATUS: dict[type[e.SwitchboardError], int] = {
     e.InvalidRequest: 400,
     e.UnsupportedGrantType: 400,
     e.InvalidClient: 401,
+    e.TooManyFailedAttempts: 429,
     e.NotFound: 404,
     e.StorageUnavailable: 503,
     e.RuleViolation: 400,
@@ -58,6 +59,8 @@ def error_response(exc: e.SwitchboardError) -> Response:
         headers = {"Cache-Control": "no-store"}
         if isinstance(exc, e.InvalidClient):
             headers["WWW-Authenticate"] = 'Basic realm="switchboard"'
+        elif isinstance(exc, e.TooManyFailedAttempts):
+            headers["Retry-After"] = str(exc.retry_after_s)
         return json_response({"error": exc.code}, status, headers)
     headers = {}
     if isinstance(exc, e.InvalidAccessToken):

@@ -18,7 +18,8 @@ below knows about HTTP.
     ├── OAuthError                   token endpoint, RFC 6749 §5.2
     │   ├── InvalidRequest
     │   ├── UnsupportedGrantType
-    │   └── InvalidClient
+    │   ├── InvalidClient
+    │   └── TooManyFailedAttempts    (429) guessing: retry after ``retry_after_s``
     ├── NotFound                     (404) unknown or expired resource
     ├── StorageUnavailable           (503) the database did not answer; retryable
     ├── RuleViolation                (400) a rule of the endpoint, with its VCC message
@@ -120,6 +121,18 @@ class UnsupportedGrantType(OAuthError):
 
 class InvalidClient(OAuthError):
     code = "invalid_client"
+
+
+class TooManyFailedAttempts(OAuthError):
+    """Too many failed token requests for this account or from this address: refused
+    without looking at the credentials. ``slow_down`` is OAuth's word for it (RFC 8628
+    §3.5); RFC 6749 §5.2 has none."""
+
+    code = "slow_down"
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__()
 
 
 class NotFound(SwitchboardError):

@@ -7,13 +7,24 @@ from switchboard.domain.errors import AccountForbidden, InvalidAccessToken, Inva
 from switchboard.service.context import Context
 
 
-async def issue_access_token(ctx: Context, client_id: str, secret: str) -> tuple[str, int]:
+async def issue_access_token(
+    ctx: Context, client_id: str, secret: str, address: str = ""
+) -> tuple[str, int]:
+    """``address``: the client's, for the guessing limit (``service.guessing``)."""
+    attempt = ctx.guessing.admit(client_id, address, ctx.clock.now().timestamp())
     if not is_account_key(client_id):  # names no account; never sent to the database
+        attempt.failed(ctx.clock.now().timestamp())
         raise InvalidClient()
-    async with ctx.transaction(write=False) as uow:
-        credentials = await uow.accounts.credentials(client_id)
+    try:
+        async with ctx.transaction(write=False) as uow:
+            credentials = await uow.accounts.credentials(client_id)
+    except BaseException:
+        attempt.succeeded()  # not a wrong guess: storage failed (or the request was dropped)
+        raise
     if credentials is None or not ctx.hasher.matches(secret, credentials[0]):
+        attempt.failed(ctx.clock.now().timestamp())
         raise InvalidClient()
+    attempt.succeeded()
     return ctx.tokens.issue(client_id, credentials[1], ctx.clock.now())
 
 

@@ -9,6 +9,7 @@ from types import TracebackType
 from switchboard.domain.calls import Call
 from switchboard.domain.numbers import NumberPlan
 from switchboard.service.detached import Detached
+from switchboard.service.guessing import GuessingLimit
 from switchboard.service.ports import (
     AccessTokens,
     Clock,
@@ -53,6 +54,8 @@ class Context:
     detached: Detached = field(default_factory=Detached)
     # Where the access-token signing keys are kept (rotated by the operator).
     keys: SigningKeys | None = None
+    # Failed token requests, per account and client address, in this process.
+    guessing: GuessingLimit = field(default_factory=GuessingLimit)
 
     def retained(self, call: Call) -> bool:
         """Active, or ended less than the retention time ago."""

@@ -96,7 +96,7 @@ async def issue_token(req: V0Request) -> Response:
         credentials = (form["client_id"], form["client_secret"])
     if credentials is None:
         raise InvalidRequest()
-    token, lifetime = await auth.issue_access_token(req.ctx, *credentials)
+    token, lifetime = await auth.issue_access_token(req.ctx, *credentials, req.client_address)
     return json_response(
         {"access_token": token, "token_type": "Bearer", "expires_in": lifetime},
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},

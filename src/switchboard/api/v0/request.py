@@ -17,6 +17,7 @@ class V0Request:
     body: bytes
     version: int
     base_url: str
+    client_address: str = ""
 
     @property
     def account_key(self) -> str:
