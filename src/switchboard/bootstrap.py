@@ -28,7 +28,7 @@ from switchboard.adapters.storage.uow import SqlUnitOfWorkFactory
 from switchboard.adapters.storage.urls import parse_database_url
 from switchboard.adapters.telephony.simulator import SimulatorEngine
 from switchboard.adapters.tokens import JwtAccessTokens, Sha256SecretHasher
-from switchboard.config import ConfigError, Settings
+from switchboard.config import ConfigError, Settings, host_port
 from switchboard.service.context import Context
 from switchboard.service.guessing import GuessingLimit, GuessingPolicy
 from switchboard.service.ports import Clock, TelephonyEngine
@@ -102,6 +102,14 @@ def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
             advertised_port=settings.sip_advertised_port,
             listen_udp=settings.sip_listen_udp,
             listen_tcp=settings.sip_listen_tcp,
+            listen_tls=settings.sip_listen_tls,
+            tls_port=settings.sip_tls_port,
+            advertised_tls_port=settings.sip_advertised_tls_port,
+            tls_ca_file=settings.sip_tls_ca_file,
+            tls_cert_file=settings.sip_tls_cert_file,
+            tls_key_file=settings.sip_tls_key_file,
+            tls_verify_hostname=settings.sip_tls_verify_hostname,
+            dns_server=host_port(settings.sip_dns_server, 53) if settings.sip_dns_server else None,
             t1_ms=int(settings.sip_t1_ms),
             t2_ms=int(settings.sip_t2_ms),
             start_window_ms=int(settings.start_window_ms),
@@ -125,9 +133,10 @@ def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
             from_domain=settings.sip_from_domain,
             user_agent=settings.sip_user_agent,
         )
-    except ValueError as exc:
+        engine = SipEngine(config, clock.now)
+    except ValueError as exc:  # TlsConfigError too: a certificate or key that will not load
         raise ConfigError(f"SWITCHBOARD_SIP_*: {exc}") from exc
-    return SipEngine(config, clock.now)
+    return engine
 
 
 def tls_files(settings: Settings) -> tuple[str, str] | None:

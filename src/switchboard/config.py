@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     sip_advertised_port: int | None = Field(None, ge=1, le=65535)
     sip_listen_udp: bool = True
     sip_listen_tcp: bool = True
+    # TLS (inbound: the trunk's in-dialog requests to our sips: Contact); needs cert and key.
+    sip_listen_tls: bool = False
+    sip_tls_port: int = Field(5061, ge=0, le=65535)
+    sip_advertised_tls_port: int | None = Field(None, ge=1, le=65535)
+    sip_tls_ca_file: str | None = None  # none: the system's CAs
+    sip_tls_cert_file: str | None = None
+    sip_tls_key_file: str | None = None
+    sip_tls_verify_hostname: bool = True
+    # host[:port] of the name server for RFC 3263 lookups; none: /etc/resolv.conf's first.
+    sip_dns_server: str | None = None
     sip_t1_ms: float = Field(500, gt=0)
     sip_t2_ms: float = Field(4000, gt=0)
     sip_flow1_max_ring_seconds: float = Field(25, ge=0)
@@ -78,8 +88,9 @@ class Settings(BaseSettings):
     sip_trunk_host: str | None = None
     # Without a trunk only agent-to-agent calls can be placed: say so, or the start fails.
     sip_agents_only: bool = False
-    sip_trunk_port: int | None = Field(None, ge=1, le=65535)  # none: SRV (RFC 3263), else 5060
-    sip_trunk_transport: Literal["udp", "tcp"] = "udp"
+    sip_trunk_port: int | None = Field(None, ge=1, le=65535)  # none: SRV (RFC 3263), else default
+    # None: discovered by RFC 3263 (NAPTR, then SRV, then UDP).
+    sip_trunk_transport: Literal["udp", "tcp", "tls"] | None = None
     sip_trunk_proxy: str | None = None
     sip_trunk_username: str | None = None
     sip_trunk_password: str | None = None
@@ -98,6 +109,20 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("sip_dns_server")
+    @classmethod
+    def _dns_server(cls, value: str | None) -> str | None:
+        if value is not None:
+            host_port(value, 53)  # raises ValueError with the reason
+        return value
+
+    @field_validator("sip_tls_ca_file", "sip_tls_cert_file", "sip_tls_key_file")
+    @classmethod
+    def _readable_file(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -106,6 +131,30 @@ class Settings(BaseSettings):
         ):
             raise ValueError("expected sqlite:///FILE or postgresql://...")
         return value
+
+
+def host_port(text: str, default_port: int) -> tuple[str, int]:
+    """``host``, ``host:port`` or ``[v6]:port`` as (host, port)."""
+    host, port = text.strip(), default_port
+    if host.startswith("["):
+        inside, _, rest = host[1:].partition("]")
+        host = inside
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"expected host[:port], got {text!r}")
+            port = _port(rest[1:], text)
+    elif host.count(":") == 1:
+        host, _, digits = host.partition(":")
+        port = _port(digits, text)
+    if not host:
+        raise ValueError(f"expected host[:port], got {text!r}")
+    return host, port
+
+
+def _port(digits: str, text: str) -> int:
+    if not (digits.isascii() and digits.isdigit()) or not 1 <= int(digits) <= 65535:
+        raise ValueError(f"bad port in {text!r}")
+    return int(digits)
 
 
 def _read_toml(path: str) -> dict[str, Any]:

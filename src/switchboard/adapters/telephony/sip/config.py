@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-TRANSPORTS = ("udp", "tcp")
+TRANSPORTS = ("udp", "tcp", "tls")
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,15 @@ class SipConfig:
     advertised_port: int | None = None
     listen_udp: bool = True
     listen_tcp: bool = True
+    # TLS has a port of its own (RFC 3261: 5061), needs our certificate, and is what a trunk
+    # sends its in-dialog requests to when our Contact is a ``sips:`` URI.
+    listen_tls: bool = False
+    tls_port: int = 5061  # 0 = any free port, for tests
+    advertised_tls_port: int | None = None
+    tls_ca_file: str | None = None  # None: the system's CAs
+    tls_cert_file: str | None = None  # ours: served inbound, and offered as client certificate
+    tls_key_file: str | None = None
+    tls_verify_hostname: bool = True
 
     # RFC 3261 timers, in milliseconds.
     t1_ms: int = 500
@@ -53,6 +62,10 @@ class SipConfig:
     # timer is still honoured). Peers refuse less than 90 s (422); tests use a few seconds.
     session_expires_s: float = 1800.0
 
+    # The name server RFC 3263 lookups (NAPTR, SRV, A) ask, as (host, port); None: the first
+    # of /etc/resolv.conf.
+    dns_server: tuple[str, int] | None = None
+
     # Bounds: how long a resolved name is trusted (getaddrinfo gives no TTL), how long a TCP
     # connection a peer opened may stay silent, and how many such connections may be open.
     dns_ttl_s: float = 60.0
@@ -61,9 +74,12 @@ class SipConfig:
 
     # The trunk: where telephone numbers (and tel: agent phones) are sent.
     trunk_host: str | None = None
-    # No port: RFC 3263, the host's SRV records (_sip._udp or _sip._tcp), else the host on 5060.
+    # No port: RFC 3263, the host's SRV records (_sips._tcp, _sip._tcp or _sip._udp), else the
+    # host on 5060 (5061 over TLS).
     trunk_port: int | None = None
-    trunk_transport: str = "udp"
+    # None: discovered (RFC 3263 section 4.1): NAPTR, then SRV, then UDP. TLS is only
+    # discovered when we listen on TLS (the trunk's in-dialog requests need somewhere to go).
+    trunk_transport: str | None = None
     # An outbound proxy for trunk calls, as a loose-routing SIP URI ("sip:sbc1.example;lr").
     trunk_proxy: str | None = None
     trunk_username: str | None = None
@@ -81,10 +97,21 @@ class SipConfig:
             digits = entry.removeprefix("+").removesuffix("*")
             if not (digits.isascii() and digits.isdigit()):
                 raise ValueError(f"flow_i_numbers: not an E.164 number or prefix: {entry!r}")
-        if self.trunk_transport not in TRANSPORTS:
-            raise ValueError(f"trunk_transport must be one of {TRANSPORTS}")
+        if self.trunk_transport is not None and self.trunk_transport not in TRANSPORTS:
+            raise ValueError(f"trunk_transport must be one of {TRANSPORTS} (or unset: discover)")
         if not (self.listen_udp or self.listen_tcp):
             raise ValueError("listen on UDP, TCP or both")
+        if self.listen_tls and (self.tls_cert_file is None or self.tls_key_file is None):
+            raise ValueError("listening on TLS needs tls_cert_file and tls_key_file")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        if self.trunk_transport == "tls" and not self.listen_tls:
+            # Our Contact on a TLS leg is a sips: URI on our TLS port: the trunk's BYE and
+            # re-INVITEs come there. Without it they would have nowhere to go.
+            raise ValueError(
+                "a TLS trunk needs listen_tls (with tls_cert_file and tls_key_file): its "
+                "in-dialog requests come to our sips: Contact"
+            )
         if self.t1_ms <= 0 or self.t2_ms < self.t1_ms:
             raise ValueError("T1 must be positive and T2 at least T1")
         if self.start_window_ms <= 0:
@@ -95,6 +122,9 @@ class SipConfig:
             raise ValueError("keepalive_s and max_call_s must be 0 (off) or positive")
         if self.advertised_host is None and _is_wildcard(self.bind_host):
             raise ValueError("advertised_host is needed when binding a wildcard address")
+        proxy = (self.trunk_proxy or "").lower()
+        if (proxy.startswith("sips:") or "transport=tls" in proxy) and not self.listen_tls:
+            raise ValueError("a TLS outbound proxy needs listen_tls, as a TLS trunk does")
         if (self.trunk_username is None) != (self.trunk_password is None):
             raise ValueError("trunk_username and trunk_password go together")
 

@@ -21,17 +21,23 @@ from switchboard.adapters.telephony.sip.transport import Target
 from switchboard.adapters.telephony.sip.uri import NameAddr, SipUri, tag_of
 
 DEFAULT_PORT = 5060
+DEFAULT_TLS_PORT = 5061
 
 
 def target_of(uri: SipUri) -> Target:
-    """The transport address a URI points at (RFC 3263 without DNS: maddr, port, transport)."""
-    if uri.scheme != "sip":
+    """The transport address a URI points at (RFC 3263 without DNS: maddr, port, transport).
+
+    A ``sips:`` URI goes over TLS whatever its transport parameter says (RFC 5630: TLS on
+    every hop); so does ``transport=tls``, which older proxies still put in Record-Route."""
+    if uri.scheme not in ("sip", "sips"):
         raise SipParseError(f"cannot send to a {uri.scheme}: URI")
     host = uri.params.get("maddr") or uri.host
-    transport = uri.transport
-    if transport not in ("udp", "tcp"):
+    transport = "tls" if uri.scheme == "sips" else uri.transport
+    if transport not in ("udp", "tcp", "tls"):
         raise SipParseError(f"unsupported transport {transport}")
-    return Target(transport, host, uri.port or DEFAULT_PORT)
+    port = uri.port or (DEFAULT_TLS_PORT if transport == "tls" else DEFAULT_PORT)
+    # The certificate must name the URI's host (RFC 5922), even when maddr says where to go.
+    return Target(transport, host, port, uri.host if transport == "tls" else None)
 
 
 @dataclass

@@ -18,7 +18,7 @@ and a UDP request over the path MTU is not moved to TCP (RFC 3261 18.1.1).
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 from switchboard.adapters.telephony.sip.clock import Clock
 from switchboard.adapters.telephony.sip.config import SipConfig
@@ -28,6 +28,7 @@ from switchboard.adapters.telephony.sip.message import (
     SipParseError,
     split_values,
 )
+from switchboard.adapters.telephony.sip.tls import TlsFiles, client_context, server_context
 from switchboard.adapters.telephony.sip.transaction import (
     ClientTransaction,
     ClientUser,
@@ -101,6 +102,7 @@ class Endpoint:
             dns_ttl_s=config.dns_ttl_s,
             tcp_idle_s=config.tcp_idle_s,
             max_inbound_tcp=config.max_inbound_tcp,
+            **_tls_options(config),
         )
         self._clients: dict[tuple[str, str], ClientTransaction] = {}
         self._servers: dict[tuple[str, str, str], ServerTransaction] = {}
@@ -127,12 +129,23 @@ class Endpoint:
     def port(self) -> int:
         return self.config.advertised_port or self.transports.port
 
+    @property
+    def tls_port(self) -> int:
+        return self.config.advertised_tls_port or self.transports.tls_port
+
     def via(self, transport: str) -> str:
-        return f"SIP/2.0/{transport.upper()} {self.host}:{self.port};branch={new_branch()};rport"
+        port = self.tls_port if transport == "tls" else self.port
+        return f"SIP/2.0/{transport.upper()} {self.host}:{port};branch={new_branch()};rport"
 
     def contact(self, transport: str) -> str:
+        """Where the peer sends its requests in the dialog. Over TLS a ``sips:`` URI on our TLS
+        port (RFC 3261 8.1.1.8: a sips: Request-URI needs a sips: Contact; RFC 5630 deprecates
+        ``transport=tls``)."""
+        user = self.config.contact_user
+        if transport == "tls":
+            return f"<sips:{user}@{self.host}:{self.tls_port}>"
         suffix = ";transport=tcp" if transport == "tcp" else ""
-        return f"<sip:{self.config.contact_user}@{self.host}:{self.port}{suffix}>"
+        return f"<sip:{user}@{self.host}:{self.port}{suffix}>"
 
     # ----------------------------------------------------------------- sending
 
@@ -281,6 +294,22 @@ class Endpoint:
         self.respond(tx, make_response(request, 200))
         if invite.state is State.PROCEEDING:
             self.respond(invite, make_response(invite.request, 487, to_tag=new_branch()[-10:]))
+
+
+def _tls_options(config: SipConfig) -> dict[str, Any]:
+    """The transports' TLS contexts; a file that cannot be used fails here, at start."""
+    files = TlsFiles(
+        config.tls_ca_file, config.tls_cert_file, config.tls_key_file, config.tls_verify_hostname
+    )
+    options: dict[str, Any] = {}
+    if files != TlsFiles():
+        # Otherwise the transports make the default one (the system's CAs) on first use:
+        # loading every CA costs tens of milliseconds, wasted where TLS is never used.
+        options["tls_client"] = client_context(files)
+    if config.listen_tls:
+        options["tls_server"] = server_context(files)
+        options["tls_port"] = config.tls_port
+    return options
 
 
 def _top_via(values: list[str]) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 
 from switchboard.adapters.telephony.sip.addressing import Addressing, LegPlan, UnroutablePhone
@@ -28,14 +27,14 @@ from switchboard.adapters.telephony.sip.clock import Clock
 from switchboard.adapters.telephony.sip.config import SipConfig, number_listed
 from switchboard.adapters.telephony.sip.controller import ThirdPartyCall
 from switchboard.adapters.telephony.sip.endpoint import Endpoint
-from switchboard.adapters.telephony.sip.resolver import DnsResolver, Resolver, ordered
+from switchboard.adapters.telephony.sip.locate import locate
+from switchboard.adapters.telephony.sip.resolver import DnsResolver, Resolver
 from switchboard.adapters.telephony.sip.transitions import (
     DEADLINE_EVENTS,
     Event,
     Flow,
     Occurrence,
 )
-from switchboard.adapters.telephony.sip.transport import Target
 from switchboard.domain.calls import CallResult, Party, Reason
 from switchboard.service.ports import CallSetup, CallSignals, StartOutcome
 
@@ -82,6 +81,11 @@ class SipEngine:
     def port(self) -> int:
         """The port we listen on (UDP and TCP), once open."""
         return self._endpoint.transports.port
+
+    @property
+    def tls_port(self) -> int:
+        """The port we listen on for TLS, once open (0: not listening)."""
+        return self._endpoint.transports.tls_port
 
     @property
     def calls_in_progress(self) -> int:
@@ -212,19 +216,34 @@ class SipEngine:
         return None
 
     async def _locate(self, plan: LegPlan) -> LegPlan:
-        """RFC 3263: a trunk named without a port is found by its SRV records; the leg tries
-        them in order. None (or a failed lookup): the host on 5060, as planned."""
-        if plan.srv is None:
+        """RFC 3263 for a trunk named by host (``locate.py``): the transport, when not
+        configured, and the targets, which the leg tries in order."""
+        lookup = plan.lookup
+        if lookup is None:
             return plan
         if self._resolver is None:
-            self._resolver = DnsResolver(self._endpoint.clock, ttl_s=self.config.dns_ttl_s)
-        targets = [
-            Target(plan.transport, record.target, record.port)
-            for record in ordered(await self._resolver.srv(plan.srv))
-        ]
-        if not targets:
-            return plan
-        return replace(plan, target=targets[0], alternatives=tuple(targets[1:]))
+            self._resolver = DnsResolver(
+                self._endpoint.clock,
+                nameserver=self.config.dns_server,
+                ttl_s=self.config.dns_ttl_s,
+            )
+        located = await locate(
+            self._resolver,
+            lookup.host,
+            port=lookup.port,
+            transport=lookup.transport,
+            supported=self.supported_transports,
+        )
+        return Addressing.over(plan, located)
+
+    @property
+    def supported_transports(self) -> tuple[str, ...]:
+        """What RFC 3263 discovery may choose, best first: TLS only when we listen on it (our
+        sips: Contact must be reachable), UDP only when we have a UDP socket to send from."""
+        config = self.config
+        tls = ("tls",) if config.listen_tls else ()
+        udp = ("udp",) if config.listen_udp else ()
+        return (*tls, "tcp", *udp)
 
     def _closed(self, call: ThirdPartyCall) -> None:
         if self._calls.get(call.call_id) is call:

@@ -1,36 +1,32 @@
-"""Finding a trunk by DNS SRV (RFC 3263 section 4.2, RFC 2782): the resolver port, a small
-DNS client for it, and the ordering of what it finds.
+"""The DNS that RFC 3263 needs (NAPTR, SRV, A): the resolver port and its dnspython adapter.
 
-A trunk named by host without a port is looked up as ``_sip._udp.<host>`` (``_sip._tcp`` over
-TCP). The records give the targets in order (lowest priority first; within a priority, the
-heavier first: RFC 2782 picks at random by weight, we keep it deterministic), and a leg tries
-the next one on 503 or a timeout or transport error (RFC 3263 section 4.3). No records (or a
-failed lookup): the host itself on 5060, resolved by the transport's A lookup.
+``locate.py`` decides what to ask; this module only asks. ``DnsResolver`` sends its questions
+to the configured name server (the first ``nameserver`` of ``/etc/resolv.conf`` without one)
+through dnspython, which also retries a truncated answer over TCP and reads hostile answers
+without crashing. Answers, empty ones and failures included, are kept for their TTL, at most
+``ttl_s``, in at most ``MAX_NAMES`` entries: a change in DNS (a trunk moved, a failover) is seen
+without a restart, and no stream of names can grow the cache without bound.
 
-``DnsResolver`` asks the first ``nameserver`` of ``/etc/resolv.conf`` over UDP, twice, waiting
-``timeout_s`` each time. Answers are kept ``ttl_s`` (at most ``MAX_NAMES`` names).
-
-Known holes: no NAPTR (the transport is configured, not discovered), no TCP retry of a
-truncated answer, no AAAA, no SIPS (``_sips._tcp``).
+Known holes: no AAAA (IPv4 only, as the transports), no DNSSEC validation (RFC 5922: a TLS
+certificate is checked against the configured domain, not against names DNS gave).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import secrets
-import struct
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+import dns.asyncresolver
+import dns.exception
+import dns.resolver
 
 from switchboard.adapters.telephony.sip.clock import Clock
 
 log = logging.getLogger(__name__)
 
-SRV = 33
 MAX_NAMES = 1024
-MAX_POINTERS = 32  # a compressed name that jumps more than this is a loop
+MAX_RECORDS = 16  # of one kind for one name: enough for any trunk, bounded for a hostile zone
 
 
 @dataclass(frozen=True)
@@ -41,111 +37,32 @@ class SrvRecord:
     target: str
 
 
+@dataclass(frozen=True)
+class NaptrRecord:
+    order: int
+    preference: int
+    flags: str
+    service: str
+    replacement: str  # "" for none (a regexp rule, which SIP does not use)
+
+
 class Resolver(Protocol):
-    async def srv(self, name: str) -> list[SrvRecord]:
-        """The SRV records of ``name``; [] when there are none or the lookup failed."""
-        ...
+    """Each method returns [] when there are no records or the lookup failed."""
+
+    async def naptr(self, name: str) -> list[NaptrRecord]: ...
+
+    async def srv(self, name: str) -> list[SrvRecord]: ...
+
+    async def addresses(self, name: str) -> list[str]: ...
 
 
 def ordered(records: list[SrvRecord]) -> list[SrvRecord]:
-    """The order to try them in; "." as target means the service is not offered there."""
+    """The order to try them in; "." as target means the service is not offered there.
+
+    Lowest priority first; within a priority the heavier first (RFC 2782 picks at random by
+    weight; we keep it deterministic, so a trunk's primary is always tried first)."""
     usable = [record for record in records if record.target not in ("", ".")]
     return sorted(usable, key=lambda record: (record.priority, -record.weight))
-
-
-def srv_name(host: str, transport: str) -> str:
-    return f"_sip._{transport}.{host.rstrip('.')}"
-
-
-# ----------------------------------------------------------------- the wire format (RFC 1035)
-
-
-def query(name: str, ident: int) -> bytes:
-    header = struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0)  # recursion desired
-    labels = b"".join(
-        bytes([len(label)]) + label for label in (p.encode("ascii") for p in name.split(".") if p)
-    )
-    return header + labels + b"\0" + struct.pack("!HH", SRV, 1)
-
-
-class DnsFormatError(ValueError):
-    """A DNS answer we cannot read."""
-
-
-def _name(data: bytes, offset: int) -> tuple[str, int]:
-    labels: list[str] = []
-    end = -1
-    for _ in range(MAX_POINTERS):
-        if offset >= len(data):
-            raise DnsFormatError("name runs past the message")
-        length = data[offset]
-        if length == 0:
-            return ".".join(labels), (end if end >= 0 else offset + 1)
-        if length & 0xC0 == 0xC0:
-            if offset + 1 >= len(data):
-                raise DnsFormatError("truncated pointer")
-            if end < 0:
-                end = offset + 2
-            offset = ((length & 0x3F) << 8) | data[offset + 1]
-            continue
-        labels.append(data[offset + 1 : offset + 1 + length].decode("ascii", "replace"))
-        offset += 1 + length
-    raise DnsFormatError("compression loop")
-
-
-def parse_answer(data: bytes, ident: int) -> list[SrvRecord]:
-    if len(data) < 12:
-        raise DnsFormatError("shorter than a header")
-    got, flags, questions, answers, _, _ = struct.unpack("!HHHHHH", data[:12])
-    if got != ident:
-        raise DnsFormatError("not the answer to our query")
-    rcode = flags & 0x000F
-    if rcode == 3:  # NXDOMAIN
-        return []
-    if rcode != 0:
-        raise DnsFormatError(f"server answered rcode {rcode}")
-    offset = 12
-    for _ in range(questions):
-        _, offset = _name(data, offset)
-        offset += 4
-    records: list[SrvRecord] = []
-    for _ in range(answers):
-        _, offset = _name(data, offset)
-        if offset + 10 > len(data):
-            raise DnsFormatError("truncated record")
-        kind, _, _, length = struct.unpack("!HHIH", data[offset : offset + 10])
-        offset += 10
-        if kind == SRV:
-            if length < 7 or offset + 6 > len(data):
-                raise DnsFormatError("short SRV record")
-            priority, weight, port = struct.unpack("!HHH", data[offset : offset + 6])
-            target, _ = _name(data, offset + 6)
-            records.append(SrvRecord(priority, weight, port, target))
-        offset += length
-    return records
-
-
-# ----------------------------------------------------------------- the client
-
-
-def system_nameserver(path: Path = Path("/etc/resolv.conf")) -> tuple[str, int]:
-    try:
-        for line in path.read_text().splitlines():
-            fields = line.split()
-            if len(fields) >= 2 and fields[0] == "nameserver":
-                return fields[1], 53
-    except OSError:
-        pass
-    return "127.0.0.1", 53
-
-
-class _Answer(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.received: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-
-    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
-        if not self.received.done():
-            self.received.set_result(data)
 
 
 class DnsResolver:
@@ -158,42 +75,79 @@ class DnsResolver:
         timeout_s: float = 1.0,
     ) -> None:
         self._clock = clock
-        self._nameserver = nameserver
         self._ttl_s = ttl_s
-        self._timeout_s = timeout_s
-        self._cache: dict[str, tuple[list[SrvRecord], float]] = {}
+        self._cache: dict[tuple[str, str], tuple[list[Any], float]] = {}
+        self._dns = _make_resolver(nameserver)
+        self._dns.timeout = timeout_s  # per server and try
+        self._dns.lifetime = 2 * timeout_s  # the whole question: twice, as before
+        self._dns.cache = None  # ours, bounded and on the injected clock
+
+    async def naptr(self, name: str) -> list[NaptrRecord]:
+        return await self._cached(name, "NAPTR", _naptr)
 
     async def srv(self, name: str) -> list[SrvRecord]:
-        cached = self._cache.get(name)
-        if cached is not None and cached[1] > self._clock.time():
+        return await self._cached(name, "SRV", _srv)
+
+    async def addresses(self, name: str) -> list[str]:
+        return await self._cached(name, "A", lambda rdata: str(rdata.address))
+
+    async def _cached(self, name: str, kind: str, convert: Any) -> list[Any]:
+        key = (name.lower().rstrip("."), kind)
+        cached = self._cache.get(key)
+        now = self._clock.time()
+        if cached is not None and cached[1] > now:
             return cached[0]
+        ttl = self._ttl_s
         try:
-            records = await self._ask(name)
-        except (OSError, TimeoutError, DnsFormatError) as exc:
-            log.info("SRV lookup of %s failed: %s", name, exc)
+            answer = await self._dns.resolve(
+                key[0] + ".", kind, search=False, raise_on_no_answer=False
+            )
+            records = [convert(rdata) for rdata in list(answer)[:MAX_RECORDS]]
+            if answer.rrset is not None:
+                ttl = min(ttl, answer.rrset.ttl)
+        except dns.resolver.NXDOMAIN:
             records = []
+        except (dns.exception.DNSException, OSError, ValueError) as exc:
+            log.info("%s lookup of %s failed: %s", kind, name, exc or type(exc).__name__)
+            records = []
+        self._cache.pop(key, None)
         if len(self._cache) >= MAX_NAMES:
-            self._cache.pop(next(iter(self._cache)))
-        self._cache[name] = (records, self._clock.time() + self._ttl_s)
+            self._cache.pop(next(iter(self._cache)))  # the oldest entry
+        self._cache[key] = (records, now + ttl)
         return records
 
-    async def _ask(self, name: str) -> list[SrvRecord]:
-        server = self._nameserver or system_nameserver()
-        loop = asyncio.get_running_loop()
-        transport, protocol = await loop.create_datagram_endpoint(_Answer, remote_addr=server)
+    @property
+    def cached_names(self) -> int:
+        return len(self._cache)
+
+
+def _make_resolver(nameserver: tuple[str, int] | None) -> dns.asyncresolver.Resolver:
+    if nameserver is None:
         try:
-            ident = secrets.randbelow(65536)
-            for attempt in range(2):
-                transport.sendto(query(name, ident))
-                try:
-                    data = await asyncio.wait_for(
-                        asyncio.shield(protocol.received), self._timeout_s
-                    )
-                except TimeoutError:
-                    if attempt == 1:
-                        raise
-                    continue
-                return parse_answer(data, ident)
-            return []
-        finally:
-            transport.close()
+            return dns.asyncresolver.Resolver(configure=True)
+        except dns.resolver.NoResolverConfiguration:
+            nameserver = ("127.0.0.1", 53)
+    resolver = dns.asyncresolver.Resolver(configure=False)
+    resolver.nameservers = [nameserver[0]]
+    resolver.port = nameserver[1]
+    return resolver
+
+
+def _srv(rdata: Any) -> SrvRecord:
+    return SrvRecord(int(rdata.priority), int(rdata.weight), int(rdata.port), _name(rdata.target))
+
+
+def _naptr(rdata: Any) -> NaptrRecord:
+    return NaptrRecord(
+        int(rdata.order),
+        int(rdata.preference),
+        rdata.flags.decode("ascii", "replace"),
+        rdata.service.decode("ascii", "replace"),
+        _name(rdata.replacement),
+    )
+
+
+def _name(name: Any) -> str:
+    """A domain name as text without the final dot; the root (".") stays "."."""
+    text = str(name.to_text(omit_final_dot=True))
+    return text if text != "@" and text else "."

@@ -1,21 +1,26 @@
-"""UDP and TCP transports on asyncio: bytes in, parsed messages out; bytes out, never blocking.
+"""UDP, TCP and TLS transports on asyncio: bytes in, parsed messages out; bytes out, never
+blocking.
 
-Both listen on the same port. Sending is fire-and-forget with an error callback, because the
-transaction layer above runs on timers and callbacks and must not await a socket: a UDP datagram
-leaves at once; a TCP message goes on the open connection to that address (ours or the peer's,
-so responses and in-dialog requests reuse the connection a request came on) or waits for one
-being opened. TCP streams are framed by Content-Length (RFC 3261 section 18.3).
+UDP and TCP listen on the same port, TLS (when configured) on its own. Sending is
+fire-and-forget with an error callback, because the transaction layer above runs on timers and
+callbacks and must not await a socket: a UDP datagram leaves at once; a TCP message goes on the
+open connection to that address (ours or the peer's, so responses and in-dialog requests reuse
+the connection a request came on) or waits for one being opened. TCP streams are framed by
+Content-Length (RFC 3261 section 18.3); a TLS connection is a TCP one with asyncio's TLS layer
+under it (``sip/tls.py`` builds the contexts), framed the same way. A TLS connection we open
+checks the server's certificate against the target's ``server_name`` (the domain we meant to
+reach), not the address DNS gave.
 
 Input that does not parse is logged and dropped; an exception in the handler is logged and
 dropped too, so no datagram can stop the engine.
 
 Bounded: resolved names are cached for ``dns_ttl_s`` (getaddrinfo gives no TTL) in at most
-``MAX_NAMES`` entries; TCP connections peers open are closed after ``tcp_idle_s`` without
-traffic, and at most ``max_inbound_tcp`` of them are kept open.
+``MAX_NAMES`` entries; TCP and TLS connections peers open are closed after ``tcp_idle_s``
+without traffic, and at most ``max_inbound_tcp`` of them are kept open.
 
-Known holes: no TLS/SCTP/WebSocket, no DNS NAPTR/SRV (RFC 3263) and only IPv4 A lookups for
-names, no connection aliasing (RFC 5923), and there is no rate limit on logging malformed
-input.
+Known holes: no SCTP/WebSocket, only IPv4 A lookups for names here (RFC 3263 NAPTR/SRV is the
+engine's, in ``locate.py``), no connection aliasing (RFC 5923), and there is no rate limit on
+logging malformed input.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import ipaddress
 import logging
 import re
 import socket
+import ssl
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
@@ -54,9 +60,11 @@ _CONTENT_LENGTH = re.compile(
 class Target:
     """Where a message goes, or where one came from."""
 
-    transport: str  # "udp" or "tcp"
+    transport: str  # "udp", "tcp" or "tls"
     host: str
     port: int
+    # TLS: the name the server's certificate must carry (and SNI); None: ``host``.
+    server_name: str | None = None
 
     def __str__(self) -> str:
         return f"{self.transport}:{self.host}:{self.port}"
@@ -66,6 +74,7 @@ class TransportError(Exception):
     """A message could not be sent (connection refused, unreachable, closed)."""
 
 
+ConnectionKey = tuple[str, str, int]  # transport, peer host, peer port
 MessageHandler = Callable[[Request | Response, Target], None]
 ErrorCallback = Callable[[Exception], None]
 
@@ -92,6 +101,9 @@ class Transports:
         dns_ttl_s: float = 60.0,
         tcp_idle_s: float = 300.0,
         max_inbound_tcp: int = 1024,
+        tls_port: int | None = None,
+        tls_server: ssl.SSLContext | None = None,
+        tls_client: ssl.SSLContext | None = None,
     ) -> None:
         self._host = host
         self._port = port
@@ -100,8 +112,13 @@ class Transports:
         self._want_tcp = tcp
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
-        self._connections: dict[tuple[str, int], _TcpConnection] = {}
-        self._connecting: dict[tuple[str, int], list[tuple[bytes, ErrorCallback | None]]] = {}
+        self._tls_server: asyncio.Server | None = None
+        self._tls_port = tls_port
+        self._tls_server_context = tls_server
+        self._tls_client_context = tls_client
+        # Stream connections by (transport, peer host, peer port), whoever opened them.
+        self._connections: dict[ConnectionKey, _TcpConnection] = {}
+        self._connecting: dict[ConnectionKey, list[tuple[bytes, ErrorCallback | None]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # name -> (address, expiry on the clock); bounded, and entries expire so that a change
         # in DNS (a trunk moved, failover) is seen without a restart.
@@ -112,6 +129,7 @@ class Transports:
         self._max_inbound_tcp = max_inbound_tcp
         self.inbound_tcp = 0
         self.port = port
+        self.tls_port = tls_port or 0
 
     # ----------------------------------------------------------------- life
 
@@ -142,7 +160,17 @@ class Transports:
                     raise
                 continue
             self.port = port
-            return
+            break
+        if self._tls_server_context is not None and self._tls_port is not None:
+            self._tls_server = await loop.create_server(
+                lambda: _TcpConnection(self, inbound=True, transport="tls"),
+                self._host,
+                self._tls_port,
+                reuse_address=True,
+                ssl=self._tls_server_context,
+                ssl_handshake_timeout=10.0,
+            )
+            self.tls_port = self._tls_server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -153,11 +181,12 @@ class Transports:
         if self._udp is not None:
             self._udp.close()
             self._udp = None
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
-            self._server = None
+        for server in (self._server, self._tls_server):
+            if server is not None:
+                server.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(server.wait_closed(), 1.0)
+        self._server = self._tls_server = None
 
     # ----------------------------------------------------------------- sending
 
@@ -173,8 +202,9 @@ class Transports:
         try:
             if target.transport == "udp":
                 self._send_udp(data, host, target.port)
-            elif target.transport == "tcp":
-                self._send_tcp(data, host, target.port, on_error)
+            elif target.transport in ("tcp", "tls"):
+                name = target.server_name or target.host
+                self._send_stream(data, (target.transport, host, target.port), name, on_error)
             else:
                 raise TransportError(f"unsupported transport {target.transport}")
         except (OSError, TransportError) as exc:
@@ -187,8 +217,9 @@ class Transports:
             raise TransportError("UDP is not open")
         self._udp.sendto(data, (host, port))
 
-    def _send_tcp(self, data: bytes, host: str, port: int, on_error: ErrorCallback | None) -> None:
-        key = (host, port)
+    def _send_stream(
+        self, data: bytes, key: ConnectionKey, server_name: str, on_error: ErrorCallback | None
+    ) -> None:
         connection = self._connections.get(key)
         if connection is not None and not connection.closing:
             connection.write(data)
@@ -198,18 +229,33 @@ class Transports:
             waiting.append((data, on_error))
             return
         self._connecting[key] = [(data, on_error)]
-        self._spawn(self._connect(key))
+        self._spawn(self._connect(key, server_name))
 
-    async def _connect(self, key: tuple[str, int]) -> None:
+    async def _connect(self, key: ConnectionKey, server_name: str) -> None:
         loop = asyncio.get_running_loop()
+        transport, host, port = key
+        tls: dict[str, Any] = {}
+        if transport == "tls":
+            if self._tls_client_context is None:
+                self._tls_client_context = ssl.create_default_context()
+            tls = {
+                "ssl": self._tls_client_context,
+                "server_hostname": server_name.strip("[]"),
+                "ssl_handshake_timeout": 10.0,
+            }
         try:
             _, protocol = await asyncio.wait_for(
-                loop.create_connection(lambda: _TcpConnection(self), key[0], key[1]), 10.0
+                loop.create_connection(
+                    lambda: _TcpConnection(self, transport=transport), host, port, **tls
+                ),
+                10.0,
             )
         except (OSError, TimeoutError) as exc:
+            # ssl.SSLError (a certificate that does not verify) is an OSError: the same
+            # transport error as a refused connection, so the leg fails over or fails.
             waiting = self._connecting.pop(key, [])
-            log.info("TCP connection to %s:%s failed: %s", key[0], key[1], exc)
-            error = TransportError(f"cannot connect to {key[0]}:{key[1]}: {exc}")
+            log.warning("%s connection to %s:%s failed: %s", transport.upper(), host, port, exc)
+            error = TransportError(f"cannot connect to {host}:{port} over {transport}: {exc}")
             for _, on_error in waiting:
                 if on_error is not None:
                     on_error(error)
@@ -231,7 +277,9 @@ class Transports:
             self._names.pop(next(iter(self._names)))  # the oldest entry
         self._names[target.host] = (str(infos[0][4][0]), self.clock.time() + self._dns_ttl_s)
         address = self._names[target.host][0]
-        self.send(data, Target(target.transport, address, target.port), on_error)
+        # The name stays the one a TLS certificate is checked against.
+        server_name = target.server_name or target.host
+        self.send(data, Target(target.transport, address, target.port, server_name), on_error)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -262,7 +310,7 @@ class Transports:
     def cached_names(self) -> int:
         return len(self._names)
 
-    def connection_up(self, key: tuple[str, int], connection: _TcpConnection) -> None:
+    def connection_up(self, key: ConnectionKey, connection: _TcpConnection) -> None:
         self._connections[key] = connection
 
     def admit(self) -> bool:
@@ -273,7 +321,7 @@ class Transports:
         self.inbound_tcp += 1
         return True
 
-    def connection_down(self, key: tuple[str, int], connection: _TcpConnection) -> None:
+    def connection_down(self, key: ConnectionKey, connection: _TcpConnection) -> None:
         if self._connections.get(key) is connection:
             del self._connections[key]
 
@@ -290,13 +338,14 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
 
 class _TcpConnection(asyncio.Protocol):
-    """One TCP connection, either way; splits the stream into messages."""
+    """One TCP (or TLS) connection, either way; splits the stream into messages."""
 
-    def __init__(self, owner: Transports, *, inbound: bool = False) -> None:
+    def __init__(self, owner: Transports, *, inbound: bool = False, transport: str = "tcp") -> None:
         self._owner = owner
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
-        self._key: tuple[str, int] = ("", 0)
+        self.kind = transport
+        self._key: ConnectionKey = (transport, "", 0)
         self.closing = False
         self._inbound = inbound
         self._counted = False
@@ -308,10 +357,10 @@ class _TcpConnection(asyncio.Protocol):
         # deriving from it.
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
-        self._key = (str(peer[0]), int(peer[1]))
+        self._key = (self.kind, str(peer[0]), int(peer[1]))
         if self._inbound:
             if not self._owner.admit():
-                log.warning("refusing TCP connection from %s:%s: too many", *self._key)
+                log.warning("refusing TCP connection from %s:%s: too many", *self._key[1:])
                 self.close()
                 return
             self._counted = True
@@ -341,7 +390,7 @@ class _TcpConnection(asyncio.Protocol):
             return
         quiet = self._owner.clock.time() - self._last_active
         if quiet >= self._owner.tcp_idle_s:
-            log.info("closing idle TCP connection from %s:%s", *self._key)
+            log.info("closing idle TCP connection from %s:%s", *self._key[1:])
             self.close()
         else:
             self._arm_idle(self._owner.tcp_idle_s - quiet)
@@ -360,7 +409,7 @@ class _TcpConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._last_active = self._owner.clock.time()
         self._buffer.extend(data)
-        source = Target("tcp", self._key[0], self._key[1])
+        source = Target(*self._key)
         while self._buffer:
             start = 0
             while start < len(self._buffer) and self._buffer[start] in b"\r\n":
@@ -387,6 +436,6 @@ class _TcpConnection(asyncio.Protocol):
             self._owner.received(frame, source, stream=True)
 
     def _abort(self, why: str) -> None:
-        log.warning("closing TCP connection from %s:%s: %s", self._key[0], self._key[1], why)
+        log.warning("closing %s connection from %s:%s: %s", *self._key, why)
         self._buffer.clear()
         self.close()
