@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.adapters.telephony.sip.addressing import ANONYMOUS, Addressing, UnroutablePhone
+from switchboard.adapters.telephony.sip.addressing import (
+    ANONYMOUS,
+    Addressing,
+    TrunkLookup,
+    UnroutablePhone,
+)
 from switchboard.adapters.telephony.sip.config import SipConfig
 from switchboard.adapters.telephony.sip.controller import ThirdPartyCall
+from switchboard.adapters.telephony.sip.dialog import target_of
+from switchboard.adapters.telephony.sip.locate import Located
 from switchboard.adapters.telephony.sip.transitions import TRANSITIONS
 from switchboard.adapters.telephony.sip.transport import Target
+from switchboard.adapters.telephony.sip.uri import SipUri
 
 
 def addressing(**settings: object) -> Addressing:
@@ -90,5 +98,63 @@ def test_every_transition_names_an_action_the_controller_has() -> None:
     ],
 )
 def test_bad_configuration_fails_loudly(settings: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        SipConfig(**settings)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- TLS and discovery
+
+TLS = {"listen_tls": True, "tls_cert_file": "ours.pem", "tls_key_file": "ours.key"}
+
+
+def test_a_tls_trunk_gets_sips_and_its_certificate_must_name_the_trunk() -> None:
+    plan = addressing(trunk_transport="tls", **TLS).for_number("+441632960123", caller=None)
+    assert str(plan.request_uri) == "sips:+441632960123@trunk.example"
+    assert plan.target == Target("tls", "trunk.example", 5061, "trunk.example")
+    assert plan.lookup == TrunkLookup("trunk.example", None, "tls")
+
+
+def test_a_trunk_named_by_host_without_a_transport_is_discovered() -> None:
+    plan = addressing().for_number("+441632960123", caller=None)
+    assert plan.lookup == TrunkLookup("trunk.example", None, None)
+    found = Located("tls", (Target("tls", "192.0.2.1", 5061, "trunk.example"),))
+    over_tls = Addressing.over(plan, found)
+    assert str(over_tls.request_uri) == "sips:+441632960123@trunk.example"
+    assert over_tls.to_value == "<sips:+441632960123@trunk.example>"
+    assert over_tls.target == found.targets[0]
+    assert over_tls.lookup is None
+    over_tcp = Addressing.over(plan, Located("tcp", (Target("tcp", "192.0.2.2", 5060),)))
+    assert str(over_tcp.request_uri) == "sip:+441632960123@trunk.example;transport=tcp"
+
+
+def test_a_numeric_trunk_without_a_transport_is_udp_and_needs_no_dns() -> None:
+    plan = addressing(trunk_host="192.0.2.5").for_number("+441632960123", caller=None)
+    assert plan.lookup is None
+    assert plan.target == Target("udp", "192.0.2.5", 5060)
+
+
+def test_a_sips_phone_goes_over_tls_when_we_listen_on_tls() -> None:
+    plan = addressing(**TLS).for_phone("sips:1001@pbx.example", caller=None)
+    assert plan.target == Target("tls", "pbx.example", 5061, "pbx.example")
+
+
+def test_a_tls_record_route_is_followed_over_tls() -> None:
+    assert target_of(SipUri.parse("sip:192.0.2.7:5071;transport=tls;lr")) == Target(
+        "tls", "192.0.2.7", 5071, "192.0.2.7"
+    )
+    assert target_of(SipUri.parse("sips:edge.example;lr")).port == 5061
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"trunk_transport": "tls"},  # the trunk's BYE would have nowhere to come
+        {"listen_tls": True},  # no certificate to serve
+        {"tls_cert_file": "ours.pem"},  # a certificate without its key
+        {"trunk_proxy": "sips:edge.example;lr"},
+        {"trunk_proxy": "sip:edge.example;transport=tls;lr"},
+    ],
+)
+def test_tls_configuration_that_cannot_work_fails_loudly(settings: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         SipConfig(**settings)  # type: ignore[arg-type]

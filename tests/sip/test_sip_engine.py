@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from switchboard.adapters.clock import SystemClock
 from switchboard.adapters.telephony.sip import SipConfig, SipEngine
 from switchboard.adapters.telephony.sip.engine import choose_flow
 from switchboard.adapters.telephony.sip.transitions import Flow
-from switchboard.bootstrap import check_telephony
-from switchboard.config import ConfigError, Settings
+from switchboard.bootstrap import build_engine, check_telephony
+from switchboard.config import ConfigError, Settings, load_settings
 from switchboard.service.ports import CallSetup, StartOutcome
 from tests.sip.sip_harness import FakeSignals, now
+from tests.support.certs import TestCa, openssl_available
 
 
 def setup_for(
@@ -110,3 +112,57 @@ def test_an_agents_only_deployment_needs_no_trunk() -> None:
     check_telephony(Settings(telephony="simulator"))
     with pytest.raises(ConfigError, match="SWITCHBOARD_SIP_TRUNK_HOST"):
         check_telephony(Settings(telephony="sip"))
+
+
+# --------------------------------------------------------------------------- TLS settings
+
+
+def test_tls_files_that_do_not_exist_fail_at_start_naming_the_setting() -> None:
+    with pytest.raises(ConfigError, match=r"SWITCHBOARD_SIP_TLS_CA_FILE: .*no such file"):
+        load_settings(sip_tls_ca_file="/nonexistent/ca.pem")
+    with pytest.raises(ConfigError, match=r"SWITCHBOARD_SIP_DNS_SERVER: .*port"):
+        load_settings(sip_dns_server="127.0.0.1:dns")
+
+
+def test_a_certificate_that_does_not_load_fails_at_start(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    settings = Settings(
+        telephony="sip",
+        sip_trunk_host="trunk.example",
+        sip_listen_tls=True,
+        sip_tls_cert_file=str(junk),
+        sip_tls_key_file=str(junk),
+    )
+    with pytest.raises(ConfigError, match=f"SWITCHBOARD_SIP_.*{junk}"):
+        build_engine(settings, SystemClock())
+
+
+def test_a_tls_trunk_without_a_tls_listener_fails_at_start() -> None:
+    settings = Settings(telephony="sip", sip_trunk_host="trunk.example", sip_trunk_transport="tls")
+    with pytest.raises(ConfigError, match="TLS trunk needs listen_tls"):
+        build_engine(settings, SystemClock())
+
+
+@pytest.mark.skipif(not openssl_available(), reason="openssl not found")
+async def test_over_tls_via_and_contact_name_our_tls_port(tmp_path: Path) -> None:
+    ours = TestCa(tmp_path / "ca").issue("switchboard", ["127.0.0.1"])
+    config = SipConfig(
+        bind_host="127.0.0.1",
+        bind_port=0,
+        listen_tls=True,
+        tls_port=0,
+        tls_cert_file=str(ours.cert),
+        tls_key_file=str(ours.key),
+    )
+    engine = SipEngine(config, now)
+    await engine.open()
+    try:
+        endpoint = engine._endpoint
+        assert engine.tls_port not in (0, engine.port)
+        assert endpoint.contact("tls") == f"<sips:switchboard@127.0.0.1:{engine.tls_port}>"
+        assert endpoint.via("tls").startswith(f"SIP/2.0/TLS 127.0.0.1:{engine.tls_port};")
+        assert endpoint.contact("tcp") == f"<sip:switchboard@127.0.0.1:{engine.port};transport=tcp>"
+        assert engine.supported_transports == ("tls", "tcp", "udp")
+    finally:
+        await engine.close()

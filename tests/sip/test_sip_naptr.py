@@ -125,9 +125,7 @@ async def test_without_naptr_or_srv_it_is_udp_to_the_address_on_5060(stub: StubD
 
 async def test_a_configured_transport_skips_naptr(stub: StubDns) -> None:
     stub.zone = {("trunk.test", "NAPTR"): NAPTR_ALL, **SRV_ALL}
-    assert await find(stub, transport="tcp") == Located(
-        "tcp", (Target("tcp", "192.0.2.2", 5060),)
-    )
+    assert await find(stub, transport="tcp") == Located("tcp", (Target("tcp", "192.0.2.2", 5060),))
     assert stub.asked_for("NAPTR") == []
 
 
@@ -183,7 +181,7 @@ async def test_a_trunk_found_by_naptr_fails_over_from_a_503_to_the_next_target(
     srv_name = f"_sip._{sip.transport}.trunk.test"
     stub.zone = {
         ("trunk.test", "NAPTR"): [
-            f'10 50 "s" "SIPS+D2T" "" _sips._tcp.trunk.test.',
+            '10 50 "s" "SIPS+D2T" "" _sips._tcp.trunk.test.',
             f'20 50 "s" "{service}" "" {srv_name}.',
         ],
         ("_sips._tcp.trunk.test", "SRV"): [f"10 0 {free_port()} sbc1.trunk.test."],
@@ -203,3 +201,10 @@ async def test_a_trunk_found_by_naptr_fails_over_from_a_503_to_the_next_target(
     assert await sip.signals.wait_ended(setup.call_id) == CallResult.hung_up(Party.DESTINATION)
     await sip.assert_peers_passed()
     assert stub.asked[:2] == [("trunk.test", "NAPTR"), (srv_name, "SRV")]
+
+
+async def test_without_a_configured_name_server_addresses_come_from_the_system() -> None:
+    """/etc/hosts applies to the trunk's names as to every other name (no DNS asked)."""
+    resolver = DnsResolver(ManualClock(), timeout_s=0.2)
+    async with asyncio.timeout(10):
+        assert await resolver.addresses("localhost") == ["127.0.0.1"]

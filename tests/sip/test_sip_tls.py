@@ -140,9 +140,7 @@ class TlsEdge:
     async def start(self, within: float = 10.0) -> None:
         assert KAMAILIO is not None
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "tls.cfg").write_text(
-            TLS_CONFIG.format(key=self.leaf.key, cert=self.leaf.cert)
-        )
+        (self.dir / "tls.cfg").write_text(TLS_CONFIG.format(key=self.leaf.key, cert=self.leaf.cert))
         config = self.dir / "kamailio.cfg"
         config.write_text(
             EDGE_CONFIG.format(
@@ -217,9 +215,7 @@ async def edges(tmp_path: Path) -> AsyncIterator[list[TlsEdge]]:
             await edge.stop()
 
 
-async def edge_for(
-    sip: SipHarness, edges: list[TlsEdge], ca: TestCa, trunk_port: int
-) -> TlsEdge:
+async def edge_for(sip: SipHarness, edges: list[TlsEdge], ca: TestCa, trunk_port: int) -> TlsEdge:
     edge = TlsEdge(sip.workdir, ca.issue("edge", ["trunk.test", "127.0.0.1"]), trunk_port)
     await edge.start()
     edges.append(edge)

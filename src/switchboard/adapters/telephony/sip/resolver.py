@@ -1,11 +1,15 @@
 """The DNS that RFC 3263 needs (NAPTR, SRV, A): the resolver port and its dnspython adapter.
 
-``locate.py`` decides what to ask; this module only asks. ``DnsResolver`` sends its questions
-to the configured name server (the first ``nameserver`` of ``/etc/resolv.conf`` without one)
-through dnspython, which also retries a truncated answer over TCP and reads hostile answers
-without crashing. Answers, empty ones and failures included, are kept for their TTL, at most
-``ttl_s``, in at most ``MAX_NAMES`` entries: a change in DNS (a trunk moved, a failover) is seen
-without a restart, and no stream of names can grow the cache without bound.
+``locate.py`` decides what to ask; this module only asks. ``DnsResolver`` sends NAPTR and SRV
+questions to the configured name server (the first ``nameserver`` of ``/etc/resolv.conf``
+without one) through dnspython, which also retries a truncated answer over TCP and reads
+hostile answers without crashing. Addresses come from that name server too when one is
+configured; otherwise from the system's resolver (getaddrinfo), so that ``/etc/hosts`` and
+nsswitch apply as they do to every other name the engine sends to.
+
+Answers, empty ones and failures included, are kept for their TTL, at most ``ttl_s``, in at most
+``MAX_NAMES`` entries: a change in DNS (a trunk moved, a failover) is seen without a restart,
+and no stream of names can grow the cache without bound.
 
 Known holes: no AAAA (IPv4 only, as the transports), no DNSSEC validation (RFC 5922: a TLS
 certificate is checked against the configured domain, not against names DNS gave).
@@ -13,7 +17,10 @@ certificate is checked against the configured domain, not against names DNS gave
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -75,6 +82,7 @@ class DnsResolver:
         timeout_s: float = 1.0,
     ) -> None:
         self._clock = clock
+        self._system_addresses = nameserver is None
         self._ttl_s = ttl_s
         self._cache: dict[tuple[str, str], tuple[list[Any], float]] = {}
         self._dns = _make_resolver(nameserver)
@@ -83,42 +91,60 @@ class DnsResolver:
         self._dns.cache = None  # ours, bounded and on the injected clock
 
     async def naptr(self, name: str) -> list[NaptrRecord]:
-        return await self._cached(name, "NAPTR", _naptr)
+        return await self._cached(name, "NAPTR", lambda: self._ask(name, "NAPTR", _naptr))
 
     async def srv(self, name: str) -> list[SrvRecord]:
-        return await self._cached(name, "SRV", _srv)
+        return await self._cached(name, "SRV", lambda: self._ask(name, "SRV", _srv))
 
     async def addresses(self, name: str) -> list[str]:
-        return await self._cached(name, "A", lambda rdata: str(rdata.address))
+        if self._system_addresses:
+            return await self._cached(name, "A", lambda: _system_addresses(name))
+        return await self._cached(
+            name, "A", lambda: self._ask(name, "A", lambda rdata: str(rdata.address))
+        )
 
-    async def _cached(self, name: str, kind: str, convert: Any) -> list[Any]:
+    @property
+    def cached_names(self) -> int:
+        return len(self._cache)
+
+    async def _cached(self, name: str, kind: str, fetch: Fetch) -> list[Any]:
         key = (name.lower().rstrip("."), kind)
         cached = self._cache.get(key)
         now = self._clock.time()
         if cached is not None and cached[1] > now:
             return cached[0]
-        ttl = self._ttl_s
         try:
-            answer = await self._dns.resolve(
-                key[0] + ".", kind, search=False, raise_on_no_answer=False
-            )
-            records = [convert(rdata) for rdata in list(answer)[:MAX_RECORDS]]
-            if answer.rrset is not None:
-                ttl = min(ttl, answer.rrset.ttl)
+            records, ttl = await fetch()
         except dns.resolver.NXDOMAIN:
-            records = []
+            records, ttl = [], None
         except (dns.exception.DNSException, OSError, ValueError) as exc:
             log.info("%s lookup of %s failed: %s", kind, name, exc or type(exc).__name__)
-            records = []
+            records, ttl = [], None
         self._cache.pop(key, None)
         if len(self._cache) >= MAX_NAMES:
             self._cache.pop(next(iter(self._cache)))  # the oldest entry
-        self._cache[key] = (records, now + ttl)
+        expiry = now + (self._ttl_s if ttl is None else min(ttl, self._ttl_s))
+        self._cache[key] = (records, expiry)
         return records
 
-    @property
-    def cached_names(self) -> int:
-        return len(self._cache)
+    async def _ask(self, name: str, kind: str, convert: Callable[[Any], Any]) -> Answer:
+        answer = await self._dns.resolve(
+            name.rstrip(".") + ".", kind, search=False, raise_on_no_answer=False
+        )
+        records = [convert(rdata) for rdata in list(answer)[:MAX_RECORDS]]
+        return records, (answer.rrset.ttl if answer.rrset is not None else None)
+
+
+Answer = tuple[list[Any], float | None]  # the records and their TTL (None: unknown)
+Fetch = Callable[[], Awaitable[Answer]]
+
+
+async def _system_addresses(name: str) -> Answer:
+    """The system's resolver (getaddrinfo): no TTL, so ``ttl_s`` applies."""
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        name, None, family=socket.AF_INET, type=socket.SOCK_STREAM
+    )
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))[:MAX_RECORDS], None
 
 
 def _make_resolver(nameserver: tuple[str, int] | None) -> dns.asyncresolver.Resolver:
