@@ -82,6 +82,9 @@ class ConfiguredKey:
     def verifying(self, kid: str | None, now: float) -> list[SigningKey]:
         return [self._key] if kid in (None, self._key.kid) else []
 
+    def version(self) -> int:
+        return 0
+
     def rotate(self, now: datetime) -> KeyRotation:
         raise ProvisioningError(
             "the signing key is set by SWITCHBOARD_SECRET_KEY: change it in the configuration "
@@ -99,6 +102,7 @@ class KeyFile:
         self._keys: list[SigningKey] = []
         self._identity: tuple[int, int, int] | None = None
         self._checked_at = 0.0
+        self._version = 0
 
     # ------------------------------------------------------------------ reading
 
@@ -129,6 +133,10 @@ class KeyFile:
             found = [k for k in self._keys if k.kid == kid and k.live(now)]
         return found
 
+    def version(self) -> int:
+        self._reload()
+        return self._version
+
     def _reload(self, force: bool = False) -> bool:
         """Re-read the file if it changed; True if it was re-read."""
         moment = time.monotonic()
@@ -157,6 +165,7 @@ class KeyFile:
                 stat.st_mode & 0o777,
             )
         self._keys = keys
+        self._version += 1
         self._identity = identity
         return True
 
