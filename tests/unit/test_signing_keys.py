@@ -217,3 +217,17 @@ def test_a_token_verified_before_a_rotation_elsewhere_dies_with_its_key(
     clock.advance(TTL + 1)
     with pytest.raises(InvalidAccessToken):
         tokens.verify(forged, clock.now())
+
+
+def test_rotating_with_retire_now_ends_every_earlier_token(tmp_path: Path) -> None:
+    clock = FakeClock()
+    keys, tokens = open_keys(tmp_path / "sb.key", clock)
+    old, _ = tokens.issue("acme", 1, clock.now())
+    old_kid = kid_of(old)
+    assert tokens.verify(old, clock.now()) == ("acme", 1)
+    rotation = keys.rotate(clock.now(), retire_now=True)
+    assert rotation.dropped == [old_kid] and rotation.retiring == {}
+    with pytest.raises(InvalidAccessToken):
+        tokens.verify(old, clock.now())
+    fresh, _ = tokens.issue("acme", 1, clock.now())
+    assert tokens.verify(fresh, clock.now()) == ("acme", 1)

@@ -85,7 +85,7 @@ class ConfiguredKey:
     def version(self) -> int:
         return 0
 
-    def rotate(self, now: datetime) -> KeyRotation:
+    def rotate(self, now: datetime, *, retire_now: bool = False) -> KeyRotation:
         raise ProvisioningError(
             "the signing key is set by SWITCHBOARD_SECRET_KEY: change it in the configuration "
             "(tokens it signed stop working), or use a key file (SWITCHBOARD_SECRET_KEY_FILE) "
@@ -113,14 +113,16 @@ class KeyFile:
         except OSError as exc:
             raise KeyFileError(f"key file {self.path}: {exc.strerror or exc}") from exc
 
-    def load_or_create(self, now: datetime) -> None:
-        """Read the file, making it with a new key if there is none."""
+    def load_or_create(self, now: datetime) -> bool:
+        """Read the file, making it with a new key if there is none; True if this made it."""
+        created = False
         with self._errors():
             if not self.path.exists():
-                self._create([new_key(now.timestamp())])
+                created = self._create([new_key(now.timestamp())])
             self._reload(force=True)
         if not self._keys or self._keys[0].retire_at is not None:
             raise KeyFileError(f"key file {self.path}: no signing key")
+        return created
 
     def signing(self) -> SigningKey:
         self._reload()
@@ -171,12 +173,16 @@ class KeyFile:
 
     # ------------------------------------------------------------------ writing
 
-    def rotate(self, now: datetime) -> KeyRotation:
-        """A new signing key; the others retire once their tokens have expired."""
+    def rotate(self, now: datetime, *, retire_now: bool = False) -> KeyRotation:
+        """A new signing key; the others retire once their tokens have expired, or at once
+        (``retire_now``: a leaked key; every token issued before stops working)."""
         at = now.timestamp()
         with self._errors(), self._locked() as keys:
-            dropped = [k.kid for k in keys if not k.live(at)]
-            kept = [k for k in keys if k.live(at)]
+            if retire_now:
+                dropped, kept = [k.kid for k in keys], []
+            else:
+                dropped = [k.kid for k in keys if not k.live(at)]
+                kept = [k for k in keys if k.live(at)]
             retire_at = at + self._lifetime_s
             retiring = [k if k.retire_at is not None else _retired(k, retire_at) for k in kept]
             fresh = new_key(at)
