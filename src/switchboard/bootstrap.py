@@ -83,7 +83,9 @@ def check_telephony(settings: Settings) -> None:
         )
 
 
-def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
+def build_engine(
+    settings: Settings, clock: Clock, sip_max_inbound_tcp: int | None = None
+) -> TelephonyEngine:
     if settings.telephony == "simulator":
         return SimulatorEngine(
             clock.now,
@@ -120,7 +122,9 @@ def build_engine(settings: Settings, clock: Clock) -> TelephonyEngine:
             session_expires_s=settings.sip_session_expires_seconds,
             dns_ttl_s=settings.sip_dns_ttl_seconds,
             tcp_idle_s=settings.sip_tcp_idle_seconds,
-            max_inbound_tcp=settings.sip_max_inbound_tcp,
+            # The server passes its share of the open-file budget; one-shot use, the default.
+            max_inbound_tcp=settings.sip_max_inbound_tcp or sip_max_inbound_tcp or 1024,
+            tcp_message_s=settings.sip_tcp_message_timeout_seconds,
             trunk_host=settings.sip_trunk_host,
             trunk_port=settings.sip_trunk_port,
             trunk_transport=settings.sip_trunk_transport,
@@ -205,10 +209,15 @@ def _key_out_of_database(
 
 
 async def build(
-    settings: Settings, *, clock: Clock | None = None, open_engine: bool = True
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    open_engine: bool = True,
+    sip_max_inbound_tcp: int | None = None,
 ) -> Runtime:
     """Connect, migrate, and wire the service. ``open_engine`` is false for one-shot CLI
-    commands, which never listen for SIP."""
+    commands, which never listen for SIP; ``sip_max_inbound_tcp`` is the server's share of its
+    open-file budget for SIP over TCP."""
     if open_engine:
         check_telephony(settings)
     clock = clock or SystemClock()
@@ -229,22 +238,11 @@ async def build(
             await migrate(settings.database_url, key_out=_key_out_of_database(keys, clock, moved))
             if moved and isinstance(database, SqliteDatabase):
                 database.empty_wal()
+        if isinstance(keys, KeyFile):
+            keys.load_or_create(clock.now())
         uow = SqlUnitOfWorkFactory(database)
-        if isinstance(keys, KeyFile) and keys.load_or_create(clock.now()):
-            async with uow(write=False) as tx:
-                provisioned = bool(await tx.accounts.list())
-            if provisioned:
-                # A second machine on a shared database, or a key file lost: either way the
-                # tokens other processes sign are refused here, and the other way round.
-                log.warning(
-                    "made a new signing key file %s for a database that already has "
-                    "accounts: access tokens signed with another key file are refused here; "
-                    "give every process of this database the same key file or "
-                    "SWITCHBOARD_SECRET_KEY (docs/operations.md)",
-                    keys.path,
-                )
         events = RecentEvents()
-        engine = build_engine(settings, clock)
+        engine = build_engine(settings, clock, sip_max_inbound_tcp)
         ctx = Context(
             uow=uow,
             clock=clock,

@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     # Where this process's doorbell listens (other processes wake its deadline loop there).
     doorbell_host: str = "127.0.0.1"
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    # The same log line is written at most once per this many seconds, with a count (0: all).
+    log_repeat_seconds: float = Field(10, ge=0)
+    # Connections (docs/operations.md): a request must arrive in full this soon; a keep-alive
+    # connection is closed after this long between requests; at most this many are held
+    # (none: derived from the limit on open files).
+    http_header_timeout_seconds: float = Field(10, gt=0)
+    http_idle_timeout_seconds: float = Field(5, gt=0)
+    http_max_connections: int | None = Field(None, ge=1)
 
     # SIP engine (SWITCHBOARD_TELEPHONY=sip); see docs/sip.md
     sip_bind_host: str = "127.0.0.1"
@@ -84,7 +92,8 @@ class Settings(BaseSettings):
     sip_session_expires_seconds: float = Field(1800, ge=0)
     sip_dns_ttl_seconds: float = Field(60, ge=0)
     sip_tcp_idle_seconds: float = Field(300, ge=0)
-    sip_max_inbound_tcp: int = Field(1024, ge=1)
+    sip_max_inbound_tcp: int | None = Field(None, ge=1)  # none: from the open-file budget
+    sip_tcp_message_timeout_seconds: float = Field(10, ge=0)
     sip_trunk_host: str | None = None
     # Without a trunk only agent-to-agent calls can be placed: say so, or the start fails.
     sip_agents_only: bool = False

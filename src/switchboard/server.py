@@ -14,9 +14,11 @@ from collections.abc import Iterator
 import uvicorn
 
 from switchboard.bootstrap import Runtime, build, tls_files
-from switchboard.config import Settings
+from switchboard.config import ConfigError, Settings
 from switchboard.demo import prepare_demo
 from switchboard.service import scheduler
+from switchboard.serving import limits, logs
+from switchboard.serving.http import protocol_class
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +55,54 @@ def _say(line: str) -> None:
     sys.stdout.flush()
 
 
+def connection_budget(settings: Settings) -> limits.Budget:
+    """Raise the limit on open files where allowed, and split it (docs/operations.md)."""
+    files = limits.raise_file_limit()
+    try:
+        return limits.budget(
+            files,
+            # TLS connections count against the same cap as TCP's.
+            sip_tcp=settings.telephony == "sip"
+            and (settings.sip_listen_tcp or settings.sip_listen_tls),
+            http_max=settings.http_max_connections,
+            sip_max=settings.sip_max_inbound_tcp,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 async def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
+    root = logging.getLogger()
+    repeats = logs.install(settings.log_repeat_seconds, root.handlers)
+    try:
+        await _serve(settings, host, port, demo)
+    finally:
+        logs.uninstall(repeats, root.handlers)
+        repeats.flush(log)
+
+
+async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
+    budget = connection_budget(settings)
+    log.info(
+        "open files: %d; at most %d HTTP and %d SIP TCP connections, %d kept for the rest",
+        budget.files,
+        budget.http,
+        budget.sip_tcp,
+        budget.reserve,
+    )
     tls = tls_files(settings)
     config = uvicorn.Config(
         _not_ready,
         log_level=settings.log_level,
+        # uvicorn's lines go to the root logger, through the filter that holds back repeats.
+        log_config=None,
         lifespan="off",
         access_log=settings.log_level == "debug",
-        # uvloop and httptools where installed (the package depends on both): about twice
-        # the requests per second of asyncio and h11 on the same core.
+        # uvloop where installed; httptools (a dependency), with a request timeout and a
+        # connection cap added: about twice the requests per second of asyncio and h11.
         loop="auto",
-        http="auto",
+        http=protocol_class(settings.http_header_timeout_seconds, budget.http),
+        timeout_keep_alive=settings.http_idle_timeout_seconds,  # type: ignore[arg-type]
         # Forwarded headers are ours to trust or not (SWITCHBOARD_TRUST_FORWARDED_HEADERS);
         # uvicorn's own middleware would rewrite the client address on every request.
         proxy_headers=False,
@@ -81,7 +120,7 @@ async def serve(settings: Settings, host: str, port: int, demo: bool) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _stop)
-    runtime: Runtime = await build(settings)
+    runtime: Runtime = await build(settings, sip_max_inbound_tcp=budget.sip_tcp or None)
     try:
         recovered = await scheduler.recover(runtime.ctx)
         if recovered:

@@ -67,10 +67,13 @@ class SipConfig:
     dns_server: tuple[str, int] | None = None
 
     # Bounds: how long a resolved name is trusted (getaddrinfo gives no TTL), how long a TCP
-    # connection a peer opened may stay silent, and how many such connections may be open.
+    # connection a peer opened may stay silent, how many such connections may be open (the
+    # server derives it from its file-descriptor budget), and how long a TCP message may take
+    # to arrive in full (0: no limit).
     dns_ttl_s: float = 60.0
     tcp_idle_s: float = 300.0
     max_inbound_tcp: int = 1024
+    tcp_message_s: float = 10.0
 
     # The trunk: where telephone numbers (and tel: agent phones) are sent.
     trunk_host: str | None = None

@@ -103,6 +103,7 @@ class Endpoint:
             tcp_idle_s=config.tcp_idle_s,
             max_inbound_tcp=config.max_inbound_tcp,
             **_tls_options(config),
+            tcp_message_s=config.tcp_message_s,
         )
         self._clients: dict[tuple[str, str], ClientTransaction] = {}
         self._servers: dict[tuple[str, str, str], ServerTransaction] = {}

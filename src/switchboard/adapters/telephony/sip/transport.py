@@ -16,11 +16,16 @@ dropped too, so no datagram can stop the engine.
 
 Bounded: resolved names are cached for ``dns_ttl_s`` (getaddrinfo gives no TTL) in at most
 ``MAX_NAMES`` entries; TCP and TLS connections peers open are closed after ``tcp_idle_s``
-without traffic, and at most ``max_inbound_tcp`` of them are kept open.
+without traffic, a message on them (and a peer's first one) must arrive in full within
+``tcp_message_s`` of its first byte (of the connection opening) or the connection is closed
+(slow loris), and at most ``max_inbound_tcp`` connections from peers are kept open: at the cap
+the oldest one that has not yet delivered a message is closed to make room, so peers that talk
+keep their connections and a new peer is not locked out by silent ones; when every connection
+has delivered a message, the new one is closed.
 
 Known holes: no SCTP/WebSocket, only IPv4 A lookups for names here (RFC 3263 NAPTR/SRV is the
-engine's, in ``locate.py``), no connection aliasing (RFC 5923), and there is no rate limit on
-logging malformed input.
+engine's, in ``locate.py``), no connection aliasing (RFC 5923). Repeated log lines are held
+back by the server's logging filter (switchboard.serving.logs), not here.
 """
 
 from __future__ import annotations
@@ -104,6 +109,7 @@ class Transports:
         tls_port: int | None = None,
         tls_server: ssl.SSLContext | None = None,
         tls_client: ssl.SSLContext | None = None,
+        tcp_message_s: float = 10.0,
     ) -> None:
         self._host = host
         self._port = port
@@ -127,7 +133,11 @@ class Transports:
         self._dns_ttl_s = dns_ttl_s
         self.tcp_idle_s = tcp_idle_s
         self._max_inbound_tcp = max_inbound_tcp
+        self.tcp_message_s = tcp_message_s
         self.inbound_tcp = 0
+        # Inbound connections that have not delivered a message yet, oldest first: the ones
+        # closed to make room at the cap.
+        self._silent: dict[_TcpConnection, None] = {}
         self.port = port
         self.tls_port = tls_port or 0
 
@@ -313,13 +323,31 @@ class Transports:
     def connection_up(self, key: ConnectionKey, connection: _TcpConnection) -> None:
         self._connections[key] = connection
 
-    def admit(self) -> bool:
+    def admit(self, connection: _TcpConnection) -> bool:
         """Whether one more inbound TCP connection may stay (a cap, so that no peer can take
-        every file descriptor)."""
+        every file descriptor): at the cap the oldest silent one is closed to make room."""
         if self.inbound_tcp >= self._max_inbound_tcp:
-            return False
+            if not self._silent:
+                return False
+            oldest = next(iter(self._silent))
+            log.warning(
+                "closing a silent %s connection from %s:%s to make room: %d open "
+                "(SWITCHBOARD_SIP_MAX_INBOUND_TCP)",
+                *oldest.key,
+                self.inbound_tcp,
+            )
+            oldest.close()
         self.inbound_tcp += 1
+        self._silent[connection] = None
         return True
+
+    def released(self, connection: _TcpConnection) -> None:
+        """An inbound connection closed (or closing): no longer counted."""
+        self._silent.pop(connection, None)
+        self.inbound_tcp -= 1
+
+    def spoke(self, connection: _TcpConnection) -> None:
+        self._silent.pop(connection, None)
 
     def connection_down(self, key: ConnectionKey, connection: _TcpConnection) -> None:
         if self._connections.get(key) is connection:
@@ -351,6 +379,11 @@ class _TcpConnection(asyncio.Protocol):
         self._counted = False
         self._last_active = 0.0
         self._idle_timer: Timer | None = None
+        self._message_timer: Timer | None = None
+
+    @property
+    def key(self) -> ConnectionKey:
+        return self._key
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Not an isinstance check: uvloop's TCP transport implements asyncio.Transport without
@@ -359,8 +392,13 @@ class _TcpConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self._key = (self.kind, str(peer[0]), int(peer[1]))
         if self._inbound:
-            if not self._owner.admit():
-                log.warning("refusing TCP connection from %s:%s: too many", *self._key[1:])
+            if not self._owner.admit(self):
+                log.warning(
+                    "refusing a %s connection from %s:%s: %d open, all in use "
+                    "(SWITCHBOARD_SIP_MAX_INBOUND_TCP)",
+                    *self._key,
+                    self._owner.inbound_tcp,
+                )
                 self.close()
                 return
             self._counted = True
@@ -368,6 +406,7 @@ class _TcpConnection(asyncio.Protocol):
             # and a peer that wants a connection kept opens it again or sends CRLF keep-alives.
             self._last_active = self._owner.clock.time()
             self._arm_idle(self._owner.tcp_idle_s)
+            self._arm_message()  # a peer that opens a connection sends on it
         self._owner.connection_up(self._key, self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -375,10 +414,14 @@ class _TcpConnection(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
+        self._cancel_message()
+        self._release()
+        self._owner.connection_down(self._key, self)
+
+    def _release(self) -> None:
         if self._counted:
             self._counted = False
-            self._owner.inbound_tcp -= 1
-        self._owner.connection_down(self._key, self)
+            self._owner.released(self)
 
     def _arm_idle(self, delay: float) -> None:
         if self._owner.tcp_idle_s > 0:
@@ -395,6 +438,25 @@ class _TcpConnection(asyncio.Protocol):
         else:
             self._arm_idle(self._owner.tcp_idle_s - quiet)
 
+    def _arm_message(self) -> None:
+        if self._message_timer is None and self._owner.tcp_message_s > 0:
+            self._message_timer = self._owner.clock.call_later(
+                self._owner.tcp_message_s, self._message_timed_out
+            )
+
+    def _cancel_message(self) -> None:
+        if self._message_timer is not None:
+            self._message_timer.cancel()
+            self._message_timer = None
+
+    def _message_timed_out(self) -> None:
+        self._message_timer = None
+        if not self.closing:
+            self._abort(
+                f"no complete message within {self._owner.tcp_message_s:g} s "
+                "(SWITCHBOARD_SIP_TCP_MESSAGE_TIMEOUT_SECONDS)"
+            )
+
     def write(self, data: bytes) -> None:
         if self._transport is None or self._transport.is_closing():
             raise TransportError("connection closed")
@@ -403,14 +465,29 @@ class _TcpConnection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closing = True
+        # Uncounted at once: its descriptor is freed with the close, and the slot is free.
+        self._release()
+        self._cancel_message()
         if self._transport is not None:
             self._transport.close()
 
     def data_received(self, data: bytes) -> None:
         self._last_active = self._owner.clock.time()
         self._buffer.extend(data)
+        delivered = self._frame()
+        if self.closing:
+            return
+        if delivered:
+            self._cancel_message()  # the next message gets its own time
+            self._owner.spoke(self)
+        if self._buffer:
+            self._arm_message()  # part of a message: the rest is due in time
+
+    def _frame(self) -> bool:
+        """Hands every complete message in the buffer up; whether there was one."""
+        delivered = False
         source = Target(*self._key)
-        while self._buffer:
+        while self._buffer and not self.closing:
             start = 0
             while start < len(self._buffer) and self._buffer[start] in b"\r\n":
                 start += 1
@@ -421,19 +498,21 @@ class _TcpConnection(asyncio.Protocol):
             if end < 0:
                 if len(self._buffer) > MAX_HEADER_BYTES:
                     self._abort("header section too large")
-                return
+                return delivered
             match = _CONTENT_LENGTH.search(bytes(self._buffer[:end]))
             digits = match.group(1) if match else b"0"
             length = int(digits) if len(digits) <= 9 else MAX_BODY_BYTES + 1
             if length > MAX_BODY_BYTES:
                 self._abort("body too large")
-                return
+                return delivered
             total = end + 4 + length
             if len(self._buffer) < total:
-                return
+                return delivered
             frame = bytes(self._buffer[:total])
             del self._buffer[:total]
+            delivered = True
             self._owner.received(frame, source, stream=True)
+        return delivered
 
     def _abort(self, why: str) -> None:
         log.warning("closing %s connection from %s:%s: %s", *self._key, why)

@@ -1,0 +1,151 @@
+"""uvicorn's httptools protocol with a request timeout and a connection cap.
+
+uvicorn closes a keep-alive connection after ``timeout_keep_alive`` without a request, but a
+connection that never completes its first request is never closed: one that sends nothing, or
+trickles a header byte every few seconds (slow loris), holds its descriptor for ever. Here:
+
+- a request must arrive in full (header section and body) within ``request_timeout_s`` of the
+  connection opening or of the request's first byte, or the connection is closed;
+- at most ``max_connections`` are held. At the cap a new connection does not wait or fail: the
+  oldest connection that has not yet completed a request is closed to make room, else the
+  connection idle longest between requests (keep-alive), and only when every connection has a
+  request in progress is the new one closed. The connections an attacker holds open are the
+  ones making no progress, so a client that sends requests promptly is still served.
+
+Known holes: a client that reads its response slowly holds a connection as long as it keeps
+reading (uvicorn's flow control); an attacker who opens connections faster than clients send
+their first bytes can still close a client's connection before it sends anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger(__name__)
+
+
+class ConnectionTable:
+    """The connections one server holds, and which of them may be closed to make room."""
+
+    def __init__(self, request_timeout_s: float, max_connections: int) -> None:
+        self.request_timeout_s = request_timeout_s
+        self.max_connections = max_connections
+        self.open = 0
+        # Insertion order is age: connections that have not completed a request yet, and
+        # connections waiting between requests. A connection with a request in the app is in
+        # neither, and is never closed to make room.
+        self.unserved: OrderedDict[GuardedHttpProtocol, None] = OrderedDict()
+        self.idle: OrderedDict[GuardedHttpProtocol, None] = OrderedDict()
+
+    def victim(self) -> GuardedHttpProtocol | None:
+        for candidates in (self.unserved, self.idle):
+            if candidates:
+                return next(iter(candidates))
+        return None
+
+    def forget(self, protocol: GuardedHttpProtocol) -> None:
+        self.unserved.pop(protocol, None)
+        self.idle.pop(protocol, None)
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    table: ConnectionTable  # set on the class ``protocol_class`` makes, one per server
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._counted = False
+        self._request_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        table = self.table
+        if table.open >= table.max_connections:
+            victim = table.victim()
+            if victim is None:
+                log.warning(
+                    "closing a new HTTP connection: %d connections open, all with a request "
+                    "in progress (SWITCHBOARD_HTTP_MAX_CONNECTIONS)",
+                    table.open,
+                )
+                transport.close()
+                return
+            log.warning(
+                "closing the HTTP connection longest without a request to make room: "
+                "%d connections open "
+                "(SWITCHBOARD_HTTP_MAX_CONNECTIONS)",
+                table.open,
+            )
+            victim.drop()
+        table.open += 1
+        self._counted = True
+        table.unserved[self] = None
+        self._arm_request_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.drop(close=False)
+        super().connection_lost(exc)
+
+    def drop(self, *, close: bool = True) -> None:
+        """Stop counting this connection (at once: its descriptor is freed on close)."""
+        self._cancel_request_timer()
+        self.table.forget(self)
+        if self._counted:
+            self._counted = False
+            self.table.open -= 1
+        if close and not self.transport.is_closing():
+            self.transport.close()
+
+    # ------------------------------------------------------------ the request timer
+
+    def _arm_request_timer(self) -> None:
+        if self._request_timer is None and self.table.request_timeout_s > 0:
+            self._request_timer = self.loop.call_later(
+                self.table.request_timeout_s, self._request_timed_out
+            )
+
+    def _cancel_request_timer(self) -> None:
+        if self._request_timer is not None:
+            self._request_timer.cancel()
+            self._request_timer = None
+
+    def _request_timed_out(self) -> None:
+        self._request_timer = None
+        log.info(
+            "closing an HTTP connection: no complete request within %g s "
+            "(SWITCHBOARD_HTTP_HEADER_TIMEOUT_SECONDS)",
+            self.table.request_timeout_s,
+        )
+        self.drop()
+
+    # ------------------------------------------------------------ parser callbacks
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm_request_timer()
+
+    def on_headers_complete(self) -> None:
+        # Handed to the app: no longer the first to close.
+        self.table.forget(self)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._cancel_request_timer()
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        between_requests = self.cycle is None or self.cycle.response_complete  # none pipelined
+        if self._counted and between_requests and not self.transport.is_closing():
+            self.table.idle[self] = None
+
+
+def protocol_class(request_timeout_s: float, max_connections: int) -> type[GuardedHttpProtocol]:
+    """A protocol class for one uvicorn server (``uvicorn.Config(http=...)``); the limits
+    travel on the class because uvicorn builds each connection's protocol itself."""
+    table = ConnectionTable(request_timeout_s, max_connections)
+    return type("SwitchboardHttpProtocol", (GuardedHttpProtocol,), {"table": table})
