@@ -238,9 +238,20 @@ async def build(
             await migrate(settings.database_url, key_out=_key_out_of_database(keys, clock, moved))
             if moved and isinstance(database, SqliteDatabase):
                 database.empty_wal()
-        if isinstance(keys, KeyFile):
-            keys.load_or_create(clock.now())
         uow = SqlUnitOfWorkFactory(database)
+        if isinstance(keys, KeyFile) and keys.load_or_create(clock.now()):
+            async with uow(write=False) as tx:
+                provisioned = bool(await tx.accounts.list())
+            if provisioned:
+                # A second machine on a shared database, or a key file lost: either way the
+                # tokens other processes sign are refused here, and the other way round.
+                log.warning(
+                    "made a new signing key file %s for a database that already has "
+                    "accounts: access tokens signed with another key file are refused here; "
+                    "give every process of this database the same key file or "
+                    "SWITCHBOARD_SECRET_KEY (docs/operations.md)",
+                    keys.path,
+                )
         events = RecentEvents()
         engine = build_engine(settings, clock, sip_max_inbound_tcp)
         ctx = Context(

@@ -418,13 +418,18 @@ def keys_group() -> None:
 
 
 @keys_group.command("rotate")
+@click.option(
+    "--retire-now",
+    is_flag=True,
+    help="Old keys stop verifying at once (a leaked key): every token issued before fails.",
+)
 @database_option
 @click.pass_context
-def keys_rotate(ctx: click.Context, database: str | None) -> None:
+def keys_rotate(ctx: click.Context, retire_now: bool, database: str | None) -> None:
     """Make a new signing key; tokens signed by the old one work until they expire."""
 
     async def rotate(rt: Runtime) -> Any:
-        return keys.rotate_signing_key(rt.ctx)
+        return keys.rotate_signing_key(rt.ctx, retire_now=retire_now)
 
     done = run(ctx, rotate)
     click.echo(f"signing key: {done.new_kid}")

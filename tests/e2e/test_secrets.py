@@ -219,3 +219,22 @@ def test_guessing_at_the_real_server_is_refused_and_logged_once(tmp_path: Path) 
         server.stop()
     reports = [line for line in server.stderr.splitlines() if "token requests:" in line]
     assert len(reports) == 1, reports
+
+
+async def test_a_new_key_file_for_a_provisioned_database_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A second machine on a shared database makes its own key file: say so at start."""
+    from switchboard.bootstrap import build
+    from switchboard.config import load_settings
+
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    cli(db, "accounts", "create", "acme")
+    settings = load_settings(database_url=db, secret_key_file=str(tmp_path / "elsewhere.key"))
+    with caplog.at_level("WARNING", logger="switchboard.bootstrap"):
+        runtime = await build(settings, open_engine=False)
+        await runtime.close()
+        again = await build(settings, open_engine=False)  # the file exists now: no warning
+        await again.close()
+    warnings = [r.getMessage() for r in caplog.records if "new signing key" in r.getMessage()]
+    assert len(warnings) == 1 and "elsewhere.key" in warnings[0]

@@ -193,3 +193,41 @@ def test_a_file_that_is_not_a_key_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("not json")
     with pytest.raises(KeyFileError, match=str(path)):
         KeyFile(path, TTL).load_or_create(FakeClock().now())
+
+
+def test_a_token_verified_before_a_rotation_elsewhere_dies_with_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A leaked key: a forged long-lived token, accepted (and remembered) before the operator
+    rotated in another process, is refused once the old key has retired."""
+    clock = FakeClock()
+    path = tmp_path / "sb.key"
+    keys, tokens = open_keys(path, clock)
+    forged = jwt.encode(
+        {"iss": "switchboard", "sub": "acme", "gen": 1, "exp": 4102444800},
+        keys.signing().secret,
+        algorithm="HS256",
+        headers={"kid": keys.signing().kid},
+    )
+    assert tokens.verify(forged, clock.now()) == ("acme", 1)
+
+    KeyFile(path, TTL).rotate(clock.now())
+    monkeypatch.setattr("switchboard.adapters.signing_keys.RECHECK_S", 0.0)  # a second later
+    assert tokens.verify(forged, clock.now()) == ("acme", 1)  # retiring: still verifies
+    clock.advance(TTL + 1)
+    with pytest.raises(InvalidAccessToken):
+        tokens.verify(forged, clock.now())
+
+
+def test_rotating_with_retire_now_ends_every_earlier_token(tmp_path: Path) -> None:
+    clock = FakeClock()
+    keys, tokens = open_keys(tmp_path / "sb.key", clock)
+    old, _ = tokens.issue("acme", 1, clock.now())
+    old_kid = kid_of(old)
+    assert tokens.verify(old, clock.now()) == ("acme", 1)
+    rotation = keys.rotate(clock.now(), retire_now=True)
+    assert rotation.dropped == [old_kid] and rotation.retiring == {}
+    with pytest.raises(InvalidAccessToken):
+        tokens.verify(old, clock.now())
+    fresh, _ = tokens.issue("acme", 1, clock.now())
+    assert tokens.verify(fresh, clock.now()) == ("acme", 1)

@@ -82,7 +82,10 @@ class ConfiguredKey:
     def verifying(self, kid: str | None, now: float) -> list[SigningKey]:
         return [self._key] if kid in (None, self._key.kid) else []
 
-    def rotate(self, now: datetime) -> KeyRotation:
+    def version(self) -> int:
+        return 0
+
+    def rotate(self, now: datetime, *, retire_now: bool = False) -> KeyRotation:
         raise ProvisioningError(
             "the signing key is set by SWITCHBOARD_SECRET_KEY: change it in the configuration "
             "(tokens it signed stop working), or use a key file (SWITCHBOARD_SECRET_KEY_FILE) "
@@ -99,6 +102,7 @@ class KeyFile:
         self._keys: list[SigningKey] = []
         self._identity: tuple[int, int, int] | None = None
         self._checked_at = 0.0
+        self._version = 0
 
     # ------------------------------------------------------------------ reading
 
@@ -109,14 +113,16 @@ class KeyFile:
         except OSError as exc:
             raise KeyFileError(f"key file {self.path}: {exc.strerror or exc}") from exc
 
-    def load_or_create(self, now: datetime) -> None:
-        """Read the file, making it with a new key if there is none."""
+    def load_or_create(self, now: datetime) -> bool:
+        """Read the file, making it with a new key if there is none; True if this made it."""
+        created = False
         with self._errors():
             if not self.path.exists():
-                self._create([new_key(now.timestamp())])
+                created = self._create([new_key(now.timestamp())])
             self._reload(force=True)
         if not self._keys or self._keys[0].retire_at is not None:
             raise KeyFileError(f"key file {self.path}: no signing key")
+        return created
 
     def signing(self) -> SigningKey:
         self._reload()
@@ -128,6 +134,10 @@ class KeyFile:
         if not found and kid is not None and self._reload(force=True):
             found = [k for k in self._keys if k.kid == kid and k.live(now)]
         return found
+
+    def version(self) -> int:
+        self._reload()
+        return self._version
 
     def _reload(self, force: bool = False) -> bool:
         """Re-read the file if it changed; True if it was re-read."""
@@ -157,17 +167,22 @@ class KeyFile:
                 stat.st_mode & 0o777,
             )
         self._keys = keys
+        self._version += 1
         self._identity = identity
         return True
 
     # ------------------------------------------------------------------ writing
 
-    def rotate(self, now: datetime) -> KeyRotation:
-        """A new signing key; the others retire once their tokens have expired."""
+    def rotate(self, now: datetime, *, retire_now: bool = False) -> KeyRotation:
+        """A new signing key; the others retire once their tokens have expired, or at once
+        (``retire_now``: a leaked key; every token issued before stops working)."""
         at = now.timestamp()
         with self._errors(), self._locked() as keys:
-            dropped = [k.kid for k in keys if not k.live(at)]
-            kept = [k for k in keys if k.live(at)]
+            if retire_now:
+                dropped, kept = [k.kid for k in keys], []
+            else:
+                dropped = [k.kid for k in keys if not k.live(at)]
+                kept = [k for k in keys if k.live(at)]
             retire_at = at + self._lifetime_s
             retiring = [k if k.retire_at is not None else _retired(k, retire_at) for k in kept]
             fresh = new_key(at)

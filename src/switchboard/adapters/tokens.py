@@ -30,12 +30,16 @@ class KeyRing(Protocol):
     def verifying(self, kid: str | None, now: float) -> list[SigningKey]:
         """The live keys named ``kid`` (every live key for ``None``)."""
 
+    def version(self) -> int:
+        """Changes whenever the keys do (a rotation)."""
+
 
 class JwtAccessTokens:
     def __init__(self, keys: KeyRing | str, lifetime_s: int = 3600) -> None:
         self._keys = ConfiguredKey(keys) if isinstance(keys, str) else keys
         self._lifetime_s = lifetime_s
         self._verified: dict[str, tuple[str, int, float]] = {}
+        self._keys_version = self._keys.version()
 
     def issue(self, account_key: str, generation: int, now: datetime) -> tuple[str, int]:
         claims = {
@@ -55,6 +59,12 @@ class JwtAccessTokens:
     def verify(self, token: str, now: datetime) -> tuple[str, int]:
         # A signature is checked once per token: the claims of a token already verified are
         # kept (bounded), keyed by the whole token, and only its expiry is checked again.
+        # Forgotten when the keys change: a key that has since retired (a leaked one) must
+        # not go on vouching for the tokens it signed, forged long-lived ones included.
+        version = self._keys.version()
+        if version != self._keys_version:
+            self._verified.clear()
+            self._keys_version = version
         known = self._verified.get(token)
         if known is not None:
             subject, generation, exp = known

@@ -318,9 +318,10 @@ class KeyRotation:
 class SigningKeys(Protocol):
     """Where the access-token signing keys are kept (never the database)."""
 
-    def rotate(self, now: datetime) -> KeyRotation:
-        """A new key signs from now on; the others verify until their tokens have expired.
-        Raises ``ProvisioningError`` where keys cannot be rotated (a configured key)."""
+    def rotate(self, now: datetime, *, retire_now: bool = False) -> KeyRotation:
+        """A new key signs from now on; the others verify until their tokens have expired
+        (``retire_now``: not at all). Raises ``ProvisioningError`` where keys cannot be
+        rotated (a configured key)."""
 
 
 class SecretHasher(Protocol):
