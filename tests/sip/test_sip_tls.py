@@ -215,8 +215,14 @@ async def edges(tmp_path: Path) -> AsyncIterator[list[TlsEdge]]:
             await edge.stop()
 
 
-async def edge_for(sip: SipHarness, edges: list[TlsEdge], ca: TestCa, trunk_port: int) -> TlsEdge:
-    edge = TlsEdge(sip.workdir, ca.issue("edge", ["trunk.test", "127.0.0.1"]), trunk_port)
+async def edge_for(
+    sip: SipHarness,
+    edges: list[TlsEdge],
+    ca: TestCa,
+    trunk_port: int,
+    names: tuple[str, ...] = ("trunk.test", "127.0.0.1"),
+) -> TlsEdge:
+    edge = TlsEdge(sip.workdir, ca.issue("edge", list(names)), trunk_port)
     await edge.start()
     edges.append(edge)
     return edge
@@ -331,3 +337,44 @@ async def test_an_edge_certificate_from_another_ca_fails_the_call(
     await sip.assert_peers_passed()
     assert "certificate verify failed" in caplog.text
     assert edge.relayed("INVITE", "tls") == 0  # nothing got past the handshake
+
+
+@pytest.mark.parametrize("verify_hostname", [True, False])
+async def test_an_edge_certificate_for_another_name_fails_unless_names_are_not_checked(
+    sip: SipHarness,
+    edges: list[TlsEdge],
+    ca: TestCa,
+    caplog: pytest.LogCaptureFixture,
+    verify_hostname: bool,
+) -> None:
+    """The edge's certificate chains to our CA but names someone else, not 127.0.0.1."""
+    if verify_hostname:
+        agent = await sip.peer("agent_flow1.xml", ACK_RE=REJECTED_OFFER, HANGUP=RECEIVE_BYE)
+        trunk_port = free_port()
+    else:
+        agent = await sip.peer("agent_flow1.xml", ACK_RE="o=trunk", HANGUP=send_bye())
+        trunk = await sip.peer(
+            "trunk_behind_edge.xml", OFFER_RE="o=agent", ORIGIN="trunk", HANGUP=RECEIVE_BYE
+        )
+        trunk_port = trunk.port
+    edge = await edge_for(sip, edges, ca, trunk_port, names=("edge.example",))
+    await sip.open_engine(
+        trunk_host="127.0.0.1",
+        trunk_port=edge.tls_port,
+        trunk_transport="tls",
+        tls_verify_hostname=verify_hostname,
+        **tls_settings(ca),
+    )
+    setup = sip.setup(agent.uri())
+    caplog.set_level(logging.WARNING, "switchboard.adapters.telephony.sip.transport")
+
+    assert await sip.start(setup) is StartOutcome.RINGING
+    expected = (
+        CallResult.failure(Party.DESTINATION, Reason.CALL_FAILED)
+        if verify_hostname
+        else CallResult.hung_up(Party.ORIGINATOR)
+    )
+    assert await sip.signals.wait_ended(setup.call_id) == expected
+    await sip.assert_peers_passed()
+    assert ("certificate is not valid for '127.0.0.1'" in caplog.text) is verify_hostname
+    assert edge.relayed("INVITE", "tls") == (0 if verify_hostname else 1)
