@@ -238,3 +238,21 @@ async def test_a_new_key_file_for_a_provisioned_database_is_warned_about(
         await again.close()
     warnings = [r.getMessage() for r in caplog.records if "new signing key" in r.getMessage()]
     assert len(warnings) == 1 and "elsewhere.key" in warnings[0]
+
+
+def test_a_configured_key_and_a_key_file_together_are_refused_by_name(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "switchboard", "accounts", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "SWITCHBOARD_SECRET_KEY": "s" * 40,
+            "SWITCHBOARD_SECRET_KEY_FILE": str(tmp_path / "sb.key"),
+        },
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: SWITCHBOARD_SECRET_KEY_FILE: set either it or")
+    assert not (tmp_path / "sb.key").exists()

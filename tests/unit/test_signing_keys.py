@@ -231,3 +231,16 @@ def test_rotating_with_retire_now_ends_every_earlier_token(tmp_path: Path) -> No
         tokens.verify(old, clock.now())
     fresh, _ = tokens.issue("acme", 1, clock.now())
     assert tokens.verify(fresh, clock.now()) == ("acme", 1)
+
+
+def test_a_key_file_is_made_where_hard_links_are_not_supported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(source: object, target: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    open_keys(tmp_path / "sb.key", FakeClock())
+    assert mode(tmp_path / "sb.key") == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["sb.key"]
+    assert KeyFile(tmp_path / "sb.key", TTL).load_or_create(FakeClock().now()) is False

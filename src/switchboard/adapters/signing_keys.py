@@ -24,6 +24,7 @@ does not extend the retirement of keys already retiring.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -214,8 +215,20 @@ class KeyFile:
             os.link(temporary, self.path)
         except FileExistsError:
             return False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                raise
+            # No hard links here (some network and FUSE file systems): claim the name with
+            # O_EXCL instead; another process may then, for a moment, see it empty.
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return False
+            os.close(fd)
+            os.replace(temporary, self.path)
         finally:
-            os.unlink(temporary)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
         _sync_directory(self.path.parent)
         return True
 
