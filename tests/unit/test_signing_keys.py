@@ -244,3 +244,14 @@ def test_a_key_file_is_made_where_hard_links_are_not_supported(
     assert mode(tmp_path / "sb.key") == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["sb.key"]
     assert KeyFile(tmp_path / "sb.key", TTL).load_or_create(FakeClock().now()) is False
+
+
+def test_a_key_file_others_can_read_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "sb.key"
+    open_keys(path, FakeClock())
+    os.chmod(path, 0o644)
+    with caplog.at_level("WARNING", logger="switchboard.adapters.signing_keys"):
+        KeyFile(path, TTL).load_or_create(FakeClock().now())
+    assert any("chmod 600" in r.getMessage() for r in caplog.records)
