@@ -14,6 +14,7 @@ import pytest
 from switchboard.adapters.clock import SystemClock
 from switchboard.adapters.telephony.sip import SipConfig, SipEngine
 from switchboard.adapters.telephony.sip.engine import choose_flow
+from switchboard.adapters.telephony.sip.tls import TlsConfigError, TlsFiles, client_context
 from switchboard.adapters.telephony.sip.transitions import Flow
 from switchboard.bootstrap import build_engine, check_telephony
 from switchboard.config import ConfigError, Settings, load_settings
@@ -166,3 +167,10 @@ async def test_over_tls_via_and_contact_name_our_tls_port(tmp_path: Path) -> Non
         assert engine.supported_transports == ("tls", "tcp", "udp")
     finally:
         await engine.close()
+
+
+def test_a_ca_file_that_does_not_load_is_named(tmp_path: Path) -> None:
+    junk = tmp_path / "ca.pem"
+    junk.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    with pytest.raises(TlsConfigError, match=f"CA file {junk}"):
+        client_context(TlsFiles(ca_file=str(junk)))

@@ -32,13 +32,13 @@ class TlsFiles:
 
 def client_context(files: TlsFiles) -> ssl.SSLContext:
     """The context for connections we open: the peer must prove who it is."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    if files.ca_file is not None:
+    if files.ca_file is None:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    else:
         # Only the configured CAs: a trunk's private CA should not sit beside every public one.
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
         _load_ca(context, files.ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = files.verify_hostname
     context.verify_mode = ssl.CERT_REQUIRED
     if files.cert_file is not None:
