@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from switchboard.adapters.clock import SystemClock
 from switchboard.adapters.doorbell import UdpDoorbell
 from switchboard.adapters.events import RecentEvents
+from switchboard.adapters.faults import KillAtFault
 from switchboard.adapters.numbering import LibPhoneNumberPlan
 from switchboard.adapters.signing_keys import (
     ConfiguredKey,
@@ -274,7 +275,10 @@ async def build(
                     lockout_max_s=settings.token_lockout_max_seconds,
                 )
             ),
+            deadline_lease_s=settings.deadline_lease_seconds,
         )
+        if settings.fault_point is not None:
+            ctx.faults = KillAtFault(settings.fault_point)
         engine.bind(CallProgress(ctx))
         if open_engine:
             await engine.open()

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     http_header_timeout_seconds: float = Field(10, gt=0)
     http_idle_timeout_seconds: float = Field(5, gt=0)
     http_max_connections: int | None = Field(None, ge=1)
+    # A claimed deadline not completed by then (its claimer died) falls due again.
+    deadline_lease_seconds: float = Field(30, gt=0)
+    # Each node renews its lease this often; a node silent this long is taken over.
+    node_heartbeat_seconds: float = Field(5, gt=0)
+    node_takeover_seconds: float = Field(15, gt=0)
+    # Tests only: the process kills itself (SIGKILL) on reaching this point.
+    fault_point: Literal["deadline_claimed"] | None = None
 
     # SIP engine (SWITCHBOARD_TELEPHONY=sip); see docs/sip.md
     sip_bind_host: str = "127.0.0.1"
@@ -131,6 +138,15 @@ class Settings(BaseSettings):
         if value is not None and not Path(value).is_file():
             raise ValueError(f"no such file: {value}")
         return value
+
+    @model_validator(mode="after")
+    def _takeover_after_heartbeats(self) -> Settings:
+        if self.node_takeover_seconds <= 2 * self.node_heartbeat_seconds:
+            raise ValueError(
+                "SWITCHBOARD_NODE_TAKEOVER_SECONDS must be more than twice "
+                "SWITCHBOARD_NODE_HEARTBEAT_SECONDS (a node missing one heartbeat is alive)"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -214,5 +230,7 @@ def load_settings(config_file: str | None = None, **overrides: Any) -> Settings:
         first = exc.errors()[0]
         name = ".".join(str(part) for part in first["loc"]) or "settings"
         message = str(first["msg"]).removeprefix("Value error, ")
+        if not first["loc"]:  # a rule across settings names them in its message
+            raise ConfigError(message) from None
         raise ConfigError(f"{PREFIX}{name.upper()}: {message}") from None
     return Settings.model_validate(layered.model_dump())

@@ -19,6 +19,7 @@ from switchboard.demo import prepare_demo
 from switchboard.service import scheduler
 from switchboard.serving import limits, logs
 from switchboard.serving.http import protocol_class
+from switchboard.service.nodes import NodeWatch
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,18 @@ async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
         loop.add_signal_handler(sig, _stop)
     runtime: Runtime = await build(settings, sip_max_inbound_tcp=budget.sip_tcp or None)
     try:
+        deadlines = scheduler.DeadlineLoop(runtime.ctx)
+        runtime.ctx.wakeup = deadlines
+        doorbell = await runtime.doorbell.open(settings.doorbell_host, deadlines.ring)
+        watch = NodeWatch(
+            runtime.ctx,
+            doorbell=doorbell,
+            heartbeat_s=settings.node_heartbeat_seconds,
+            takeover_s=settings.node_takeover_seconds,
+        )
+        # Registered (the lease renewed) before recovering: a survivor about to take this
+        # node over no longer does, so the two never drive the same calls.
+        await watch.register()
         recovered = await scheduler.recover(runtime.ctx)
         if recovered:
             log.warning("ended %d calls left in progress by an earlier run", recovered)
@@ -133,21 +146,17 @@ async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
         if demo:
             for label, value in await prepare_demo(runtime.ctx, settings.public_base_url or base):
                 _say(f"{label}: {value}")
-        deadlines = scheduler.DeadlineLoop(runtime.ctx)
-        runtime.ctx.wakeup = deadlines
-        doorbell = await runtime.doorbell.open(settings.doorbell_host, deadlines.ring)
-        async with runtime.ctx.uow() as uow:
-            await uow.nodes.register(settings.node_id, doorbell, runtime.ctx.clock.now())
-            await uow.commit()
         timers = asyncio.create_task(deadlines.run())
+        beats = asyncio.create_task(watch.run())
         config.app = runtime.app()
         try:
             if not stop.is_set():
                 await server.serve(sockets=[sock])
         finally:
-            timers.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timers
+            for task in (beats, timers):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             sock.close()
     finally:
         await runtime.close()

@@ -584,25 +584,6 @@ async def test_due_deadlines_are_this_nodes_calls_of_either_engine(backend: Back
     assert next_a == at(2) and next_c is None
 
 
-async def test_a_deadline_is_claimed_only_while_it_is_the_one_set(backend: Backend) -> None:
-    await seed(backend.uow, an_account(), a_call("c", deadline_at=at(5), deadline_tag="ring"))
-    async with backend.uow() as uow:
-        assert await uow.calls.claim_deadline("c", at(5), "other-tag") is None
-        assert await uow.calls.claim_deadline("c", at(6), "ring") is None
-        assert await uow.calls.claim_deadline("nope", at(5), "ring") is None
-        claimed = await uow.calls.claim_deadline("c", at(5).astimezone(PARIS), "ring")
-        assert claimed == a_call("c")  # the call as it is now, its deadline cleared
-        assert await uow.calls.claim_deadline("c", at(5), "ring") is None
-        await uow.calls.set_deadline("c", at(8), "talk")
-        assert await uow.calls.claim_deadline("c", at(5), "ring") is None
-        with pytest.raises(UnknownEntity):
-            await uow.calls.set_deadline("nope", at(8), "talk")
-        await uow.commit()
-    async with backend.uow(write=False) as uow:
-        call = await uow.calls.get("c")
-    assert call is not None and (call.deadline_at, call.deadline_tag) == (at(8), "talk")
-
-
 async def test_active_calls_on_a_node(backend: Backend) -> None:
     await seed(
         backend.uow,
@@ -767,18 +748,6 @@ async def test_two_processes_placing_at_once_never_share_an_agent_nor_hit_a_lock
 ) -> None:
     second_process = SqlUnitOfWorkFactory(sql_backend.new_database())
     await fifty_placements_on_ten_agents(sql_backend, sql_backend.uow, second_process)
-
-
-async def test_one_of_many_concurrent_claimers_wins_a_deadline(backend: Backend) -> None:
-    await seed(backend.uow, an_account(), a_call("c", deadline_at=at(5), deadline_tag="ring"))
-
-    async def claim() -> bool:
-        async with backend.uow() as uow:
-            won = await uow.calls.claim_deadline("c", at(5), "ring")
-            await uow.commit()
-            return won is not None
-
-    assert sorted(await asyncio.gather(*(claim() for _ in range(20)))) == [False] * 19 + [True]
 
 
 async def test_one_of_many_concurrent_creators_sets_a_setting(backend: Backend) -> None:

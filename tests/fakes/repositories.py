@@ -36,6 +36,14 @@ def _text_fields(item: object) -> list[object]:
 
 
 @dataclass
+class FakeNode:
+    doorbell: str
+    seen_at: datetime
+    taken_by: str | None = None
+    taken_at: datetime | None = None
+
+
+@dataclass
 class FakeData:
     accounts: dict[str, Account] = field(default_factory=dict)
     token_hashes: dict[str, str] = field(default_factory=dict)
@@ -43,7 +51,7 @@ class FakeData:
     groups: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     calls: dict[str, Call] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
-    nodes: dict[str, str] = field(default_factory=dict)
+    nodes: dict[str, FakeNode] = field(default_factory=dict)
 
 
 class FakeSession:
@@ -314,10 +322,40 @@ class FakeNodeRepository:
         self._session = session
 
     async def register(self, node_id: str, doorbell: str, now: datetime) -> None:
-        self._session.writing("register the node").nodes[node_id] = doorbell
+        nodes = self._session.writing("register the node").nodes
+        nodes[node_id] = FakeNode(doorbell, at_utc(now))
 
     async def doorbell(self, node_id: str) -> str | None:
-        return self._session.data.nodes.get(node_id)
+        node = self._session.data.nodes.get(node_id)
+        return None if node is None else node.doorbell
+
+    async def heartbeat(self, node_id: str, now: datetime) -> bool:
+        node = self._session.writing("renew the node's lease").nodes.get(node_id)
+        if node is None or node.taken_by is not None:
+            return False
+        node.seen_at = at_utc(now)
+        return True
+
+    async def taken_by(self, node_id: str) -> str | None:
+        node = self._session.data.nodes.get(node_id)
+        return None if node is None else node.taken_by
+
+    async def silent(
+        self, before: datetime, *, besides: str
+    ) -> builtins.list[tuple[str, datetime]]:
+        found = [
+            (node_id, node.seen_at)
+            for node_id, node in self._session.data.nodes.items()
+            if node.taken_by is None and node.seen_at < at_utc(before) and node_id != besides
+        ]
+        return sorted(found, key=lambda item: (item[1], item[0]))
+
+    async def take_over(self, node_id: str, seen_at: datetime, *, by: str, now: datetime) -> bool:
+        node = self._session.writing("take the node over").nodes.get(node_id)
+        if node is None or node.taken_by is not None or node.seen_at != at_utc(seen_at):
+            return False
+        node.taken_by, node.taken_at = by, at_utc(now)
+        return True
 
 
 class FakeCallRepository:
@@ -379,13 +417,38 @@ class FakeCallRepository:
         ]
         return min(found) if found else None
 
-    async def claim_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> Call | None:
+    async def claim_deadline(
+        self, call_id: str, deadline_at: datetime, tag: str, *, node_id: str, lease_until: datetime
+    ) -> Call | None:
         call = self._session.writing("claim deadline").calls.get(call_id)
-        if call is None or call.deadline_at != at_utc(deadline_at) or call.deadline_tag != tag:
+        if (
+            call is None
+            or call.phase is Phase.ENDED
+            or call.node_id != node_id
+            or call.deadline_at != at_utc(deadline_at)
+            or call.deadline_tag != tag
+        ):
             return None
-        call.deadline_at = None
-        call.deadline_tag = None
+        call.deadline_at = at_utc(lease_until)
         return copy.deepcopy(call)
+
+    async def clear_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> bool:
+        call = self._session.writing("clear deadline").calls.get(call_id)
+        if call is None or call.deadline_at != at_utc(deadline_at) or call.deadline_tag != tag:
+            return False
+        call.deadline_at = call.deadline_tag = None
+        return True
+
+    async def take_calls(self, from_node: str, to_node: str) -> builtins.list[Call]:
+        taken = [
+            call
+            for call in self._session.writing("take calls").calls.values()
+            if call.node_id == from_node and call.phase is not Phase.ENDED
+        ]
+        for call in taken:
+            call.node_id = to_node
+        taken.sort(key=lambda call: (call.created_at, call.id))
+        return [copy.deepcopy(call) for call in taken]
 
     async def set_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> None:
         call = self._session.writing("set deadline").calls.get(call_id)

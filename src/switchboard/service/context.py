@@ -15,6 +15,7 @@ from switchboard.service.ports import (
     Clock,
     Doorbell,
     EventPublisher,
+    FaultPoints,
     SecretHasher,
     SigningKeys,
     TelephonyEngine,
@@ -28,6 +29,13 @@ class NoWakeup:
     """For processes without a deadline loop (one-shot CLI commands)."""
 
     def wake_at(self, due_at: datetime) -> None:
+        return None
+
+
+class NoFaults:
+    """Where no test asked for a fault point: every point passes."""
+
+    def reach(self, point: str) -> None:
         return None
 
 
@@ -56,6 +64,9 @@ class Context:
     keys: SigningKeys | None = None
     # Failed token requests, per account and client address, in this process.
     guessing: GuessingLimit = field(default_factory=GuessingLimit)
+    # How long a claimed deadline is this process's before it falls due again.
+    deadline_lease_s: float = 30.0
+    faults: FaultPoints = field(default_factory=NoFaults)
 
     def retained(self, call: Call) -> bool:
         """Active, or ended less than the retention time ago."""

@@ -136,9 +136,20 @@ class CallRepository(Protocol):
     async def next_deadline(self, node_id: str) -> datetime | None:
         """The earliest deadline of the active calls placed by ``node_id``."""
 
-    async def claim_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> Call | None:
-        """Clear the deadline if it is still the one given; the call (as it is then) for the
-        one claimer, ``None`` for any other."""
+    async def claim_deadline(
+        self, call_id: str, deadline_at: datetime, tag: str, *, node_id: str, lease_until: datetime
+    ) -> Call | None:
+        """Lease the deadline if it is still the one given and the call is active and
+        ``node_id``'s: it moves to ``lease_until`` (same tag), so that a claim never completed
+        falls due again then. The call (its deadline the lease) for the one claimer, ``None``
+        for any other."""
+
+    async def clear_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> bool:
+        """Consume the deadline if it is still the one given (a completed claim)."""
+
+    async def take_calls(self, from_node: str, to_node: str) -> List[Call]:
+        """Make ``to_node`` the owner of ``from_node``'s active calls; returns them as they
+        are now, oldest first."""
 
     async def set_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> None: ...
 
@@ -157,6 +168,19 @@ class NodeRepository(Protocol):
         """Record (or replace) where the serving process ``node_id`` listens for wake-ups."""
 
     async def doorbell(self, node_id: str) -> str | None: ...
+
+    async def heartbeat(self, node_id: str, now: datetime) -> bool:
+        """Renew the node's lease; False when it is not registered or was taken over."""
+
+    async def taken_by(self, node_id: str) -> str | None: ...
+
+    async def silent(self, before: datetime, *, besides: str) -> List[tuple[str, datetime]]:
+        """(node_id, last heartbeat) of the nodes not taken over and last seen before
+        ``before``, other than ``besides``."""
+
+    async def take_over(self, node_id: str, seen_at: datetime, *, by: str, now: datetime) -> bool:
+        """Record ``by`` as the node's successor, if the node is still silent since
+        ``seen_at`` and nobody took it over first (one winner)."""
 
 
 class UnitOfWork(Protocol):
@@ -337,6 +361,12 @@ class Wakeup(Protocol):
 
     def wake_at(self, due_at: datetime) -> None:
         """A deadline this process wrote: look at storage again by then."""
+
+
+class FaultPoints(Protocol):
+    """Named points where a test may have the process die (``SWITCHBOARD_FAULT_POINT``)."""
+
+    def reach(self, point: str) -> None: ...
 
 
 class Doorbell(Protocol):

@@ -39,7 +39,7 @@ class CallProgress:
     ) -> None:
         async with self._ctx.transaction() as uow:
             call = await uow.calls.get(call_id, for_update=True)
-            if call is None or not await _consumes(uow, call, fired, Phase.AGENT_RINGING):
+            if call is None or not await self._consumes(uow, call, fired, Phase.AGENT_RINGING):
                 return
             now = self._ctx.clock.now()
             call.apply_agent_answered(now)
@@ -57,7 +57,9 @@ class CallProgress:
     ) -> None:
         async with self._ctx.transaction() as uow:
             call = await uow.calls.get(call_id, for_update=True)
-            if call is None or not await _consumes(uow, call, fired, Phase.DESTINATION_RINGING):
+            if call is None or not await self._consumes(
+                uow, call, fired, Phase.DESTINATION_RINGING
+            ):
                 return
             account = await uow.accounts.get(call.account_key, cached=True)
             now = self._ctx.clock.now()
@@ -72,7 +74,7 @@ class CallProgress:
     async def ended(self, call_id: str, result: CallResult, fired: Deadline | None = None) -> None:
         async with self._ctx.transaction() as uow:
             call = await uow.calls.get(call_id, for_update=True)
-            if call is None or not call.is_active or not _still_due(call, fired):
+            if call is None or not call.is_active or not self._still_due(call, fired):
                 return
             account = await uow.accounts.get(call.account_key, cached=True)
             now = self._ctx.clock.now()
@@ -108,28 +110,33 @@ class CallProgress:
         for until in wrapups:
             self._ctx.wakeup.wake_at(until)
 
+    def _still_due(self, call: Call, fired: Deadline | None) -> bool:
+        """A report for a deadline counts only while that deadline is still the call's and
+        the call still this node's: another report (or a hang-up) has dealt with it
+        otherwise, or a surviving node took the call over while this one was silent."""
+        if fired is None:
+            return True
+        return (
+            call.deadline_at == fired.due_at
+            and (call.deadline_tag or "") == fired.tag
+            and call.node_id == self._ctx.node_id
+        )
 
-def _still_due(call: Call, fired: Deadline | None) -> bool:
-    """A report for a deadline counts only while that deadline is still the call's: another
-    report (or a hang-up) has dealt with it otherwise."""
-    if fired is None:
-        return True
-    return call.deadline_at == fired.due_at and (call.deadline_tag or "") == fired.tag
-
-
-async def _consumes(uow: UnitOfWork, call: Call, fired: Deadline | None, phase: Phase) -> bool:
-    """Whether the report applies: the deadline it answers is still due, and the call is in
-    the phase it moves on from. A due deadline that no longer fits the phase is cleared, so
-    that it never fires again."""
-    if not _still_due(call, fired):
+    async def _consumes(
+        self, uow: UnitOfWork, call: Call, fired: Deadline | None, phase: Phase
+    ) -> bool:
+        """Whether the report applies: the deadline it answers is still due, and the call is
+        in the phase it moves on from. A due deadline that no longer fits the phase is
+        cleared, so that it never fires again."""
+        if not self._still_due(call, fired):
+            return False
+        if call.phase is phase:
+            return True
+        if fired is not None and call.is_active:
+            call.deadline_at = call.deadline_tag = None
+            await uow.calls.save(call)
+            await uow.commit()
         return False
-    if call.phase is phase:
-        return True
-    if fired is not None and call.is_active:
-        call.deadline_at = call.deadline_tag = None
-        await uow.calls.save(call)
-        await uow.commit()
-    return False
 
 
 def _set_next(call: Call, then: Deadline | None, fired: Deadline | None = None) -> None:

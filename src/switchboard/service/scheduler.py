@@ -51,14 +51,22 @@ async def _fire_batch(ctx: Context) -> tuple[int, int]:
 async def _fire(ctx: Context, call: Call) -> int:
     assert call.deadline_at is not None
     tag = call.deadline_tag or ""
+    lease: datetime | None = None
     if not ctx.engine.consumes_deadlines or call.engine != ctx.engine.name:
-        # Claimed first: the engine's reports may come later, or never name the deadline.
+        # Claimed first, with a lease: the engine's reports may come later, or never name
+        # the deadline. A claimer that dies before the effect leaves the deadline to fall
+        # due again when the lease runs out (on this node restarted, or on its successor).
+        lease = ctx.clock.now() + timedelta(seconds=ctx.deadline_lease_s)
         async with ctx.uow() as uow:
-            claimed = await uow.calls.claim_deadline(call.id, call.deadline_at, tag)
+            claimed = await uow.calls.claim_deadline(
+                call.id, call.deadline_at, tag, node_id=ctx.node_id, lease_until=lease
+            )
             await uow.commit()
-        if claimed is None or not claimed.is_active:
+        if claimed is None:
             return 0
         call = claimed
+    # The deadline is this process's, its effect not yet committed (a crash test's moment).
+    ctx.faults.reach("deadline_claimed")
     setup = CallSetup.of(call)
     try:
         if tag.startswith(HANGUP_TAG):
@@ -70,6 +78,11 @@ async def _fire(ctx: Context, call: Call) -> int:
         await CallProgress(ctx).ended(
             call.id, CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED)
         )
+    if lease is not None:
+        # The engine has it in hand (a live engine's own state from here on): consumed.
+        async with ctx.uow() as uow:
+            await uow.calls.clear_deadline(call.id, lease, tag)
+            await uow.commit()
     return 1
 
 
@@ -90,8 +103,14 @@ async def recover(ctx: Context) -> int:
     in storage (the simulator's) go on: the deadline loop fires what fell due, once each."""
     async with ctx.uow(write=False) as uow:
         active = await uow.calls.active_on_node(ctx.node_id)
+    return await end_undrivable(ctx, active)
+
+
+async def end_undrivable(ctx: Context, calls: list[Call]) -> int:
+    """End, as ``{Failure, Originator, CallFailed}``, the calls among ``calls`` that this
+    process's engine cannot drive from storage alone; returns how many."""
     engine = ctx.engine
-    stale = [c for c in active if not (c.engine == engine.name and engine.survives_restart)]
+    stale = [c for c in calls if not (c.engine == engine.name and engine.survives_restart)]
     progress = CallProgress(ctx)
     for call in stale:
         await progress.ended(call.id, CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED))

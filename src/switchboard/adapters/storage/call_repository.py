@@ -32,9 +32,19 @@ _LATEST_FOR_AGENT = Sql(
     f"{_SELECT} WHERE account_key = ? AND (caller_agent_id = ? OR destination_agent_id = ?) "
     f"{_NEWEST_FIRST} LIMIT 1"
 )
+# A claim is a lease: the deadline moves to the lease's end, so that a claimer that dies
+# before completing it leaves it to fall due again. Only the call's owner claims.
 _CLAIM_DEADLINE = Sql(
+    "UPDATE calls SET deadline_at = ? "
+    f"WHERE id = ? AND deadline_at = ? AND deadline_tag = ? AND node_id = ? "
+    f"AND phase != '{_ENDED}' RETURNING {_COLUMNS}"
+)
+_CLEAR_DEADLINE = Sql(
     "UPDATE calls SET deadline_at = NULL, deadline_tag = NULL "
-    f"WHERE id = ? AND deadline_at = ? AND deadline_tag = ? RETURNING {_COLUMNS}"
+    "WHERE id = ? AND deadline_at = ? AND deadline_tag = ?"
+)
+_TAKE_CALLS = Sql(
+    f"UPDATE calls SET node_id = ? WHERE node_id = ? AND phase != '{_ENDED}' RETURNING {_COLUMNS}"
 )
 _SET_DEADLINE = Sql("UPDATE calls SET deadline_at = ?, deadline_tag = ? WHERE id = ?")
 # Served by ix_calls_node_id_phase, then the few active calls of the node.
@@ -97,10 +107,21 @@ class SqlCallRepository:
         row = await self._tx.one("find the next deadline", _NEXT_DEADLINE, (node_id,))
         return None if row is None else rows.time_of(row[0])
 
-    async def claim_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> Call | None:
-        parameters = (call_id, self._tx.d.time(deadline_at), tag)
+    async def claim_deadline(
+        self, call_id: str, deadline_at: datetime, tag: str, *, node_id: str, lease_until: datetime
+    ) -> Call | None:
+        time = self._tx.d.time
+        parameters = (time(lease_until), call_id, time(deadline_at), tag, node_id)
         row = await self._tx.run_returning("claim deadline", _CLAIM_DEADLINE, parameters)
         return None if row is None else rows.call_of(row)
+
+    async def clear_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> bool:
+        parameters = (call_id, self._tx.d.time(deadline_at), tag)
+        return await self._tx.run("clear deadline", _CLEAR_DEADLINE, parameters) > 0
+
+    async def take_calls(self, from_node: str, to_node: str) -> builtins.list[Call]:
+        found = await self._tx.all_returning("take calls", _TAKE_CALLS, (to_node, from_node))
+        return sorted((rows.call_of(row) for row in found), key=lambda c: (c.created_at, c.id))
 
     async def set_deadline(self, call_id: str, deadline_at: datetime, tag: str) -> None:
         parameters = (self._tx.d.time(deadline_at), tag, call_id)

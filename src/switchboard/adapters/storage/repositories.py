@@ -383,12 +383,26 @@ class SqlSettingsRepository:
         return str(row[0])
 
 
+# Registering is coming back: a node that was taken over starts afresh (its calls stay with
+# the node that took them).
 _REGISTER_NODE = Sql(
-    "INSERT INTO nodes (node_id, doorbell, started_at) VALUES (?, ?, ?) "
+    "INSERT INTO nodes (node_id, doorbell, started_at, seen_at) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (node_id) DO UPDATE SET doorbell = excluded.doorbell, "
-    "started_at = excluded.started_at"
+    "started_at = excluded.started_at, seen_at = excluded.seen_at, "
+    "taken_by = NULL, taken_at = NULL"
 )
 _DOORBELL = Sql("SELECT doorbell FROM nodes WHERE node_id = ?")
+_HEARTBEAT = Sql("UPDATE nodes SET seen_at = ? WHERE node_id = ? AND taken_by IS NULL")
+_TAKEN_BY = Sql("SELECT taken_by FROM nodes WHERE node_id = ?")
+_SILENT = Sql(
+    "SELECT node_id, seen_at FROM nodes WHERE taken_by IS NULL AND seen_at < ? "
+    "AND node_id != ? ORDER BY seen_at, node_id"
+)
+# Conditional on the heartbeat read: a node that renewed (or came back) since is not taken.
+_TAKE_OVER = Sql(
+    "UPDATE nodes SET taken_by = ?, taken_at = ? "
+    "WHERE node_id = ? AND seen_at = ? AND taken_by IS NULL"
+)
 
 
 class SqlNodeRepository:
@@ -396,10 +410,31 @@ class SqlNodeRepository:
         self._tx = tx
 
     async def register(self, node_id: str, doorbell: str, now: datetime) -> None:
-        await self._tx.run(
-            "register the node", _REGISTER_NODE, (node_id, doorbell, self._tx.d.time(now))
-        )
+        time = self._tx.d.time(now)
+        await self._tx.run("register the node", _REGISTER_NODE, (node_id, doorbell, time, time))
 
     async def doorbell(self, node_id: str) -> str | None:
         row = await self._tx.one("find the node", _DOORBELL, (node_id,))
         return None if row is None else str(row[0])
+
+    async def heartbeat(self, node_id: str, now: datetime) -> bool:
+        parameters = (self._tx.d.time(now), node_id)
+        return await self._tx.run("renew the node's lease", _HEARTBEAT, parameters) > 0
+
+    async def taken_by(self, node_id: str) -> str | None:
+        row = await self._tx.one("find who took the node over", _TAKEN_BY, (node_id,))
+        return None if row is None or row[0] is None else str(row[0])
+
+    async def silent(self, before: datetime, *, besides: str) -> list[tuple[str, datetime]]:
+        found = await self._tx.all("find silent nodes", _SILENT, (self._tx.d.time(before), besides))
+        silent = []
+        for node_id, seen_at in found:
+            seen = rows.time_of(seen_at)
+            assert seen is not None
+            silent.append((str(node_id), seen))
+        return silent
+
+    async def take_over(self, node_id: str, seen_at: datetime, *, by: str, now: datetime) -> bool:
+        time = self._tx.d.time
+        parameters = (by, time(now), node_id, time(seen_at))
+        return await self._tx.run("take the node over", _TAKE_OVER, parameters) > 0

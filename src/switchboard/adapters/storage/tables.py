@@ -182,6 +182,10 @@ nodes = Table(
     Column("node_id", String, primary_key=True),
     Column("doorbell", String, nullable=False),
     Column("started_at", UtcDateTime, nullable=False),
+    # The node's lease: renewed by its heartbeat; a survivor takes a silent node over.
+    Column("seen_at", UtcDateTime),
+    Column("taken_by", String),
+    Column("taken_at", UtcDateTime),
 )
 
 settings = Table(

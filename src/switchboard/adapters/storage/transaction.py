@@ -75,6 +75,12 @@ class SqliteTransaction:
             raise_translated(what, exc)
         return found[0] if found else None
 
+    async def all_returning(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> list[Row]:
+        """A write that returns every row it changed."""
+        if not self._write:
+            raise ReadOnlyUnitOfWork(what)
+        return await self.all(what, sql, parameters)
+
     async def run_many(self, what: str, sql: Sql, parameters: Sequence[Sequence[Any]]) -> None:
         if not self._write:
             raise ReadOnlyUnitOfWork(what)
@@ -140,6 +146,12 @@ class PostgresTransaction:
             return row
         except Exception as exc:
             raise_translated(what, exc)
+
+    async def all_returning(self, what: str, sql: Sql, parameters: Sequence[Any] = ()) -> list[Row]:
+        """A write that returns every row it changed."""
+        if not self._write:
+            raise ReadOnlyUnitOfWork(what)
+        return await self.all(what, sql, parameters)
 
     async def run_many(self, what: str, sql: Sql, parameters: Sequence[Sequence[Any]]) -> None:
         if not self._write:

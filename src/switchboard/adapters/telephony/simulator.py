@@ -26,6 +26,8 @@ AGENT_ANSWER = "sim:agent_answer"
 AGENT_NO_ANSWER = "sim:agent_no_answer"
 DESTINATION_ANSWER = "sim:destination_answer"
 DESTINATION_NO_ANSWER = "sim:destination_no_answer"
+# The destination failed at once: its result, derived again from the setup, ends the call.
+DESTINATION_FAILED = "sim:destination_failed"
 HANGUP = "sim:hangup:"
 
 _NUMBER_OUTCOMES = {
@@ -118,11 +120,16 @@ class SimulatorEngine:
             await signals.ended(call_id, result, fired=fired)
         elif tag == AGENT_ANSWER:
             dialled = self._dial_destination(setup)
-            if isinstance(dialled, Deadline):
-                await signals.agent_answered(call_id, then=dialled, fired=fired)
-            else:
-                await signals.agent_answered(call_id, fired=fired)
-                await signals.ended(call_id, dialled)
+            if not isinstance(dialled, Deadline):
+                # One report per deadline: ending the call in a second transaction would
+                # leave it answered with no deadline if the process died in between.
+                dialled = Deadline(self._now(), DESTINATION_FAILED)
+            await signals.agent_answered(call_id, then=dialled, fired=fired)
+        elif tag == DESTINATION_FAILED:
+            failed = self._dial_destination(setup)
+            if isinstance(failed, Deadline):  # only if the setup changed: never in storage
+                failed = CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED)
+            await signals.ended(call_id, failed, fired=fired)
         elif tag == DESTINATION_NO_ANSWER:
             result = CallResult.failure(Party.DESTINATION, Reason.NO_ANSWER)
             await signals.ended(call_id, result, fired=fired)
