@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-
 KEY = "a1b2c3d4e5"
 # Fast leases, so that a takeover is seconds away; the rules between them hold as in service.
 LEASES = {
