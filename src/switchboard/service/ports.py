@@ -288,7 +288,8 @@ class TelephonyEngine(Protocol):
     # in storage); otherwise a restart ends them.
     survives_restart: bool
     # True when its reports for a deadline say so (``fired``) and so consume it in their own
-    # transaction; otherwise the scheduler claims each deadline before handing it over.
+    # transaction; otherwise the scheduler claims each deadline, with a lease, before handing
+    # it over.
     consumes_deadlines: bool
 
     def bind(self, signals: CallSignals) -> None:

@@ -10,8 +10,14 @@ Another process reaches it through its doorbell: ``calls end`` on a call this no
 run from the CLI or another node, writes a hang-up deadline due now and rings the doorbell
 that this node registered in storage at start (``Doorbell``, a UDP datagram); the loop wakes
 and reads storage. At start the loop reads storage at once, so a restart fires every deadline
-that fell due while the process was down, once each. Claiming a deadline is a conditional
-update, so a deadline that two processes see fires once.
+that fell due while the process was down, once each.
+
+A deadline fires at least once and takes effect once. The simulator's reports consume the
+deadline they answer in the transaction that applies them (conditional on it still being the
+call's, and the call still this node's). For other engines the deadline is first claimed with
+a lease (a conditional update that moves it to the lease's end, ``deadline_lease_s``): a
+process killed before acting leaves it to fall due again then; once the engine has it in hand
+the lease is cleared. A node's calls may move to another node (``service.nodes``).
 """
 
 from __future__ import annotations
