@@ -17,9 +17,9 @@ from switchboard.bootstrap import Runtime, build, tls_files
 from switchboard.config import ConfigError, Settings
 from switchboard.demo import prepare_demo
 from switchboard.service import scheduler
+from switchboard.service.nodes import NodeWatch
 from switchboard.serving import limits, logs
 from switchboard.serving.http import protocol_class
-from switchboard.service.nodes import NodeWatch
 
 log = logging.getLogger(__name__)
 
