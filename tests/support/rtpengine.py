@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from switchboard.adapters.media.ng import MediaError, NgClient
-from tests.support.sipp import free_port
+from tests.support.sipp import _open_log, free_port
 
 RTPENGINE = shutil.which("rtpengine") or (
     "/usr/bin/rtpengine" if Path("/usr/bin/rtpengine").exists() else None
@@ -74,7 +74,7 @@ class Rtpengine:
         self.ng_port = free_port()
         port_min = free_port(self.ports)
         args = command_line(self.ng_port, port_min, port_min + self.ports - 1, self.recording_dir)
-        self._log = open(self.workdir / "rtpengine.log", "wb")  # noqa: SIM115 - the child's
+        self._log = _open_log(self.workdir / "rtpengine.log")
         self.process = await asyncio.create_subprocess_exec(
             *args, stdout=self._log, stderr=asyncio.subprocess.STDOUT
         )

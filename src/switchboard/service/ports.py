@@ -10,8 +10,9 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from switchboard.domain.accounts import Account
 from switchboard.domain.agents import Agent, AgentState
@@ -313,6 +314,75 @@ class TelephonyEngine(Protocol):
 
     async def hangup(self, setup: CallSetup, by: Party) -> None:
         """End the call as if ``by`` put the phone down; reports ``ended``."""
+
+
+# --------------------------------------------------------------------------- recordings
+
+
+@dataclass(frozen=True)
+class RecordingPause:
+    """A stretch of the call not in the audio: it falls at ``offset_s`` into the file."""
+
+    offset_s: float
+    paused_at: datetime
+    resumed_at: datetime | None  # None: paused until the call ended
+
+
+@dataclass(frozen=True)
+class RecordingParty:
+    role: str  # "agent" (channel 0) or "destination" (channel 1)
+    channel: int
+    agent_id: str | None = None
+    phone: str | None = None  # the agent's phone URI, or a destination agent's
+    number: str | None = None  # the destination number (E.164), for a call to a number
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One call's recording: a two-channel WAV and what is known about it."""
+
+    call_id: str
+    account_key: str
+    started_at: datetime  # when recording first started
+    ended_at: datetime  # when the call (and so the recording) ended
+    duration_s: float  # of audio: the recorded stretches, pauses absent
+    parties: tuple[RecordingParty, ...]
+    pauses: tuple[RecordingPause, ...] = ()
+    codec: str = "PCMU"  # what the parties sent (before decoding to 16-bit PCM)
+    sample_rate: int = 8000
+    channels: int = 2
+    size_bytes: int = 0  # of the WAV file, set by the store
+
+
+class RecordingStore(Protocol):
+    """Where finished recordings are kept (``docs/recording.md`` has the file layout)."""
+
+    async def save(self, recording: Recording, wav: Path) -> Recording:
+        """Take the WAV at ``wav`` (moved, not copied, where possible) and keep it with its
+        metadata; returns the recording with ``size_bytes`` set. Replaces one of the same call."""
+
+    async def get(self, account_key: str, call_id: str) -> Recording | None: ...
+
+    async def list(
+        self,
+        account_key: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> List[Recording]:
+        """The account's recordings started in [since, until), oldest first (ties by call
+        id), at most ``limit``."""
+
+    def open_audio(self, account_key: str, call_id: str) -> BinaryIO | None:
+        """The WAV file, open for reading and seekable (for ``Range``); the caller closes it."""
+
+    async def delete(self, account_key: str, call_id: str) -> bool:
+        """``False`` when there was none. Logged."""
+
+    async def purge(self, before: datetime) -> int:
+        """Delete every recording whose call ended before ``before`` (retention); each one is
+        logged. Returns how many."""
 
 
 # --------------------------------------------------------------------------- the rest

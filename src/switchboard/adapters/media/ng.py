@@ -61,9 +61,7 @@ class _Protocol(asyncio.DatagramProtocol):
 
 
 class NgClient:
-    def __init__(
-        self, host: str, port: int, *, timeout_s: float = 0.5, retries: int = 2
-    ) -> None:
+    def __init__(self, host: str, port: int, *, timeout_s: float = 0.5, retries: int = 2) -> None:
         self.address = (host, port)
         self.timeout_s = timeout_s
         self.retries = retries
@@ -156,7 +154,9 @@ class NgClient:
                     data = await asyncio.wait_for(asyncio.shield(future), self.timeout_s)
                     break
                 except TimeoutError:
-                    log.debug("rtpengine %s: no reply to %s (try %d)", self.target, command, attempt)
+                    log.debug(
+                        "rtpengine %s: no reply to %s (try %d)", self.target, command, attempt
+                    )
             else:
                 raise MediaUnreachable(
                     f"rtpengine at {self.target}: no reply to {command!r} after "
@@ -185,7 +185,8 @@ def _parse(command: str, body: bytes) -> dict[str, Any]:
         raise MediaBadReply(f"{command}: {exc}") from exc
     if not isinstance(value, dict):
         raise MediaBadReply(f"{command}: the reply is not a dictionary")
-    return _text(value)
+    text: dict[str, Any] = _text(value)
+    return text
 
 
 def _text(value: Any) -> Any:
