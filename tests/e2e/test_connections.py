@@ -272,3 +272,18 @@ async def test_a_good_client_is_served_promptly_among_thousands_of_bad_connectio
     assert server.proc.poll() is None
     # Tens of thousands of lines without the repeat filter and the caps; a handful with.
     assert server.log_lines() - before < 100
+
+
+def test_a_cap_beyond_the_open_file_limit_stops_the_start_by_name(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'cap.db'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "switchboard", "serve", "--port", "0", "--database", database],
+        env={**os.environ, "SWITCHBOARD_HTTP_MAX_CONNECTIONS": "5000"},
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: SWITCHBOARD_HTTP_MAX_CONNECTIONS: 5000 HTTP"), done.stderr
+    assert "Traceback" not in done.stderr
