@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from switchboard.serving.http import protocol_class
+from switchboard.serving.http import SCAN, ConnectionTable, protocol_class
 
 TIMEOUT = 0.5
 CAP = 3
@@ -133,3 +133,34 @@ async def test_a_request_must_arrive_in_full_in_time(hasty: int) -> None:
     for client in (silent, trickling, prompt):
         with contextlib.suppress(Exception):
             client.close()
+
+
+class Waiting:
+    """A connection as the table sees it when making room: bytes waiting unread, or not."""
+
+    def __init__(self, name: str, unread: bool) -> None:
+        self.name = name
+        self._unread = unread
+
+    def unread(self) -> bool:
+        return self._unread
+
+
+def test_making_room_passes_over_connections_with_bytes_waiting_unread() -> None:
+    table = ConnectionTable(10.0, 3)
+    fresh = [Waiting("sent at once", True), Waiting("silent", False)]
+    between = [Waiting("between requests", False)]
+    table.unserved.update(dict.fromkeys(fresh))  # type: ignore[arg-type]
+    table.idle.update(dict.fromkeys(between))  # type: ignore[arg-type]
+    assert table.victim() is fresh[1]
+    table.unserved.pop(fresh[1])  # type: ignore[call-overload]
+    assert table.victim() is between[0]
+    table.idle.clear()
+    assert table.victim() is fresh[0]  # all have bytes waiting: the oldest
+
+
+def test_making_room_looks_at_a_bounded_number_of_connections() -> None:
+    table = ConnectionTable(10.0, 100)
+    busy = [Waiting(str(n), True) for n in range(SCAN)]
+    table.unserved.update(dict.fromkeys([*busy, Waiting("silent", False)]))  # type: ignore[arg-type]
+    assert table.victim() is busy[0]

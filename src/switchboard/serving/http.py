@@ -15,7 +15,9 @@ trickles a header byte every few seconds (slow loris), holds its descriptor for 
   oldest connection that has not yet completed a request is closed to make room, else the
   connection idle longest between requests (keep-alive), and only when every connection has a
   request in progress is the new one closed. The connections an attacker holds open are the
-  ones making no progress, so a client that sends requests promptly is still served.
+  ones making no progress, so a client that sends requests promptly is still served. A
+  connection whose bytes wait unread in the kernel (the loop accepted a burst of connections
+  before reading any) is passed over: it is making progress, we have not looked yet.
 
 Known holes: a client that reads its response slowly holds a connection as long as it keeps
 reading (uvicorn's flow control); an attacker who opens connections faster than clients send
@@ -25,12 +27,19 @@ their first bytes can still close a client's connection before it sends anything
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import struct
+import termios
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 log = logging.getLogger(__name__)
+
+# At most this many candidates are looked at for bytes waiting unread, to keep making room
+# cheap; past them the oldest is closed whatever it has waiting.
+SCAN = 16
 
 
 class ConnectionTable:
@@ -52,6 +61,15 @@ class ConnectionTable:
         self._sweeper: asyncio.TimerHandle | None = None
 
     def victim(self) -> GuardedHttpProtocol | None:
+        """The connection to close to make room: the oldest with nothing waiting unread among
+        those without a complete request, else among those between requests; else the oldest
+        of either."""
+        for candidates in (self.unserved, self.idle):
+            for index, candidate in enumerate(candidates):
+                if index == SCAN:
+                    break
+                if not candidate.unread():
+                    return candidate
         for candidates in (self.unserved, self.idle):
             if candidates:
                 return next(iter(candidates))
@@ -123,6 +141,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.drop(close=False)
         super().connection_lost(exc)
+
+    def unread(self) -> bool:
+        """Whether bytes from the client wait in the kernel, not yet read."""
+        sock = self.transport.get_extra_info("socket")
+        try:
+            waiting = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+        except (AttributeError, OSError, ValueError):
+            return False
+        return bool(struct.unpack("i", waiting)[0])
 
     def drop(self, *, close: bool = True) -> None:
         """Stop counting this connection (at once: its descriptor is freed on close)."""
