@@ -96,10 +96,12 @@ def kamailio_available() -> bool:
 
 
 class KamailioProxy:
-    def __init__(self, workdir: Path, *, fr_timer_ms: int = 1500) -> None:
+    def __init__(self, workdir: Path, *, fr_timer_ms: int = 1500, shm_mb: int = 32) -> None:
         self.dir = workdir / "kamailio"
         self.port = free_port()
         self.fr_timer_ms = fr_timer_ms
+        # Shared memory for transactions: the load benchmark holds more than a test does.
+        self.shm_mb = shm_mb
         self._process: asyncio.subprocess.Process | None = None
         self._log: BinaryIO | None = None
 
@@ -123,7 +125,7 @@ class KamailioProxy:
             "-DD",
             "-E",
             "-m",
-            "32",
+            str(self.shm_mb),
             "-M",
             "8",
             "-Y",
