@@ -15,6 +15,7 @@ import pytest
 
 from switchboard.adapters.telephony.sip import SipConfig, SipEngine
 from switchboard.adapters.telephony.sip.message import Request, Response, parse_message
+from switchboard.domain.calls import Party
 from switchboard.service.ports import CallSetup, StartOutcome
 from tests.sip.sip_harness import FakeSignals, now
 
@@ -158,3 +159,23 @@ async def test_every_retransmitted_2xx_gets_the_dialogs_ack_again(
     phone.transport.sendto(ok.to_bytes(), addr)
     stray, _ = await phone.next("ACK")
     assert again.to_bytes() == first.to_bytes() == stray.to_bytes()
+
+
+async def test_a_phone_silent_after_ringing_leaves_no_transaction_behind(
+    engine: SipEngine, phone: ScriptedPhone
+) -> None:
+    """Hung up while ringing: the CANCEL and the INVITE are never answered. The leg gives up
+    after 64*T1 (RFC 3261 9.1), and its INVITE transaction, which has no timer of its own once
+    a provisional came (Proceeding), must go with it."""
+    setup = setup_for(phone)
+    outcome = asyncio.ensure_future(engine.start(setup))
+    invite, addr = await phone.next("INVITE")
+    phone.respond(invite, 180, addr)
+    assert await outcome is StartOutcome.RINGING
+    await engine.hangup(setup, Party.ORIGINATOR)
+    await phone.next("CANCEL")
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + 5.0  # 64*T1 is 0.64 s here: the guard, then the dialog's linger
+    while any(engine.sizes().values()) and loop.time() < give_up:  # noqa: ASYNC110 - timers
+        await asyncio.sleep(0.05)
+    assert engine.sizes() == dict.fromkeys(engine.sizes(), 0)

@@ -300,6 +300,11 @@ class Leg:
         if self._session_wake is not None:
             self._session_wake.cancel()
             self._session_wake = None
+        for tx in (self._invite_tx, self._reinvite_tx):
+            # After a provisional an INVITE transaction waits for its final response with no
+            # timer of its own (RFC 3261 17.1.1.2): the leg that gives up on it takes it along.
+            if tx is not None and tx.state is State.PROCEEDING:
+                tx.terminate()
         self._invite = None
         self.answer = None
         self._endpoint.unregister_later(self.key, self)
