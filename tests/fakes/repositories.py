@@ -10,13 +10,14 @@ import builtins
 import copy
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 
 from switchboard.domain.accounts import Account
 from switchboard.domain.agents import FREE_TO_CALL_OUT, Agent, AgentState, agent_id_sort_key
 from switchboard.domain.calls import Call, Phase
 from switchboard.domain.errors import AlreadyExists, UnknownEntity, UnstorableValue
+from switchboard.domain.events import CallEvent, Event, LoggedEvent
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 # What neither driver encodes. A NUL is kept, as SQLite keeps it (PostgreSQL refuses it: the
@@ -52,6 +53,9 @@ class FakeData:
     calls: dict[str, Call] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
     nodes: dict[str, FakeNode] = field(default_factory=dict)
+    # The outbox: every account's events in position order, and each account's last position.
+    events: dict[str, list[LoggedEvent]] = field(default_factory=dict)
+    event_positions: dict[str, int] = field(default_factory=dict)
 
 
 class FakeSession:
@@ -356,6 +360,64 @@ class FakeNodeRepository:
             return False
         node.taken_by, node.taken_at = by, at_utc(now)
         return True
+
+
+class FakeEventLog:
+    """The outbox in memory: positions per account from 1, sequences per call from 1."""
+
+    def __init__(self, session: FakeSession) -> None:
+        self._session = session
+
+    async def append(self, events: Sequence[Event]) -> builtins.list[Event]:
+        data = self._session.writing("write events")
+        written = []
+        for event in events:
+            if event.account_key not in data.accounts:
+                raise UnknownEntity(f"write events: unknown account {event.account_key}")
+            _storable("write events", _text_fields(event))
+            if isinstance(event, CallEvent):
+                last = max(
+                    (
+                        logged.event.sequence
+                        for logged in data.events.get(event.account_key, [])
+                        if isinstance(logged.event, CallEvent)
+                        and logged.event.call_id == event.call_id
+                    ),
+                    default=0,
+                )
+                event = replace(event, sequence=last + 1)
+            position = data.event_positions.get(event.account_key, 0) + 1
+            data.event_positions[event.account_key] = position
+            data.events.setdefault(event.account_key, []).append(LoggedEvent(position, event))
+            written.append(event)
+        return written
+
+    async def after(
+        self, account_key: str, position: int, limit: int
+    ) -> builtins.list[LoggedEvent]:
+        logged = self._session.data.events.get(account_key, [])
+        return [each for each in logged if each.position > position][:limit]
+
+    async def of_call(self, account_key: str, call_id: str) -> builtins.list[LoggedEvent]:
+        logged = self._session.data.events.get(account_key, [])
+        found = [
+            each
+            for each in logged
+            if isinstance(each.event, CallEvent) and each.event.call_id == call_id
+        ]
+        return sorted(found, key=lambda each: each.event.sequence)  # type: ignore[attr-defined]
+
+    async def last_position(self, account_key: str) -> int:
+        return self._session.data.event_positions.get(account_key, 0)
+
+    async def purge(self, before: datetime) -> int:
+        data = self._session.writing("purge events")
+        purged = 0
+        for key, logged in data.events.items():
+            kept = [each for each in logged if each.event.at >= before]
+            purged += len(logged) - len(kept)
+            data.events[key] = kept
+        return purged
 
 
 class FakeCallRepository:

@@ -27,6 +27,7 @@ from tests.fakes.repositories import (
     FakeAgentRepository,
     FakeCallRepository,
     FakeData,
+    FakeEventLog,
     FakeGroupRepository,
     FakeNodeRepository,
     FakeSession,
@@ -72,7 +73,8 @@ class FakeUnitOfWork:
         self._write = write
         self._session: FakeSession | None = None
         self.events: list[Event] = []
-        self.committed = False
+        self.committed: list[Event] = []
+        self.has_committed = False
 
     async def __aenter__(self) -> FakeUnitOfWork:
         if self._session is not None:
@@ -87,15 +89,20 @@ class FakeUnitOfWork:
         self.calls = FakeCallRepository(session)
         self.settings = FakeSettingsRepository(session)
         self.nodes = FakeNodeRepository(session)
+        self.outbox = FakeEventLog(session)
         return self
 
     async def commit(self) -> None:
         if self._session is None:
             raise RuntimeError("commit outside the unit of work")
-        self.committed = True
+        self.has_committed = True
         if not self._write:
             return
+        # The outbox, as the SQL unit of work writes it: in the transaction being committed.
+        written = await self.outbox.append(self.events) if self.events else []
         self._database.data = self._session.data
+        self.events.clear()
+        self.committed.extend(written)
         self._database.commits += 1
         self._session.data = copy.deepcopy(self._session.data)
 

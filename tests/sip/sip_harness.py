@@ -18,7 +18,7 @@ from typing import Any
 
 from switchboard.adapters.telephony.sip import SipConfig, SipEngine
 from switchboard.adapters.telephony.sip.resolver import Resolver
-from switchboard.domain.calls import CallResult, Phase
+from switchboard.domain.calls import CallResult, Ending, Phase
 from switchboard.service.ports import CallSetup, Deadline, StartOutcome
 from tests.support.sipp import SippPeer, free_port
 
@@ -87,11 +87,15 @@ class Signal:
     payload: Any = None
 
 
+_MOVES = ("agent_answered", "destination_answered", "ended")
+
+
 class FakeSignals:
     """Records ``CallSignals`` in order; a test awaits the one it expects."""
 
     def __init__(self) -> None:
         self.log: list[Signal] = []
+        self.endings: dict[str, Ending | None] = {}
         self._changed = asyncio.Event()
 
     def _record(self, signal: Signal) -> None:
@@ -101,8 +105,19 @@ class FakeSignals:
     async def schedule(self, call_id: str, due_at: datetime, tag: str) -> None:
         self._record(Signal("schedule", call_id, (due_at, tag)))
 
+    async def agent_ringing(self, call_id: str) -> None:
+        self._record(Signal("agent_ringing", call_id))
+
+    async def destination_ringing(self, call_id: str) -> None:
+        self._record(Signal("destination_ringing", call_id))
+
     async def agent_answered(
-        self, call_id: str, then: Deadline | None = None, fired: Deadline | None = None
+        self,
+        call_id: str,
+        then: Deadline | None = None,
+        fired: Deadline | None = None,
+        *,
+        destination_ringing: bool = False,
     ) -> None:
         self._record(Signal("agent_answered", call_id))
         if then is not None:  # written with the change, as storage does
@@ -115,11 +130,22 @@ class FakeSignals:
         if then is not None:
             await self.schedule(call_id, then.due_at, then.tag)
 
-    async def ended(self, call_id: str, result: CallResult, fired: Deadline | None = None) -> None:
+    async def ended(
+        self,
+        call_id: str,
+        result: CallResult,
+        fired: Deadline | None = None,
+        ending: Ending | None = None,
+    ) -> None:
         self._record(Signal("ended", call_id, result))
+        self.endings[call_id] = ending
 
     def kinds(self, call_id: str) -> list[str]:
-        return [s.kind for s in self.log if s.call_id == call_id and s.kind != "schedule"]
+        """The signals that move the call (not its deadlines, nor the ringing reports)."""
+        return [s.kind for s in self.log if s.call_id == call_id and s.kind in _MOVES]
+
+    def ringing(self, call_id: str) -> list[str]:
+        return [s.kind for s in self.log if s.call_id == call_id and s.kind.endswith("ringing")]
 
     def results(self, call_id: str) -> list[CallResult]:
         return [s.payload for s in self.log if s.call_id == call_id and s.kind == "ended"]

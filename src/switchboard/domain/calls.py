@@ -99,6 +99,35 @@ class CallResult:
         return cls("Failure", party, reason)
 
 
+class EndedBy(enum.Enum):
+    """Which side ended a call (the events' ``hung_up_by``)."""
+
+    AGENT = "agent"  # the agent's phone: hung up, refused, gone
+    DESTINATION = "destination"  # the destination: hung up, busy, refused, unobtainable
+    CLIENT = "client"  # a hang-up asked through the API or the CLI
+    SWITCHBOARD = "switchboard"  # a timeout, a failure, a restart, a shutdown, a limit
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a call ended, beyond the V0 result: who ended it, and the SIP status and Q.850
+    cause that said so, where there were any."""
+
+    by: EndedBy
+    sip_status: int | None = None
+    q850_cause: int | None = None
+
+    @classmethod
+    def of(cls, result: CallResult) -> Ending:
+        """What the result alone says: a party's hang-up, refusal or busy line is that
+        party's; no answer and failures are Switchboard giving up."""
+        if result.reason in (Reason.NO_ANSWER, Reason.CALL_FAILED):
+            return cls(EndedBy.SWITCHBOARD)
+        if result.party is Party.ORIGINATOR:
+            return cls(EndedBy.AGENT)
+        return cls(EndedBy.DESTINATION)
+
+
 def reason_for_sip_status(status: int) -> Reason:
     """Section 4: how a final SIP response on a leg maps to the V0 reason."""
     if 200 <= status < 300:

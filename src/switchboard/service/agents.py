@@ -46,7 +46,11 @@ async def set_agent_state(
         if previous is not state:
             uow.events.append(
                 AgentStateChanged(
-                    account_key, ctx.clock.now(), agent_id, state.label, previous.label
+                    account_key=account_key,
+                    at=ctx.clock.now(),
+                    agent_id=agent_id,
+                    state=state.label,
+                    previous=previous.label,
                 )
             )
         await uow.commit()
@@ -68,7 +72,13 @@ async def finish_due_wrapups(ctx: Context) -> int:
             end_wrapup(agent, account)
             await uow.agents.save(agent)
             uow.events.append(
-                AgentStateChanged(account_key, now, agent_id, agent.state.label, "Wrapup")
+                AgentStateChanged(
+                    account_key=account_key,
+                    at=now,
+                    agent_id=agent_id,
+                    state=agent.state.label,
+                    previous=AgentState.WRAPUP.label,
+                )
             )
             await uow.commit()
             finished += 1

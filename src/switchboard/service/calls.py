@@ -17,7 +17,15 @@ import logging
 
 from switchboard.domain.accounts import Account
 from switchboard.domain.agents import FREE_TO_CALL_OUT, Agent, AgentState
-from switchboard.domain.calls import Call, Party, RecordingStatus
+from switchboard.domain.calls import (
+    Call,
+    CallResult,
+    EndedBy,
+    Ending,
+    Party,
+    Reason,
+    RecordingStatus,
+)
 from switchboard.domain.errors import (
     CallNotStarted,
     Messages,
@@ -25,7 +33,14 @@ from switchboard.domain.errors import (
     RuleViolation,
     UnknownEntity,
 )
-from switchboard.domain.events import CallPlaced, DispositionSet, RecordingChanged
+from switchboard.domain.events import (
+    AgentLegRinging,
+    CallPlaced,
+    DispositionSet,
+    RecordingChanged,
+    ending_events,
+    of_call,
+)
 from switchboard.domain.phones import telephone_number_of
 from switchboard.domain.placement import CheckedRequest, PlaceCallRequest, check_request
 from switchboard.domain.wrapup import end_wrapup, undo_reservation, wrapup_may_end
@@ -202,7 +217,21 @@ async def _prepare(
         if first is not None:
             call.deadline_at, call.deadline_tag = first.due_at, first.tag
     await uow.calls.add(call)
-    uow.events.append(CallPlaced(account.key, now, call.id, caller.agent_id))
+    uow.events.append(
+        of_call(
+            CallPlaced,
+            call,
+            now,
+            agent_id=caller.agent_id,
+            destination_number=call.destination_number,
+            destination_agent_id=call.destination_agent_id,
+            presented_clid=call.presented_clid,
+            application=call.application,
+            engine=call.engine,
+        )
+    )
+    if plan is not None:  # the engine knows the agent's phone rings: committed with the call
+        uow.events.append(of_call(AgentLegRinging, call, now, agent_id=caller.agent_id))
     return call, plan is not None
 
 
@@ -224,13 +253,13 @@ async def _commit_and_start(
         outcome = await ctx.engine.start(CallSetup.of(call))
     except asyncio.CancelledError:
         # Only a closing process cancels this (after its grace): the call never started.
-        await _forget(ctx, call)
+        await _forget(ctx, call, StartOutcome.AGENT_UNREACHABLE)
         raise
     except Exception:  # an engine failure is rule 20's "any other failure", never a 500
         log.exception("engine failed to start call %s", call.id)
         outcome = StartOutcome.AGENT_UNREACHABLE
     if outcome is not StartOutcome.RINGING:
-        await _forget(ctx, call)
+        await _forget(ctx, call, outcome)
         raise CallNotStarted(_not_started_message(outcome))
     return call
 
@@ -241,9 +270,20 @@ def _not_started_message(outcome: StartOutcome) -> str:
     return Messages.AGENT_UNREACHABLE
 
 
-async def _forget(ctx: Context, call: Call) -> None:
-    """Rule 20 answers 400, and a 400 leaves no trace."""
-    async with ctx.uow() as uow:
+async def _forget(ctx: Context, call: Call, outcome: StartOutcome) -> None:
+    """Rule 20 answers 400, and a 400 leaves no trace in the calls and the agents. Its
+    placement was committed and told, though: the log ends the call (``started`` false),
+    unless the engine's own report ended it first."""
+    async with ctx.transaction() as uow:
+        stored = await uow.calls.get(call.id, for_update=True)
+        if stored is not None and stored.is_active:
+            now = ctx.clock.now()
+            reason = (
+                Reason.NUMBER_BUSY if outcome is StartOutcome.AGENT_BUSY else Reason.CALL_FAILED
+            )
+            stored.end(CallResult.failure(Party.ORIGINATOR, reason), now)
+            by = EndedBy.AGENT if outcome is StartOutcome.AGENT_BUSY else EndedBy.SWITCHBOARD
+            uow.events.extend(ending_events(stored, Ending(by), now, started=False))
         for agent_id in call.participants():
             agent = await uow.agents.get(call.account_key, agent_id, for_update=True)
             if agent is not None:
@@ -276,7 +316,9 @@ async def set_recording(ctx: Context, account_key: str, call_id: str, value: str
         call.recording_status = status
         call.recording_set_by_client = True
         await uow.calls.save(call)
-        uow.events.append(RecordingChanged(account_key, ctx.clock.now(), call.id, status.value))
+        uow.events.append(
+            of_call(RecordingChanged, call, ctx.clock.now(), recording_status=status.value)
+        )
         await uow.commit()
     return status.value
 
@@ -313,7 +355,9 @@ async def set_disposition(
             if wrapup_may_end(agent, now):
                 end_wrapup(agent, account)
             await uow.agents.save(agent)
-        uow.events.append(DispositionSet(account_key, now, call.id, code))
+        uow.events.append(
+            of_call(DispositionSet, call, now, disposition_code=code, agent_id=agent_id or None)
+        )
         await uow.commit()
     return code
 

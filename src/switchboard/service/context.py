@@ -9,6 +9,7 @@ from types import TracebackType
 from switchboard.domain.calls import Call
 from switchboard.domain.numbers import NumberPlan
 from switchboard.service.detached import Detached
+from switchboard.service.event_hub import EventHub
 from switchboard.service.guessing import GuessingLimit
 from switchboard.service.ports import (
     AccessTokens,
@@ -50,6 +51,8 @@ class Context:
     publisher: EventPublisher
     node_id: str = "node-1"
     retention_s: float = 86400.0
+    # How long events stay in the outbox (the replayable log and the stream's reach back).
+    event_retention_s: float = 86400.0
     # False in one-shot CLI processes: their engine is not open, so they never drive a call
     # that needs this node's live engine state (a SIP call); they leave a request instead.
     engine_running: bool = True
@@ -67,6 +70,12 @@ class Context:
     # How long a claimed deadline is this process's before it falls due again.
     deadline_lease_s: float = 30.0
     faults: FaultPoints = field(default_factory=NoFaults)
+    # Wakes this process's event streams when events commit.
+    hub: EventHub = field(default_factory=EventHub)
+    # How often a stream looks for events other processes committed, and how long it stays
+    # silent before a keep-alive comment.
+    stream_poll_s: float = 1.0
+    stream_keepalive_s: float = 15.0
 
     def retained(self, call: Call) -> bool:
         """Active, or ended less than the retention time ago."""
@@ -75,7 +84,8 @@ class Context:
         return call.ended_at + timedelta(seconds=self.retention_s) > self.clock.now()
 
     def transaction(self, *, write: bool = True) -> PublishingUnitOfWork:
-        """A unit of work whose events are published once it has committed."""
+        """A unit of work whose committed events are published once it is left. (Events are
+        written by any unit of work's ``commit``; this one also wakes the streams.)"""
         return PublishingUnitOfWork(self, self.uow(write=write))
 
 
@@ -100,7 +110,8 @@ class PublishingUnitOfWork:
     ) -> None:
         uow = self._uow
         await uow.__aexit__(exc_type, exc, tb)
-        if exc_type is None and uow.events:
-            events = list(uow.events)
-            uow.events.clear()
+        if uow.committed:
+            events = list(uow.committed)
+            uow.committed.clear()
+            self._ctx.hub.notify({event.account_key for event in events})
             await self._ctx.publisher.publish(events)

@@ -16,8 +16,8 @@ from typing import BinaryIO, Protocol
 
 from switchboard.domain.accounts import Account
 from switchboard.domain.agents import Agent, AgentState
-from switchboard.domain.calls import Call, CallResult, Party, Phase
-from switchboard.domain.events import Event
+from switchboard.domain.calls import Call, CallResult, Ending, Party, Phase
+from switchboard.domain.events import Event, LoggedEvent
 
 # --------------------------------------------------------------------------- storage
 
@@ -184,9 +184,33 @@ class NodeRepository(Protocol):
         ``seen_at`` and nobody took it over first (one winner)."""
 
 
+class EventLog(Protocol):
+    """The transactional outbox: every event, in its account's order (``position``, from 1,
+    gap-free and in commit order within an account) and its call's (``sequence``)."""
+
+    async def append(self, events: Sequence[Event]) -> List[Event]:
+        """Write ``events`` in this transaction, numbering each call's events on from those
+        already written; returns them as written (``sequence`` set). The unit of work calls
+        this at ``commit`` with what the use-case collected in ``events``."""
+
+    async def after(self, account_key: str, position: int, limit: int) -> List[LoggedEvent]:
+        """The account's events after ``position``, oldest first, at most ``limit``."""
+
+    async def of_call(self, account_key: str, call_id: str) -> List[LoggedEvent]:
+        """The call's events in order (none for a call of another account)."""
+
+    async def last_position(self, account_key: str) -> int:
+        """The position of the account's latest event (0 before the first)."""
+
+    async def purge(self, before: datetime) -> int:
+        """Delete events that happened before ``before``; how many went."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``commit`` makes the changes visible; leaving without it rolls back.
-    Events collected in ``events`` are published after a successful commit."""
+    Events collected in ``events`` are written by ``commit`` into ``outbox``, in the same
+    transaction (no change without its event, no event without its change); once committed
+    they move to ``committed``, which is published after the unit of work is left."""
 
     accounts: AccountRepository
     agents: AgentRepository
@@ -194,7 +218,9 @@ class UnitOfWork(Protocol):
     calls: CallRepository
     settings: SettingsRepository
     nodes: NodeRepository
+    outbox: EventLog
     events: list[Event]
+    committed: list[Event]
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -266,21 +292,39 @@ class CallSignals(Protocol):
 
     async def schedule(self, call_id: str, due_at: datetime, tag: str) -> None: ...
 
+    async def agent_ringing(self, call_id: str) -> None:
+        """The agent's phone says it rings (an engine whose start does not already say so)."""
+
+    async def destination_ringing(self, call_id: str) -> None:
+        """The destination says it rings."""
+
     async def agent_answered(
-        self, call_id: str, then: Deadline | None = None, fired: Deadline | None = None
+        self,
+        call_id: str,
+        then: Deadline | None = None,
+        fired: Deadline | None = None,
+        *,
+        destination_ringing: bool = False,
     ) -> None:
         """``then``: the call's next deadline, written in the same transaction. ``fired``: the
         deadline this report answers; the report is ignored unless that is still the call's
         deadline, which it consumes (replaced by ``then``, or cleared) in the same
-        transaction."""
+        transaction. ``destination_ringing``: the destination rings from the moment it is
+        dialled (the simulator's), recorded in the same transaction."""
 
     async def destination_answered(
         self, call_id: str, then: Deadline | None = None, fired: Deadline | None = None
     ) -> None: ...
 
     async def ended(
-        self, call_id: str, result: CallResult, fired: Deadline | None = None
-    ) -> None: ...
+        self,
+        call_id: str,
+        result: CallResult,
+        fired: Deadline | None = None,
+        ending: Ending | None = None,
+    ) -> None:
+        """``ending``: who ended the call and the SIP status and Q.850 cause, where the
+        engine knows; ``Ending.of(result)`` otherwise."""
 
 
 class TelephonyEngine(Protocol):
@@ -447,4 +491,7 @@ class Doorbell(Protocol):
 
 
 class EventPublisher(Protocol):
+    """Told of the events a transaction wrote, once it has committed (they are in the outbox
+    already: this only wakes whoever waits for them in this process)."""
+
     async def publish(self, events: Sequence[Event]) -> None: ...

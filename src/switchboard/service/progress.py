@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from switchboard.domain.calls import Call, CallResult, Phase
+from switchboard.domain.calls import Call, CallResult, Ending, Phase
 from switchboard.domain.events import (
     AgentLegAnswered,
+    AgentLegRinging,
     AgentStateChanged,
     CallConnected,
-    CallEnded,
+    CallEvent,
+    DestinationAnswered,
+    DestinationRinging,
+    ending_events,
+    of_call,
 )
 from switchboard.domain.wrapup import release_after_call
 from switchboard.service.context import Context
@@ -34,8 +39,34 @@ class CallProgress:
             await uow.commit()
         self._ctx.wakeup.wake_at(due_at)
 
+    async def agent_ringing(self, call_id: str) -> None:
+        await self._ringing(call_id, Phase.AGENT_RINGING)
+
+    async def destination_ringing(self, call_id: str) -> None:
+        await self._ringing(call_id, Phase.DESTINATION_RINGING)
+
+    async def _ringing(self, call_id: str, phase: Phase) -> None:
+        """Only an event: a ringing phone changes nothing stored but its call's log."""
+        async with self._ctx.transaction() as uow:
+            call = await uow.calls.get(call_id, for_update=True)
+            if call is None or call.phase is not phase:
+                return
+            now = self._ctx.clock.now()
+            event: CallEvent
+            if phase is Phase.AGENT_RINGING:
+                event = of_call(AgentLegRinging, call, now, agent_id=call.caller_agent_id)
+            else:
+                event = of_call(DestinationRinging, call, now)
+            uow.events.append(event)
+            await uow.commit()
+
     async def agent_answered(
-        self, call_id: str, then: Deadline | None = None, fired: Deadline | None = None
+        self,
+        call_id: str,
+        then: Deadline | None = None,
+        fired: Deadline | None = None,
+        *,
+        destination_ringing: bool = False,
     ) -> None:
         async with self._ctx.transaction() as uow:
             call = await uow.calls.get(call_id, for_update=True)
@@ -45,9 +76,9 @@ class CallProgress:
             call.apply_agent_answered(now)
             _set_next(call, then, fired)
             await uow.calls.save(call)
-            uow.events.append(
-                AgentLegAnswered(call.account_key, now, call.id, call.caller_agent_id)
-            )
+            uow.events.append(of_call(AgentLegAnswered, call, now, agent_id=call.caller_agent_id))
+            if destination_ringing:
+                uow.events.append(of_call(DestinationRinging, call, now))
             await uow.commit()
         if then is not None:
             self._ctx.wakeup.wake_at(then.due_at)
@@ -66,12 +97,19 @@ class CallProgress:
             call.connect(now, account.record_calls if account else False)
             _set_next(call, then, fired)
             await uow.calls.save(call)
-            uow.events.append(CallConnected(call.account_key, now, call.id))
+            uow.events.append(of_call(DestinationAnswered, call, now))
+            uow.events.append(of_call(CallConnected, call, now))
             await uow.commit()
         if then is not None:
             self._ctx.wakeup.wake_at(then.due_at)
 
-    async def ended(self, call_id: str, result: CallResult, fired: Deadline | None = None) -> None:
+    async def ended(
+        self,
+        call_id: str,
+        result: CallResult,
+        fired: Deadline | None = None,
+        ending: Ending | None = None,
+    ) -> None:
         async with self._ctx.transaction() as uow:
             call = await uow.calls.get(call_id, for_update=True)
             if call is None or not call.is_active or not self._still_due(call, fired):
@@ -80,6 +118,9 @@ class CallProgress:
             now = self._ctx.clock.now()
             call.end(result, now)
             await uow.calls.save(call)
+            # The terminal event: this transaction is the only one that ends the call (it
+            # reads the call locked, and only an active call ends).
+            uow.events.extend(ending_events(call, ending or Ending.of(result), now))
             released = []
             for agent_id in call.participants():
                 agent = await uow.agents.get(call.account_key, agent_id, for_update=True)
@@ -92,20 +133,14 @@ class CallProgress:
                 if agent.state is not previous:
                     uow.events.append(
                         AgentStateChanged(
-                            call.account_key, now, agent_id, agent.state.label, previous.label
+                            account_key=call.account_key,
+                            at=now,
+                            agent_id=agent_id,
+                            state=agent.state.label,
+                            previous=previous.label,
                         )
                     )
             wrapups = [a.wrapup_until for a in released if a.wrapup_until is not None]
-            uow.events.append(
-                CallEnded(
-                    call.account_key,
-                    now,
-                    call.id,
-                    result.code,
-                    result.party.value,
-                    result.reason.value,
-                )
-            )
             await uow.commit()
         for until in wrapups:
             self._ctx.wakeup.wake_at(until)

@@ -26,7 +26,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from switchboard.domain.calls import Call, CallResult, Party, Reason
+from switchboard.domain.calls import Call, CallResult, EndedBy, Ending, Party, Reason
 from switchboard.service.agents import finish_due_wrapups
 from switchboard.service.calls import HANGUP_TAG
 from switchboard.service.context import Context
@@ -82,7 +82,9 @@ async def _fire(ctx: Context, call: Call) -> int:
     except Exception:
         log.exception("deadline %s of call %s failed; ending the call", tag, call.id)
         await CallProgress(ctx).ended(
-            call.id, CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED)
+            call.id,
+            CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED),
+            ending=Ending(EndedBy.SWITCHBOARD),
         )
     if lease is not None:
         # The engine has it in hand (a live engine's own state from here on): consumed.
@@ -97,8 +99,11 @@ async def tick(ctx: Context) -> int:
 
 
 async def purge_expired(ctx: Context) -> int:
+    """Ended calls past the retention time, and events older than the events' own."""
+    now = ctx.clock.now()
     async with ctx.uow() as uow:
-        purged = await uow.calls.purge_ended(ctx.clock.now() - timedelta(seconds=ctx.retention_s))
+        purged = await uow.calls.purge_ended(now - timedelta(seconds=ctx.retention_s))
+        await uow.outbox.purge(now - timedelta(seconds=ctx.event_retention_s))
         await uow.commit()
     return purged
 
@@ -119,7 +124,11 @@ async def end_undrivable(ctx: Context, calls: list[Call]) -> int:
     stale = [c for c in calls if not (c.engine == engine.name and engine.survives_restart)]
     progress = CallProgress(ctx)
     for call in stale:
-        await progress.ended(call.id, CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED))
+        await progress.ended(
+            call.id,
+            CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED),
+            ending=Ending(EndedBy.SWITCHBOARD),
+        )
     return len(stale)
 
 

@@ -194,3 +194,33 @@ settings = Table(
     Column("name", String, primary_key=True),
     Column("value", String, nullable=False),
 )
+
+# The outbox (migration 0005): every event, written in the transaction of its change.
+# ``position`` numbers an account's events from 1, gap-free and in commit order
+# (``event_positions`` holds the last one given; its row lock orders an account's commits on
+# PostgreSQL); ``sequence`` numbers a call's. ``data``: the event's own fields, as JSON.
+events = Table(
+    "events",
+    metadata,
+    Column("account_key", String, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("id", String, nullable=False),
+    Column("type", String, nullable=False),
+    Column("call_id", String),
+    Column("sequence", Integer),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("data", String, nullable=False),
+    PrimaryKeyConstraint("account_key", "position"),
+    UniqueConstraint("id"),
+    ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
+    Index("ix_events_call_id_sequence", "call_id", "sequence"),
+    Index("ix_events_occurred_at", "occurred_at"),
+)
+
+event_positions = Table(
+    "event_positions",
+    metadata,
+    Column("account_key", String, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
+)

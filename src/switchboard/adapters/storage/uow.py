@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from switchboard.adapters.storage.call_repository import SqlCallRepository
 from switchboard.adapters.storage.database import Database, PostgresDatabase, SqliteDatabase
 from switchboard.adapters.storage.errors import translated
+from switchboard.adapters.storage.event_log import SqlEventLog
 from switchboard.adapters.storage.repositories import (
     SqlAccountRepository,
     SqlAgentRepository,
@@ -43,6 +44,7 @@ from switchboard.service.ports import (
     AccountRepository,
     AgentRepository,
     CallRepository,
+    EventLog,
     GroupRepository,
     NodeRepository,
     SettingsRepository,
@@ -95,6 +97,7 @@ class SqlUnitOfWork:
     calls: CallRepository
     settings: SettingsRepository
     nodes: NodeRepository
+    outbox: EventLog
 
     def __init__(self, database: Database, *, write: bool) -> None:
         self._database = database
@@ -103,6 +106,7 @@ class SqlUnitOfWork:
         self._tx: Transaction | None = None
         self._pg_connection: Any = None
         self.events: list[Event] = []
+        self.committed: list[Event] = []
 
     async def __aenter__(self) -> SqlUnitOfWork:
         if self._entered:
@@ -120,6 +124,7 @@ class SqlUnitOfWork:
         self.calls = SqlCallRepository(tx)
         self.settings = SqlSettingsRepository(tx)
         self.nodes = SqlNodeRepository(tx)
+        self.outbox = SqlEventLog(tx)
         return self
 
     async def _enter_sqlite(self, database: SqliteDatabase) -> Transaction:
@@ -149,11 +154,15 @@ class SqlUnitOfWork:
         tx = self._tx
         if tx is None:
             raise RuntimeError("commit outside the unit of work")
+        # The outbox: the events go in with the changes they describe, or not at all.
+        written = await self.outbox.append(self.events) if self.events else []
         if isinstance(tx, _SqliteWriter):
             await tx.commit()
         elif self._write and self._pg_connection.is_in_transaction():
             with translated("commit"):
                 await self._pg_connection.execute("COMMIT")
+        self.events.clear()
+        self.committed.extend(written)
 
     async def __aexit__(
         self,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from switchboard.domain.calls import CallResult, Party, Phase, Reason
+from switchboard.domain.calls import CallResult, EndedBy, Ending, Party, Phase, Reason
 from switchboard.domain.phones import SimPhone, parse_sim
 from switchboard.service.ports import CallSetup, CallSignals, Deadline, StartOutcome
 
@@ -120,11 +120,14 @@ class SimulatorEngine:
             await signals.ended(call_id, result, fired=fired)
         elif tag == AGENT_ANSWER:
             dialled = self._dial_destination(setup)
+            ringing = isinstance(dialled, Deadline)  # the destination rings once dialled
             if not isinstance(dialled, Deadline):
                 # One report per deadline: ending the call in a second transaction would
                 # leave it answered with no deadline if the process died in between.
                 dialled = Deadline(self._now(), DESTINATION_FAILED)
-            await signals.agent_answered(call_id, then=dialled, fired=fired)
+            await signals.agent_answered(
+                call_id, then=dialled, fired=fired, destination_ringing=ringing
+            )
         elif tag == DESTINATION_FAILED:
             failed = self._dial_destination(setup)
             if isinstance(failed, Deadline):  # only if the setup changed: never in storage
@@ -190,4 +193,5 @@ class SimulatorEngine:
             result = CallResult.hung_up(by)
         else:
             result = CallResult.failure(by, Reason.NORMAL)
-        await self.signals.ended(setup.call_id, result)
+        # Asked for through the API or the CLI (directly, or as a hang-up deadline).
+        await self.signals.ended(setup.call_id, result, ending=Ending(EndedBy.CLIENT))

@@ -57,7 +57,14 @@ from switchboard.adapters.telephony.sip.transitions import (
     Flow,
     Occurrence,
 )
-from switchboard.domain.calls import CallResult, Party, Reason, reason_for_sip_status
+from switchboard.domain.calls import (
+    CallResult,
+    EndedBy,
+    Ending,
+    Party,
+    Reason,
+    reason_for_sip_status,
+)
 from switchboard.service.ports import CallSetup, CallSignals, StartOutcome
 
 log = logging.getLogger(__name__)
@@ -105,6 +112,7 @@ class ThirdPartyCall:
         self._gate = asyncio.Event()
         self._chain: asyncio.Task[None] | None = None
         self._ended_reported = False
+        self._destination_rang = False
         # A mid-call offer being relayed: the leg it came on, its transaction and request.
         self._relay: tuple[Leg, ServerTransaction, Request] | None = None
         # Flow IV early media: the last description relayed, whether its re-INVITE is under
@@ -170,6 +178,7 @@ class ThirdPartyCall:
 
     def _reached(self, _: Occurrence) -> None:
         self._settle(StartOutcome.RINGING)
+        self._post(lambda: self._signals.agent_ringing(self.call_id))
         self._deadline(AGENT_DEADLINE, self.setup.agent_timeout_s, Event.AGENT_NO_ANSWER)
 
     def _start_failed(self, occurrence: Occurrence) -> None:
@@ -183,14 +192,15 @@ class ThirdPartyCall:
 
     def _hangup_while_starting(self, occurrence: Occurrence) -> None:
         self._settle(StartOutcome.AGENT_UNREACHABLE)
-        self._end(CallResult.failure(occurrence.party, Reason.NORMAL))
+        self._end(CallResult.failure(occurrence.party, Reason.NORMAL), _BY_CLIENT)
 
     def _agent_bad_answer(self, _: Occurrence) -> None:
         self._settle(StartOutcome.RINGING)
         self._end(CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED))
 
     def _agent_failed(self, occurrence: Occurrence) -> None:
-        self._end(CallResult.failure(Party.ORIGINATOR, _reason(occurrence)))
+        result = CallResult.failure(Party.ORIGINATOR, _reason(occurrence))
+        self._end(result, _failure(occurrence, self.agent, EndedBy.AGENT))
 
     def _agent_no_answer(self, _: Occurrence) -> None:
         self._end(CallResult.failure(Party.ORIGINATOR, Reason.NO_ANSWER))
@@ -272,13 +282,15 @@ class ThirdPartyCall:
         self._end(CallResult.failure(Party.DESTINATION, Reason.CALL_FAILED))
 
     def _dest_failed(self, occurrence: Occurrence) -> None:
-        self._end(CallResult.failure(Party.DESTINATION, _reason(occurrence)))
+        result = CallResult.failure(Party.DESTINATION, _reason(occurrence))
+        self._end(result, _failure(occurrence, self.destination, EndedBy.DESTINATION))
 
     def _dest_no_answer(self, _: Occurrence) -> None:
         self._end(CallResult.failure(Party.DESTINATION, Reason.NO_ANSWER))
 
     def _reoffer_failed(self, occurrence: Occurrence) -> None:
-        self._end(CallResult.failure(Party.ORIGINATOR, _reason(occurrence)))
+        result = CallResult.failure(Party.ORIGINATOR, _reason(occurrence))
+        self._end(result, _failure(occurrence, None, EndedBy.AGENT))
 
     # ----------------------------------------------------------------- actions: hanging up
 
@@ -289,41 +301,46 @@ class ThirdPartyCall:
         self._end(CallResult.failure(Party.DESTINATION, Reason.NORMAL))
 
     def _agent_hung_up(self, _: Occurrence) -> None:
-        self._end(CallResult.hung_up(Party.ORIGINATOR))
+        self._end(CallResult.hung_up(Party.ORIGINATOR), _bye(self.agent, EndedBy.AGENT))
 
     def _dest_hung_up(self, _: Occurrence) -> None:
-        self._end(CallResult.hung_up(Party.DESTINATION))
+        ending = _bye(self.destination, EndedBy.DESTINATION)
+        self._end(CallResult.hung_up(Party.DESTINATION), ending)
 
     def _hangup_unconnected(self, occurrence: Occurrence) -> None:
-        self._end(CallResult.failure(occurrence.party, Reason.NORMAL))
+        self._end(CallResult.failure(occurrence.party, Reason.NORMAL), _BY_CLIENT)
 
     def _hangup_connected(self, occurrence: Occurrence) -> None:
-        self._end(CallResult.hung_up(occurrence.party))
+        self._end(CallResult.hung_up(occurrence.party), _BY_CLIENT)
 
     def _shutdown_unconnected(self, _: Occurrence) -> None:
-        self._end(CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED))
+        self._end(CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED), _BY_SWITCHBOARD)
 
     def _shutdown_connected(self, _: Occurrence) -> None:
-        self._end(CallResult.hung_up(Party.ORIGINATOR))
+        self._end(CallResult.hung_up(Party.ORIGINATOR), _BY_SWITCHBOARD)
 
     def _agent_lost(self, _: Occurrence) -> None:
         # Connected, then the agent's phone vanished: not a hang-up, and says whose side failed.
-        self._end(CallResult("Success", Party.ORIGINATOR, Reason.CALL_FAILED))
+        self._end(CallResult("Success", Party.ORIGINATOR, Reason.CALL_FAILED), _BY_SWITCHBOARD)
 
     def _dest_lost(self, _: Occurrence) -> None:
-        self._end(CallResult("Success", Party.DESTINATION, Reason.CALL_FAILED))
+        result = CallResult("Success", Party.DESTINATION, Reason.CALL_FAILED)
+        self._end(result, _BY_SWITCHBOARD)
 
     def _max_duration(self, _: Occurrence) -> None:
         log.info("call %s: longer than %s s; hanging up", self.call_id, self._max_call_s)
-        self._end(CallResult.hung_up(Party.ORIGINATOR))
+        self._end(CallResult.hung_up(Party.ORIGINATOR), _BY_SWITCHBOARD)
 
     # ----------------------------------------------------------------- endings
 
-    def _end(self, result: CallResult) -> None:
+    def _end(self, result: CallResult, ending: Ending | None = None) -> None:
+        """``ending``: who ended the call, with the SIP status and Q.850 cause; by default
+        what the result says (``Ending.of``)."""
         self._quiet_end()
         if not self._ended_reported:
             self._ended_reported = True
-            self._post(lambda: self._signals.ended(self.call_id, result))
+            told = ending or Ending.of(result)
+            self._post(lambda: self._signals.ended(self.call_id, result, ending=told))
 
     def _quiet_end(self) -> None:
         self._cancel_fallbacks()
@@ -374,6 +391,14 @@ class ThirdPartyCall:
     def leg_progress(self, leg: Leg, status: int) -> None:
         if leg is self.agent and status > 100:
             self.dispatch(Occurrence(Event.AGENT_REACHED, status=status))
+        elif (
+            leg is self.destination
+            and status > 100
+            and not self._destination_rang
+            and self.state is CallState.DEST_CALLING
+        ):
+            self._destination_rang = True  # 180 then 183, or several forks: told once
+            self._post(lambda: self._signals.destination_ringing(self.call_id))
 
     def leg_early_media(self, leg: Leg, body: bytes) -> None:
         if (
@@ -480,6 +505,22 @@ class ThirdPartyCall:
         if all(each.state is LegState.ENDED for each in legs):
             self.closed.set_result(None)
             self._on_closed(self)
+
+
+_BY_CLIENT = Ending(EndedBy.CLIENT)
+_BY_SWITCHBOARD = Ending(EndedBy.SWITCHBOARD)
+
+
+def _failure(occurrence: Occurrence, leg: Leg | None, side: EndedBy) -> Ending:
+    """A final failure: the party's own answer, or our timeout or transport error."""
+    if occurrence.local:
+        return _BY_SWITCHBOARD
+    cause = leg.q850_cause if leg is not None else None
+    return Ending(side, sip_status=occurrence.status, q850_cause=cause)
+
+
+def _bye(leg: Leg | None, side: EndedBy) -> Ending:
+    return Ending(side, q850_cause=leg.q850_cause if leg is not None else None)
 
 
 def _reason(occurrence: Occurrence) -> Reason:

@@ -35,7 +35,7 @@ from switchboard.adapters.telephony.sip.transitions import (
     Flow,
     Occurrence,
 )
-from switchboard.domain.calls import CallResult, Party, Reason
+from switchboard.domain.calls import CallResult, EndedBy, Ending, Party, Reason
 from switchboard.service.ports import CallSetup, CallSignals, StartOutcome
 
 log = logging.getLogger(__name__)
@@ -257,7 +257,9 @@ class SipEngine:
         """A call from before a restart, or already gone: make sure it is not left active."""
         log.info("call %s: %s for a call this engine does not hold", setup.call_id, what)
         await self.signals.ended(
-            setup.call_id, CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED)
+            setup.call_id,
+            CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED),
+            ending=Ending(EndedBy.SWITCHBOARD),
         )
 
 

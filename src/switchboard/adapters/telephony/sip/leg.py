@@ -112,6 +112,8 @@ class Leg:
         # who first got our held offer) rather than as the other party wrote it.
         self.rewrites_origin = False
         self.answer: Response | None = None  # the held 2xx
+        # The Q.850 cause of the final failure or the BYE that ended this leg (RFC 3326).
+        self.q850_cause: int | None = None
         self._cseq = 1
         self._offer: bytes | None = None  # the body of our INVITE (None: a delayed offer)
         self._invite: Request | None = None
@@ -378,6 +380,7 @@ class Leg:
             if status == 503 and self._fail_over("503"):
                 return
             ending = self._end_requested
+            self.q850_cause = response.q850_cause()
             self._ended()
             if not ending:
                 self._observer.leg_failed(self, status, False)
@@ -625,6 +628,7 @@ class Leg:
         if method == "BYE":
             self._endpoint.respond(tx, make_response(request, 200))
             hung_up = not self._end_requested
+            self.q850_cause = request.q850_cause()
             self._ended()
             if hung_up:
                 self._observer.leg_hung_up(self)

@@ -141,6 +141,19 @@ class Message:
                 return value
         return None
 
+    def q850_cause(self) -> int | None:
+        """The Q.850 cause of a ``Reason`` header (RFC 3326: ``Q.850;cause=17``), if any."""
+        for value in self.values("Reason"):
+            protocol, _, params = value.partition(";")
+            if protocol.strip().upper() != "Q.850":
+                continue
+            for param in params.split(";"):
+                name, _, number = param.partition("=")
+                if name.strip().lower() == "cause" and number.strip().isdigit():
+                    cause = int(number.strip())
+                    return cause if 0 < cause < 128 else None
+        return None
+
     def lines(self, name: str) -> list[str]:
         wanted = canonical_name(name)
         return [value for key, value in self.headers if key == wanted]
