@@ -62,6 +62,7 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        self.ctx.hub.close()  # event streams end
         try:
             try:
                 # Placements under way first: they may still start calls on the engine.
@@ -265,6 +266,9 @@ async def build(
             publisher=events,
             node_id=settings.node_id,
             retention_s=settings.call_retention_seconds,
+            event_retention_s=settings.event_retention_seconds,
+            stream_poll_s=settings.event_stream_poll_seconds,
+            stream_keepalive_s=settings.event_stream_keepalive_seconds,
             engine_running=open_engine,
             doorbell=doorbell,
             keys=keys,

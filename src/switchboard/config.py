@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     tls_certificate_file: str | None = Field(None, min_length=1)
     tls_key_file: str | None = Field(None, min_length=1)
     call_retention_seconds: float = Field(86400, ge=0)
+    # Events (docs/events.md): how long the outbox keeps them, how often a stream looks for
+    # other processes' commits, and how long it stays silent before a keep-alive comment.
+    event_retention_seconds: float = Field(86400, ge=0)
+    event_stream_poll_seconds: float = Field(1.0, gt=0, le=60)
+    event_stream_keepalive_seconds: float = Field(15, gt=0, le=300)
     start_window_ms: float = Field(2000, gt=0)
     simulator_answer_ms: float = Field(1000, ge=0)
     simulator_talk_seconds: float = Field(60, gt=0)

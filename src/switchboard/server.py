@@ -113,15 +113,19 @@ async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
     )
     server = _Server(config)
     stop = asyncio.Event()
+    runtime: Runtime | None = None
 
     def _stop() -> None:
         server.should_exit = True
         stop.set()
+        if runtime is not None:
+            # Event streams end now: uvicorn waits for open responses before it stops.
+            runtime.ctx.hub.close()
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _stop)
-    runtime: Runtime = await build(settings, sip_max_inbound_tcp=budget.sip_tcp or None)
+    runtime = await build(settings, sip_max_inbound_tcp=budget.sip_tcp or None)
     try:
         deadlines = scheduler.DeadlineLoop(runtime.ctx)
         runtime.ctx.wakeup = deadlines

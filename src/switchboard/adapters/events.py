@@ -1,7 +1,8 @@
-"""An in-process event log: keeps the latest events and logs each one.
+"""Committed events, logged (DEBUG) and the latest kept in memory, for the operator.
 
-The events issue replaces this with signed webhooks, a stream and a replayable log; the
-service already hands every committed event here, built from ``switchboard.domain.events``.
+The events themselves are in the outbox (``EventLog``), written with their changes; the
+stream and the replayable log read them there (docs/events.md). This only sees what this
+process committed.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from switchboard.api.bearer import bearer
 from switchboard.api.errors import (
     error_response,
     internal_error,
@@ -32,8 +33,8 @@ from switchboard.api.errors import (
 from switchboard.api.v0 import handlers
 from switchboard.api.v0.binding import check_content_type, negotiate_version
 from switchboard.api.v0.request import V0Request
+from switchboard.api.v1.app import V1_PREFIX, V1App
 from switchboard.domain.errors import (
-    InvalidAccessToken,
     PayloadTooLarge,
     SwitchboardError,
     UnstorableValue,
@@ -100,16 +101,6 @@ def match(path: str) -> tuple[Route, dict[str, str]] | None:
     return None
 
 
-def _bearer(headers: Headers) -> str:
-    header = headers.get("authorization")
-    if header is None:
-        raise InvalidAccessToken(token_sent=False)
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise InvalidAccessToken(token_sent=bool(token.strip()))
-    return token.strip()
-
-
 class ClientDisconnected(Exception):
     """The client left before its body was complete: nothing is done, nothing is answered."""
 
@@ -150,6 +141,7 @@ class SwitchboardApp:
     def __init__(self, ctx: Context, config: ApiConfig | None = None) -> None:
         self.ctx = ctx
         self.config = config or ApiConfig()
+        self.v1 = V1App(ctx)
 
     def base_url(self, scope: Scope, headers: Headers) -> str:
         if self.config.public_base_url:
@@ -179,6 +171,10 @@ class SwitchboardApp:
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if scope["path"].startswith(V1_PREFIX):
+            # Switchboard's own API: its own routes, errors and streams (``api.v1``).
+            await self.v1(scope, receive, send)
             return
         try:
             response = await self._dispatch(scope, receive)
@@ -228,7 +224,7 @@ class SwitchboardApp:
             except PayloadTooLarge:
                 body = b"\xff"  # not form-encoded text: the token endpoint answers invalid_request
             return await handler(self._v0(scope, headers, params, body, 6))
-        await authorise(self.ctx, _bearer(headers), params["account"])
+        await authorise(self.ctx, bearer(headers), params["account"])
         content_type = headers.get("content-type")
         if verb == "POST":
             check_content_type(content_type)

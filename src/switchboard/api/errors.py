@@ -20,6 +20,7 @@ STATUS: dict[type[e.SwitchboardError], int] = {
     e.InvalidJson: 400,
     e.InvalidFieldType: 400,
     e.UnstorableValue: 400,
+    e.InvalidParameter: 400,
     e.InvalidAccessToken: 401,
     e.AccountForbidden: 403,
     e.InvalidRequest: 400,
@@ -89,3 +90,47 @@ def not_found() -> Response:
 
 def internal_error() -> Response:
     return message_response("An error has occurred.", 500)
+
+
+# Switchboard's own API (``/api/v1``) answers ``{"code": ..., "message": ...}``: the code is
+# stable for programs, the message for people. Looked up along the MRO like ``STATUS``.
+V1_CODES: dict[type[e.SwitchboardError], str] = {
+    e.InvalidAccessToken: "unauthorized",
+    e.AccountForbidden: "forbidden",
+    e.NotFound: "not_found",
+    e.InvalidParameter: "invalid_parameter",
+    e.PayloadTooLarge: "payload_too_large",
+    e.RequestRejected: "invalid_request",
+    e.RuleViolation: "rule_violation",
+    e.StorageUnavailable: "unavailable",
+    e.SwitchboardError: "internal_error",
+}
+
+
+def v1_code(exc: e.SwitchboardError) -> str:
+    for cls in type(exc).__mro__:
+        if cls in V1_CODES:
+            return V1_CODES[cls]
+    return "internal_error"
+
+
+def v1_error(
+    code: str, message: str, status: int, headers: dict[str, str] | None = None
+) -> Response:
+    return json_response({"code": code, "message": message}, status, headers)
+
+
+def v1_error_response(exc: e.SwitchboardError) -> Response:
+    status = status_for(exc)
+    headers: dict[str, str] = {}
+    if isinstance(exc, e.InvalidAccessToken):
+        challenge = 'Bearer realm="switchboard"'
+        if exc.token_sent:
+            challenge += ', error="invalid_token"'
+        headers["WWW-Authenticate"] = challenge
+    if status == 500:
+        return v1_error("internal_error", "An error has occurred.", 500)
+    if status == 503:
+        headers["Retry-After"] = "1"
+        return v1_error("unavailable", e.StorageUnavailable.message, 503, headers)
+    return v1_error(v1_code(exc), exc.message, status, headers)

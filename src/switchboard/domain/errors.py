@@ -11,7 +11,8 @@ below knows about HTTP.
     │   ├── PayloadTooLarge          (413)
     │   ├── InvalidJson              (400)
     │   ├── InvalidFieldType         (400)
-    │   └── UnstorableValue          (400) text no database can keep (a NUL, a lone surrogate)
+    │   ├── UnstorableValue          (400) text no database can keep (a NUL, a lone surrogate)
+    │   └── InvalidParameter         (400) a query parameter of the /api/v1 API
     ├── AuthError
     │   ├── InvalidAccessToken       (401)
     │   └── AccountForbidden         (403)
@@ -89,6 +90,10 @@ class UnstorableValue(RequestRejected):
     def __init__(self, detail: str = "") -> None:
         self.detail = detail  # for the operator's log: what was being stored, and the refusal
         super().__init__()
+
+
+class InvalidParameter(RequestRejected):
+    """A query parameter of Switchboard's own API (``/api/v1``) that it cannot take."""
 
 
 class AuthError(SwitchboardError):

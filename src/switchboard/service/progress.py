@@ -18,6 +18,7 @@ from switchboard.domain.events import (
     CallEvent,
     DestinationAnswered,
     DestinationRinging,
+    RecordingChanged,
     ending_events,
     of_call,
 )
@@ -94,11 +95,15 @@ class CallProgress:
                 return
             account = await uow.accounts.get(call.account_key, cached=True)
             now = self._ctx.clock.now()
+            recording = call.recording_status
             call.connect(now, account.record_calls if account else False)
             _set_next(call, then, fired)
             await uow.calls.save(call)
             uow.events.append(of_call(DestinationAnswered, call, now))
             uow.events.append(of_call(CallConnected, call, now))
+            if call.recording_status is not recording:  # the account records its calls
+                status = call.recording_status.value
+                uow.events.append(of_call(RecordingChanged, call, now, recording_status=status))
             await uow.commit()
         if then is not None:
             self._ctx.wakeup.wake_at(then.due_at)

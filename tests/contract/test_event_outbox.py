@@ -1,0 +1,166 @@
+"""The outbox contract, over the fake, SQLite and PostgreSQL: events are written by the unit of
+work's commit with the changes they describe, numbered per account (cursor positions, in
+commit order, without gaps) and per call, and read back as the same events."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+
+from switchboard.domain.calls import Call, CallResult, EndedBy, Ending, Party, Reason
+from switchboard.domain.errors import UnknownEntity
+from switchboard.domain.events import (
+    AgentLegAnswered,
+    AgentStateChanged,
+    CallEnded,
+    CallPlaced,
+    ending_events,
+    of_call,
+)
+from tests.contract.test_storage_contract import KEY, T0, a_call, an_account, an_agent, at, seed
+
+if TYPE_CHECKING:
+    from tests.contract.conftest import Backend
+
+
+def placed(call: Call, seconds: float = 0) -> CallPlaced:
+    return of_call(CallPlaced, call, at(seconds), agent_id=call.caller_agent_id)
+
+
+async def test_events_commit_with_the_change_and_read_back_the_same(backend: Backend) -> None:
+    call = a_call("c1", reference="https://crm.example/x?y=1")
+    await seed(backend.uow, an_account(), an_agent("1"))
+    first = placed(call)
+    async with backend.uow() as uow:
+        await uow.calls.add(call)
+        uow.events.append(first)
+        await uow.commit()
+        assert uow.events == []
+        assert [e.id for e in uow.committed] == [first.id]
+        assert uow.committed[0].sequence == 1  # type: ignore[attr-defined]
+    call.apply_agent_answered(at(2))
+    call.end(CallResult.failure(Party.DESTINATION, Reason.NUMBER_BUSY), at(5))
+    ending = Ending(EndedBy.DESTINATION, sip_status=486, q850_cause=17)
+    async with backend.uow() as uow:
+        uow.events.append(of_call(AgentLegAnswered, call, at(2), agent_id="1"))
+        uow.events.extend(ending_events(call, ending, at(5)))
+        uow.events.append(
+            AgentStateChanged(account_key=KEY, at=at(5), agent_id="1", state="Wrapup", previous="x")
+        )
+        await uow.commit()
+    async with backend.uow(write=False) as uow:
+        logged = await uow.outbox.of_call(KEY, "c1")
+        everything = await uow.outbox.after(KEY, 0, 100)
+        assert await uow.outbox.last_position(KEY) == 5
+    assert [e.event.type for e in logged] == [
+        "call.placed",
+        "call.agent.answered",
+        "call.destination.failed",
+        "call.ended",
+    ]
+    assert [e.event.sequence for e in logged] == [1, 2, 3, 4]  # type: ignore[attr-defined]
+    assert [e.position for e in everything] == [1, 2, 3, 4, 5]
+    assert logged[0].event == first.__class__(**{**first.__dict__, "sequence": 1})
+    end = logged[-1].event
+    assert isinstance(end, CallEnded)
+    assert (end.code, end.party, end.reason, end.sip_status, end.q850_cause, end.hung_up_by) == (
+        "Failure",
+        "Destination",
+        "NumberBusy",
+        486,
+        17,
+        "destination",
+    )
+    assert end.regarding == "https://crm.example/x?y=1" and end.at == at(5)
+    assert isinstance(everything[-1].event, AgentStateChanged)
+
+
+async def test_a_transaction_that_does_not_commit_writes_no_event(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), an_agent("1"))
+    call = a_call("c1")
+    with pytest.raises(RuntimeError):
+        async with backend.uow() as uow:
+            await uow.calls.add(call)
+            uow.events.append(placed(call))
+            raise RuntimeError("the use-case failed")
+    async with backend.uow() as uow:  # left without commit
+        await uow.calls.add(call)
+        uow.events.append(placed(call))
+    async with backend.uow(write=False) as uow:
+        assert await uow.calls.get("c1") is None
+        assert await uow.outbox.after(KEY, 0, 10) == []
+        assert await uow.outbox.last_position(KEY) == 0
+
+
+async def test_an_event_that_cannot_be_written_takes_its_change_down(backend: Backend) -> None:
+    """No change without its event: an event of an unknown account fails the commit, and the
+    call added in that transaction is not there."""
+    await seed(backend.uow, an_account(), an_agent("1"))
+    call = a_call("c1")
+    with pytest.raises(UnknownEntity if not backend.is_sql else Exception):
+        async with backend.uow() as uow:
+            await uow.calls.add(call)
+            uow.events.append(placed(a_call("c2", key="nobody")))
+            await uow.commit()
+    async with backend.uow(write=False) as uow:
+        assert await uow.calls.get("c1") is None
+        assert await uow.outbox.last_position(KEY) == 0
+
+
+async def test_positions_are_per_account_and_in_commit_order(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), an_account("other"), an_agent("1"))
+    calls = [a_call(f"c{i}") for i in range(20)]
+
+    async def place(call: Call) -> None:
+        async with backend.uow() as uow:
+            await uow.calls.add(call)
+            uow.events.append(placed(call))
+            await uow.commit()
+
+    await asyncio.gather(*(place(call) for call in calls))
+    async with backend.uow() as uow:
+        uow.events.append(
+            AgentStateChanged(account_key="other", at=T0, agent_id="9", state="Away", previous="R")
+        )
+        await uow.commit()
+    async with backend.uow(write=False) as uow:
+        mine = await uow.outbox.after(KEY, 0, 100)
+        theirs = await uow.outbox.after("other", 0, 100)
+        page = await uow.outbox.after(KEY, 5, 3)
+    assert [e.position for e in mine] == list(range(1, 21))
+    assert {e.event.call_id for e in mine} == {c.id for c in calls}  # type: ignore[attr-defined]
+    assert [e.position for e in theirs] == [1]
+    assert [e.position for e in page] == [6, 7, 8]
+
+
+async def test_a_call_of_another_account_has_no_events_here(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), an_account("other"), an_agent("1"))
+    call = a_call("c1")
+    async with backend.uow() as uow:
+        await uow.calls.add(call)
+        uow.events.append(placed(call))
+        await uow.commit()
+    async with backend.uow(write=False) as uow:
+        assert await uow.outbox.of_call("other", "c1") == []
+        assert len(await uow.outbox.of_call(KEY, "c1")) == 1
+
+
+async def test_purge_deletes_events_before_the_time_given(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), an_agent("1"))
+    async with backend.uow() as uow:
+        for seconds in (0, 10, 20):
+            uow.events.append(
+                AgentStateChanged(
+                    account_key=KEY, at=at(seconds), agent_id="1", state="Away", previous="R"
+                )
+            )
+        await uow.commit()
+    async with backend.uow() as uow:
+        assert await uow.outbox.purge(T0 + timedelta(seconds=15)) == 2
+        await uow.commit()
+    async with backend.uow(write=False) as uow:
+        assert [e.position for e in await uow.outbox.after(KEY, 0, 10)] == [3]
+        assert await uow.outbox.last_position(KEY) == 3  # positions are never reused
