@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import threading
 import time
 from collections import Counter
@@ -203,6 +204,60 @@ def _lose_a_sip_node(db: str, tmp_path: Path, phone: str) -> None:
         agent = stored_agents(db)["1234"]
         assert agent.state is AgentState.READY and agent.current_call_id is None
         print(f"takeover: the SIP call of a killed node ended {took:.2f} s after the kill")
+
+
+@pytest.mark.sip
+@pytest.mark.skipif(not sipp_available(), reason="sipp is not installed (Debian sip-tester)")
+async def test_a_sip_node_paused_past_the_takeover_hangs_up_and_does_not_fight(
+    shared_db: str, tmp_path: Path
+) -> None:
+    """SIGSTOP, not SIGKILL: the node is alive but silent. Its successor ends its call; once
+    resumed, it cancels the ringing phone (which the scenario requires) and leaves the
+    result alone."""
+    phone = SippPeer(Path(__file__).parents[1] / "sip" / "scenarios" / "noanswer.xml", tmp_path)
+    await phone.start()
+    try:
+        await asyncio.to_thread(_pause_a_sip_node, shared_db, tmp_path, phone.uri())
+        assert await phone.wait(15) == 0, phone.report()  # CANCEL came, 487 went, ACK came
+    finally:
+        await phone.stop()
+
+
+def _sip_node(db: str, node_id: str, tmp_path: Path) -> Node:
+    env = {
+        "SWITCHBOARD_TELEPHONY": "sip",
+        "SWITCHBOARD_SIP_BIND_PORT": str(free_port()),
+        "SWITCHBOARD_SIP_T1_MS": "50",
+        "SWITCHBOARD_SIP_TRUNK_HOST": "127.0.0.1",
+        "SWITCHBOARD_SIP_TRUNK_PORT": str(free_port()),
+    }
+    return Node(db, node_id, tmp_path, env=env)
+
+
+def _pause_a_sip_node(db: str, tmp_path: Path, phone: str) -> None:
+    token = provision(db, tmp_path, "none", [], phone)
+    failed = {"code": "Failure", "party": "Originator", "reason": "CallFailed"}
+    with nodes() as started:
+        a, b = _sip_node(db, "node-a", tmp_path), _sip_node(db, "node-b", tmp_path)
+        started += [a, b]
+        body = {"from": {"agentId": "1234"}, "to": {"telephoneNumber": "02072068888"}}
+        call_id = place(a.base, token, body)
+        a.proc.send_signal(signal.SIGSTOP)
+        try:
+            wait_until(
+                lambda: calls_of(b.base, token, [call_id])[0]["result"],
+                within=TAKEOVER_S + SLACK_S,
+            )
+            assert taken_over(db, "node-a") == "node-b"
+        finally:
+            a.proc.send_signal(signal.SIGCONT)
+        wait_until(lambda: taken_over(db, "node-a") is None, within=5)  # registered again
+        wait_until(lambda: "hung up 1 calls" in a.log.read_text(), within=5)
+        time.sleep(1)  # the phone's 487 and the engine's report for it: ignored
+        assert a.alive
+        assert calls_of(b.base, token, [call_id])[0]["result"] == failed
+        agent = stored_agents(db)["1234"]
+        assert agent.state is AgentState.READY and agent.current_call_id is None
 
 
 class Load:

@@ -19,6 +19,7 @@ class ScriptedEngine:
         self.hangups: list[tuple[str, Party]] = []
         self.signals: CallSignals | None = None
         self.closed = False
+        self.held: list[str] = []  # what ``holding`` answers
         # When set, ``start`` waits for it, as a phone takes its time to ring. A start
         # cancelled while waiting gives the call up without a word, as the SIP engine does.
         self.gate: asyncio.Event | None = None
@@ -56,3 +57,6 @@ class ScriptedEngine:
 
     async def hangup(self, setup: CallSetup, by: Party) -> None:
         self.hangups.append((setup.call_id, by))
+
+    def holding(self) -> list[str]:
+        return list(self.held)

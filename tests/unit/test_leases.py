@@ -201,3 +201,32 @@ def test_the_takeover_time_must_outlast_two_heartbeats(monkeypatch: pytest.Monke
     settings = load_settings()
     assert (settings.node_heartbeat_seconds, settings.node_takeover_seconds) == (5, 10.5)
     assert settings.deadline_lease_seconds == 30 and settings.fault_point is None
+
+
+async def test_a_node_taken_over_while_alive_hangs_up_what_it_held_and_is_ignored() -> None:
+    """A SIP node silent (not dead) past the takeover time: its successor ends its calls; when
+    it wakes, what its engine reports about them changes nothing, and it hangs them up."""
+    shared, clock = FakeUnitOfWorkFactory(), FakeClock()
+    a, b = node(shared, clock, "a", engine="sip"), node(shared, clock, "b", engine="sip")
+    await provisioned(a)
+    watch_a = NodeWatch(a, doorbell="127.0.0.1:1", heartbeat_s=5, takeover_s=15)
+    watch_b = NodeWatch(b, doorbell="127.0.0.1:2", heartbeat_s=5, takeover_s=15)
+    await watch_a.register()
+    await watch_b.register()
+    call = await calls.place_call(a, "acme", REQUEST)
+    engine_a = a.engine
+    assert isinstance(engine_a, ScriptedEngine)
+    engine_a.held = [call.id]  # its dialog is up in "a"
+    clock.advance(16)
+    assert await watch_b.beat() == ["a"]
+    failed = CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED)
+    assert (await stored(b, call.id)).result == failed
+    # "a" wakes: the destination answered meanwhile, then hung up.
+    await CallProgress(a).agent_answered(call.id)
+    await CallProgress(a).ended(call.id, CallResult.hung_up(Party.DESTINATION))
+    after = await stored(b, call.id)
+    assert after.result == failed and after.agent_answered_at is None
+    assert engine_a.hangups == []
+    assert await watch_a.beat() == []
+    assert engine_a.hangups == [(call.id, Party.ORIGINATOR)]
+    assert await agent_state(b, "1") is AgentState.READY

@@ -12,14 +12,14 @@ the others (simulator calls) from their persisted deadlines.
 A node that finds at its heartbeat that it was taken over (it was alive but silent: stopped,
 cut off from the database) does not fight: its calls are its successor's, and the reports it
 might still make for them are ignored (``CallProgress`` checks the owner in the transaction
-that would apply them). It registers again and goes on with new calls. A restarted node
+that would apply them), and it hangs up the SIP dialogs it still holds for them. It registers
+again and goes on with new calls. A restarted node
 registers at start, before it recovers anything, so a successor that has not yet acted no
 longer takes it over.
 
 Known holes: lease times are read from each node's own clock, so nodes on different machines
-need synchronised clocks (skew eats into the takeover time); SIP dialogs still held by a node
-that was wrongly taken over stay up, unreported, until a phone or the engine's own timers
-end them.
+need synchronised clocks (skew eats into the takeover time); a node wrongly taken over (alive
+but silent) loses its SIP calls, which end as ``CallFailed`` though their dialogs were up.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from switchboard.domain.calls import Party
 from switchboard.service.context import Context
+from switchboard.service.ports import CallSetup
 from switchboard.service.scheduler import end_undrivable
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,23 @@ async def take_over_silent(ctx: Context, takeover_s: float) -> list[str]:
         ctx.wakeup.wake_at(ctx.clock.now())
         taken.append(node_id)
     return taken
+
+
+async def release_taken(ctx: Context) -> int:
+    """Hang up the calls this node's engine still holds (SIP dialogs) that another node took
+    over: their phones stop ringing or talking; the engine's reports for them are ignored
+    (``CallProgress``), the successor having ended them. Returns how many."""
+    held = ctx.engine.holding()
+    if not held:
+        return 0
+    async with ctx.uow(write=False) as uow:
+        found = [await uow.calls.get(call_id) for call_id in held]
+    taken = [call for call in found if call is not None and call.node_id != ctx.node_id]
+    for call in taken:
+        await ctx.engine.hangup(CallSetup.of(call), Party.ORIGINATOR)
+    if taken:
+        log.warning("hung up %d calls this node held that another node took over", len(taken))
+    return len(taken)
 
 
 class NodeWatch:
@@ -95,6 +114,7 @@ class NodeWatch:
                 successor,
             )
             await self.register()
+            await release_taken(ctx)
         return await take_over_silent(ctx, self._takeover_s)
 
     async def run(self) -> None:

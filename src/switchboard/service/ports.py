@@ -359,6 +359,10 @@ class TelephonyEngine(Protocol):
     async def hangup(self, setup: CallSetup, by: Party) -> None:
         """End the call as if ``by`` put the phone down; reports ``ended``."""
 
+    def holding(self) -> List[str]:
+        """The ids of the calls whose live state this engine holds (SIP dialogs); none for an
+        engine whose calls live in storage alone."""
+
 
 # --------------------------------------------------------------------------- recordings
 

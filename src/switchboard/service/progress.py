@@ -71,7 +71,11 @@ class CallProgress:
     ) -> None:
         async with self._ctx.transaction() as uow:
             call = await uow.calls.get(call_id, for_update=True)
-            if call is None or not await self._consumes(uow, call, fired, Phase.AGENT_RINGING):
+            if (
+                call is None
+                or self._foreign(call)
+                or not await self._consumes(uow, call, fired, Phase.AGENT_RINGING)
+            ):
                 return
             now = self._ctx.clock.now()
             call.apply_agent_answered(now)
@@ -89,8 +93,10 @@ class CallProgress:
     ) -> None:
         async with self._ctx.transaction() as uow:
             call = await uow.calls.get(call_id, for_update=True)
-            if call is None or not await self._consumes(
-                uow, call, fired, Phase.DESTINATION_RINGING
+            if (
+                call is None
+                or self._foreign(call)
+                or not await self._consumes(uow, call, fired, Phase.DESTINATION_RINGING)
             ):
                 return
             account = await uow.accounts.get(call.account_key, cached=True)
@@ -117,7 +123,12 @@ class CallProgress:
     ) -> None:
         async with self._ctx.transaction() as uow:
             call = await uow.calls.get(call_id, for_update=True)
-            if call is None or not call.is_active or not self._still_due(call, fired):
+            if (
+                call is None
+                or not call.is_active
+                or self._foreign(call)
+                or not self._still_due(call, fired)
+            ):
                 return
             account = await uow.accounts.get(call.account_key, cached=True)
             now = self._ctx.clock.now()
@@ -149,6 +160,17 @@ class CallProgress:
             await uow.commit()
         for until in wrapups:
             self._ctx.wakeup.wake_at(until)
+
+    def _foreign(self, call: Call) -> bool:
+        """A call this node's engine holds live state for (a SIP dialog) but that is another
+        node's now: a survivor took it over while this node was silent, and decides how it
+        ends. (Any node may end a simulator call: its state is all in storage.)"""
+        engine = self._ctx.engine
+        return (
+            call.node_id != self._ctx.node_id
+            and call.engine == engine.name
+            and not engine.survives_restart
+        )
 
     def _still_due(self, call: Call, fired: Deadline | None) -> bool:
         """A report for a deadline counts only while that deadline is still the call's and

@@ -188,6 +188,9 @@ class SimulatorEngine:
         after_ms, party = min(ends, key=lambda end: end[0])
         return Deadline(self._now() + timedelta(milliseconds=after_ms), HANGUP + party.value)
 
+    def holding(self) -> list[str]:
+        return []  # nothing lives here: every call is in storage
+
     async def hangup(self, setup: CallSetup, by: Party) -> None:
         if setup.phase is Phase.CONNECTED:
             result = CallResult.hung_up(by)

@@ -91,6 +91,9 @@ class SipEngine:
     def calls_in_progress(self) -> int:
         return len(self._calls)
 
+    def holding(self) -> list[str]:
+        return list(self._calls)
+
     def sizes(self) -> dict[str, int]:
         """Every map the engine keeps, by name: all 0 some 64*T1 after the last call ended."""
         return {"calls": len(self._calls), "chains": len(self._chains), **self._endpoint.sizes()}
