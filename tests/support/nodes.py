@@ -154,3 +154,17 @@ def taken_over(db: str, node_id: str) -> str | None:
             return await uow.nodes.taken_by(node_id)
 
     return asyncio.run(_with_runtime(db, work))  # type: ignore[no-any-return]
+
+
+def stored_event_kinds(db: str, call_ids: list[str]) -> dict[str, list[str]]:
+    """Each call's events, by class name, in order, from the outbox."""
+
+    async def work(ctx: Any) -> Any:
+        found = {}
+        async with ctx.uow(write=False) as uow:
+            for call_id in call_ids:
+                logged = await uow.outbox.of_call(KEY, call_id)
+                found[call_id] = [type(item.event).__name__ for item in logged]
+        return found
+
+    return dict(asyncio.run(_with_runtime(db, work)))
