@@ -7,7 +7,8 @@ back in the meantime is left alone, and of several survivors one wins): the sile
 marked ``taken_by`` this one, and its active calls become this node's. Then, as at a restart,
 the calls this engine cannot drive from storage (the dead node's SIP dialogs died with it) end
 as ``{Failure, Originator, CallFailed}``, freeing their agents, and the deadline loop drives
-the others (simulator calls) from their persisted deadlines.
+the others (simulator calls) from their persisted deadlines. The heartbeat (one write, one
+read) is the only database work an idle node does on a timer.
 
 A node that finds at its heartbeat that it was taken over (it was alive but silent: stopped,
 cut off from the database) does not fight: its calls are its successor's, and the reports it
