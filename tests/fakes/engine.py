@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from switchboard.domain.calls import Party
+from switchboard.domain.calls import Party, RecordingStatus
 from switchboard.service.ports import CallSetup, CallSignals, StartOutcome
 
 
@@ -24,6 +24,9 @@ class ScriptedEngine:
         # cancelled while waiting gives the call up without a word, as the SIP engine does.
         self.gate: asyncio.Event | None = None
         self.abandoned: list[str] = []
+        self.recordings: list[tuple[str, RecordingStatus]] = []
+        # What ``record`` answers (None: what it was asked), as an engine that cannot record.
+        self.records: RecordingStatus | None = None
 
     def bind(self, signals: CallSignals) -> None:
         self.signals = signals
@@ -54,6 +57,10 @@ class ScriptedEngine:
 
     async def on_deadline(self, setup: CallSetup, tag: str) -> None:
         self.deadlines.append((setup.call_id, tag))
+
+    async def record(self, setup: CallSetup, status: RecordingStatus) -> RecordingStatus:
+        self.recordings.append((setup.call_id, status))
+        return self.records if self.records is not None else status
 
     async def hangup(self, setup: CallSetup, by: Party) -> None:
         self.hangups.append((setup.call_id, by))

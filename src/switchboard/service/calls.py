@@ -47,6 +47,7 @@ from switchboard.domain.wrapup import end_wrapup, undo_reservation, wrapup_may_e
 from switchboard.service.context import Context
 from switchboard.service.ids import new_call_id
 from switchboard.service.ports import CallSetup, StartOutcome, UnitOfWork
+from switchboard.service.recording import apply_recording, drivable
 
 log = logging.getLogger(__name__)
 
@@ -320,6 +321,7 @@ async def set_recording(ctx: Context, account_key: str, call_id: str, value: str
             of_call(RecordingChanged, call, ctx.clock.now(), recording_status=status.value)
         )
         await uow.commit()
+    await apply_recording(ctx, call)
     return status.value
 
 
@@ -376,10 +378,7 @@ async def end_call(
         call = await _readable_call(ctx, uow, account_key, call_id)
     if not call.is_active:
         raise RuleViolation(Messages.CALL_NOT_IN_PROGRESS)
-    drivable = call.engine == ctx.engine.name and (
-        call.engine == "simulator" or (ctx.engine_running and call.node_id == ctx.node_id)
-    )
-    if drivable:
+    if drivable(ctx, call):
         await ctx.engine.hangup(CallSetup.of(call), by)
     else:
         async with ctx.uow() as uow:

@@ -16,7 +16,7 @@ from typing import BinaryIO, Protocol
 
 from switchboard.domain.accounts import Account
 from switchboard.domain.agents import Agent, AgentState
-from switchboard.domain.calls import Call, CallResult, Ending, Party, Phase
+from switchboard.domain.calls import Call, CallResult, Ending, Party, Phase, RecordingStatus
 from switchboard.domain.events import Event, LoggedEvent
 
 # --------------------------------------------------------------------------- storage
@@ -260,6 +260,10 @@ class CallSetup:
     destination_timeout_s: float
     phase: Phase = Phase.AGENT_RINGING
     deadline: Deadline | None = None  # the call's deadline when the setup was read
+    # Who the call is for (a recording's metadata names them).
+    account_key: str = ""
+    caller_agent_id: str = ""
+    destination_agent_id: str | None = None
 
     @classmethod
     def of(cls, call: Call) -> CallSetup:
@@ -272,6 +276,9 @@ class CallSetup:
             agent_timeout_s=call.agent_timeout_s,
             destination_timeout_s=call.destination_timeout_s,
             phase=call.phase,
+            account_key=call.account_key,
+            caller_agent_id=call.caller_agent_id,
+            destination_agent_id=call.destination_agent_id,
             deadline=(
                 Deadline(call.deadline_at, call.deadline_tag or "")
                 if call.deadline_at is not None
@@ -362,6 +369,10 @@ class TelephonyEngine(Protocol):
     def holding(self) -> List[str]:
         """The ids of the calls whose live state this engine holds (SIP dialogs); none for an
         engine whose calls live in storage alone."""
+
+    async def record(self, setup: CallSetup, status: RecordingStatus) -> RecordingStatus:
+        """Apply the V0 recording state to a connected call (Started records, Paused does
+        not); returns what really happens: STOPPED when nothing can record this call."""
 
 
 # --------------------------------------------------------------------------- recordings

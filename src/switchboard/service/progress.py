@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from switchboard.domain.calls import Call, CallResult, Ending, Phase
+from switchboard.domain.calls import Call, CallResult, Ending, Phase, RecordingStatus
 from switchboard.domain.events import (
     AgentLegAnswered,
     AgentLegRinging,
@@ -25,6 +25,7 @@ from switchboard.domain.events import (
 from switchboard.domain.wrapup import release_after_call
 from switchboard.service.context import Context
 from switchboard.service.ports import Deadline, UnitOfWork
+from switchboard.service.recording import apply_recording
 
 
 class CallProgress:
@@ -113,6 +114,8 @@ class CallProgress:
             await uow.commit()
         if then is not None:
             self._ctx.wakeup.wake_at(then.due_at)
+        if call.recording_status is not RecordingStatus.STOPPED:
+            await apply_recording(self._ctx, call)
 
     async def ended(
         self,

@@ -32,6 +32,7 @@ from switchboard.service.calls import HANGUP_TAG
 from switchboard.service.context import Context
 from switchboard.service.ports import CallSetup
 from switchboard.service.progress import CallProgress
+from switchboard.service.recording import RECORDING_TAG, record_now
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ async def _fire(ctx: Context, call: Call) -> int:
     try:
         if tag.startswith(HANGUP_TAG):
             await ctx.engine.hangup(setup, Party(tag[len(HANGUP_TAG) :]))
+        elif tag.startswith(RECORDING_TAG):
+            # The call as claimed holds the newest value: the tag only says why it woke.
+            await record_now(ctx, call, call.recording_status)
         else:
             await ctx.engine.on_deadline(setup, tag)
     except Exception:

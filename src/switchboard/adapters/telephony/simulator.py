@@ -16,7 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from switchboard.domain.calls import CallResult, EndedBy, Ending, Party, Phase, Reason
+from switchboard.domain.calls import (
+    CallResult,
+    EndedBy,
+    Ending,
+    Party,
+    Phase,
+    Reason,
+    RecordingStatus,
+)
 from switchboard.domain.phones import SimPhone, parse_sim
 from switchboard.service.ports import CallSetup, CallSignals, Deadline, StartOutcome
 
@@ -190,6 +198,10 @@ class SimulatorEngine:
 
     def holding(self) -> list[str]:
         return []  # nothing lives here: every call is in storage
+
+    async def record(self, setup: CallSetup, status: RecordingStatus) -> RecordingStatus:
+        """A simulated call records nothing real: the state is the V0 field as set."""
+        return status
 
     async def hangup(self, setup: CallSetup, by: Party) -> None:
         if setup.phase is Phase.CONNECTED:
