@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from switchboard.adapters.clock import SystemClock
@@ -13,6 +14,7 @@ from switchboard.adapters.doorbell import UdpDoorbell
 from switchboard.adapters.events import RecentEvents
 from switchboard.adapters.faults import KillAtFault
 from switchboard.adapters.numbering import LibPhoneNumberPlan
+from switchboard.adapters.recordings import FileRecordingStore
 from switchboard.adapters.signing_keys import (
     ConfiguredKey,
     KeyFile,
@@ -36,6 +38,7 @@ from switchboard.service.ports import Clock, TelephonyEngine
 from switchboard.service.progress import CallProgress
 
 if TYPE_CHECKING:
+    from switchboard.adapters.media.anchor import MediaAnchor
     from switchboard.api.app import SwitchboardApp
 
 log = logging.getLogger(__name__)
@@ -139,10 +142,42 @@ def build_engine(
             from_domain=settings.sip_from_domain,
             user_agent=settings.sip_user_agent,
         )
-        engine = SipEngine(config, clock.now)
+        engine = SipEngine(config, clock.now, media=build_media(settings, clock))
     except ValueError as exc:  # TlsConfigError too: a certificate or key that will not load
         raise ConfigError(f"SWITCHBOARD_SIP_*: {exc}") from exc
     return engine
+
+
+def build_recordings(settings: Settings) -> FileRecordingStore:
+    return FileRecordingStore(Path(settings.recording_dir))
+
+
+def build_media(settings: Settings, clock: Clock) -> MediaAnchor | None:
+    """rtpengine between the parties when SWITCHBOARD_RTPENGINE_NG names it."""
+    if settings.rtpengine_ng is None:
+        return None
+    from switchboard.adapters.media.anchor import MediaAnchor
+    from switchboard.adapters.media.ng import NgClient
+
+    host, port = host_port(settings.rtpengine_ng, 0)
+    store = build_recordings(settings)
+    try:
+        store.prepare()
+    except OSError as exc:
+        raise ConfigError(f"SWITCHBOARD_RECORDING_DIR: {exc}") from exc
+    pcaps = settings.rtpengine_recording_dir
+    if pcaps is None:
+        log.warning(
+            "SWITCHBOARD_RTPENGINE_RECORDING_DIR is not set: media passes rtpengine, but no "
+            "call can be recorded (recordingStatus stays Stopped)"
+        )
+    client = NgClient(
+        host,
+        port,
+        timeout_s=settings.rtpengine_timeout_ms / 1000,
+        retries=settings.rtpengine_retries,
+    )
+    return MediaAnchor(client, clock.now, Path(pcaps) if pcaps else None, store)
 
 
 def tls_files(settings: Settings) -> tuple[str, str] | None:
@@ -269,6 +304,8 @@ async def build(
             event_retention_s=settings.event_retention_seconds,
             stream_poll_s=settings.event_stream_poll_seconds,
             stream_keepalive_s=settings.event_stream_keepalive_seconds,
+            recordings=build_recordings(settings),
+            recording_retention_s=settings.recording_retention_seconds,
             engine_running=open_engine,
             doorbell=doorbell,
             keys=keys,

@@ -78,6 +78,16 @@ class Settings(BaseSettings):
     # Tests only: the process kills itself (SIGKILL) on reaching this point.
     fault_point: Literal["deadline_claimed"] | None = None
 
+    # Media and recording (docs/recording.md): rtpengine's NG address (host:port) puts it
+    # between the parties of SIP calls; where it writes its pcaps (its --recording-dir); where
+    # the WAVs and their metadata are kept, and for how long after the call ended.
+    rtpengine_ng: str | None = None
+    rtpengine_recording_dir: str | None = Field(None, min_length=1)
+    rtpengine_timeout_ms: float = Field(500, gt=0)
+    rtpengine_retries: int = Field(2, ge=0, le=10)
+    recording_dir: str = Field("recordings", min_length=1)
+    recording_retention_seconds: float = Field(86400, ge=0)
+
     # SIP engine (SWITCHBOARD_TELEPHONY=sip); see docs/sip.md
     sip_bind_host: str = "127.0.0.1"
     sip_bind_port: int = Field(5060, ge=0, le=65535)
@@ -135,6 +145,15 @@ class Settings(BaseSettings):
     def _dns_server(cls, value: str | None) -> str | None:
         if value is not None:
             host_port(value, 53)  # raises ValueError with the reason
+        return value
+
+    @field_validator("rtpengine_ng")
+    @classmethod
+    def _rtpengine_ng(cls, value: str | None) -> str | None:
+        if value is not None:
+            _host, port = host_port(value, 0)
+            if port == 0:
+                raise ValueError(f"expected host:port, got {value!r}")
         return value
 
     @field_validator("sip_tls_ca_file", "sip_tls_cert_file", "sip_tls_key_file")

@@ -256,8 +256,9 @@ class SipHarness:
             # the flow I scenarios expect it); every other destination gets flow IV.
             "flow_i_numbers": (DEFAULT_NUMBER,),
         }
+        media = overrides.pop("media", None)  # a MediaAnchor: rtpengine between the parties
         settings.update(overrides)
-        engine = SipEngine(SipConfig(**settings), now, resolver=resolver)
+        engine = SipEngine(SipConfig(**settings), now, resolver=resolver, media=media)
         engine.bind(self.signals)
         await engine.open()
         self.engine = engine

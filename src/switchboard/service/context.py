@@ -17,6 +17,7 @@ from switchboard.service.ports import (
     Doorbell,
     EventPublisher,
     FaultPoints,
+    RecordingStore,
     SecretHasher,
     SigningKeys,
     TelephonyEngine,
@@ -53,6 +54,9 @@ class Context:
     retention_s: float = 86400.0
     # How long events stay in the outbox (the replayable log and the stream's reach back).
     event_retention_s: float = 86400.0
+    # Finished recordings (read by the Interaction Content API); None where none are kept.
+    recordings: RecordingStore | None = None
+    recording_retention_s: float = 86400.0
     # False in one-shot CLI processes: their engine is not open, so they never drive a call
     # that needs this node's live engine state (a SIP call); they leave a request instead.
     engine_running: bool = True

@@ -70,6 +70,8 @@ async def record_now(ctx: Context, call: Call, asked: RecordingStatus) -> None:
         await uow.commit()
     log.warning(
         "call %s: recording %s asked, %s stored: %s",
-        call.id, asked.value, real.value,
+        call.id,
+        asked.value,
+        real.value,
         "the consent is TwoParty" if consent_forbids(call) else "the engine cannot record it",
     )

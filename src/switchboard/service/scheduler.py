@@ -109,6 +109,13 @@ async def purge_expired(ctx: Context) -> int:
         purged = await uow.calls.purge_ended(now - timedelta(seconds=ctx.retention_s))
         await uow.outbox.purge(now - timedelta(seconds=ctx.event_retention_s))
         await uow.commit()
+    if ctx.recordings is not None:
+        # Each deletion is logged by the store.
+        before = ctx.clock.now() - timedelta(seconds=ctx.recording_retention_s)
+        try:
+            await ctx.recordings.purge(before)
+        except OSError:
+            log.exception("purging recordings failed")
     return purged
 
 

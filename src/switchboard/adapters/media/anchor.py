@@ -18,7 +18,6 @@ recording``; each stretch is a pcap segment, and ``finish`` makes one WAV of the
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -46,7 +45,6 @@ class MediaAnchor:
     rtpengine_recording_dir: Path | None = None
     store: RecordingStore | None = None
     calls: dict[str, CallMedia] = field(default_factory=dict)
-    finishing: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def can_record(self) -> bool:
@@ -66,8 +64,6 @@ class MediaAnchor:
             log.warning("rtpengine at %s did not answer at start: %s", self.client.target, exc)
 
     async def close(self) -> None:
-        if self.finishing:
-            await asyncio.wait(list(self.finishing), timeout=10.0)
         await self.client.close()
 
 
@@ -117,11 +113,17 @@ class CallMedia:
             self.anchored = False
             log.warning(
                 "call %s: rtpengine %s failed (%s): media goes phone to phone, unrecorded",
-                self.call_id, step, exc,
+                self.call_id,
+                step,
+                exc,
             )
         else:
-            log.warning("call %s: rtpengine %s failed (%s): description passed as is",
-                        self.call_id, step, exc)
+            log.warning(
+                "call %s: rtpengine %s failed (%s): description passed as is",
+                self.call_id,
+                step,
+                exc,
+            )
         return sdp
 
     def _note_port(self, role: str, sdp: bytes) -> None:
@@ -136,9 +138,12 @@ class CallMedia:
         if not self.anchored or self.finished or not self.anchor.can_record:
             if status is not RecordingStatus.STOPPED:
                 log.warning(
-                    "call %s: recording %s asked, but %s", self.call_id, status.value,
+                    "call %s: recording %s asked, but %s",
+                    self.call_id,
+                    status.value,
                     "rtpengine is not configured to record (no recording directory)"
-                    if self.anchored else "the call's media does not pass rtpengine",
+                    if self.anchored
+                    else "the call's media does not pass rtpengine",
                 )
             return RecordingStatus.STOPPED
         try:

@@ -88,15 +88,20 @@ async def make_recording(
         ),
         codec="+".join(sorted(made.codecs)) or "PCMU",
     )
-    handle, temporary = tempfile.mkstemp(suffix=".wav", prefix=".recording-")
-    os.close(handle)
+    temporary = await asyncio.to_thread(_temporary)
     try:
-        await asyncio.to_thread(write_wav, Path(temporary), made)
-        saved = await store.save(recording, Path(temporary))
+        await asyncio.to_thread(write_wav, temporary, made)
+        saved = await store.save(recording, temporary)
     finally:
-        Path(temporary).unlink(missing_ok=True)
+        await asyncio.to_thread(temporary.unlink, missing_ok=True)
     await asyncio.to_thread(_remove_segments, rtpengine_dir, setup.call_id, files)
     return saved
+
+
+def _temporary() -> Path:
+    handle, name = tempfile.mkstemp(suffix=".wav", prefix=".recording-")  # 0600
+    os.close(handle)
+    return Path(name)
 
 
 def _remove_segments(rtpengine_dir: Path, call_id: str, files: Sequence[Path]) -> None:

@@ -41,6 +41,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from switchboard.adapters.media.anchor import AGENT, DESTINATION, CallMedia
 from switchboard.adapters.telephony.sip import sdp
 from switchboard.adapters.telephony.sip.addressing import LegPlan
 from switchboard.adapters.telephony.sip.clock import Timer
@@ -87,6 +88,7 @@ class ThirdPartyCall:
         on_closed: Callable[[ThirdPartyCall], None],
         keepalive_s: float = 0.0,
         max_call_s: float = 0.0,
+        media: CallMedia | None = None,
     ) -> None:
         self.setup = setup
         self.flow = flow
@@ -120,6 +122,10 @@ class ThirdPartyCall:
         self._early_sdp: bytes | None = None
         self._early_pending = False
         self._final_offer: bytes | None = None
+        # rtpengine between the parties (None: media goes phone to phone). Its steps run one
+        # after another on a chain of tasks; what each gives back is then sent on.
+        self.media = media
+        self._media_tail: asyncio.Task[None] | None = None
 
     @property
     def call_id(self) -> str:
@@ -209,7 +215,8 @@ class ThirdPartyCall:
         """Flow I: the agent's 2xx holds the offer; its ACK waits for the answer."""
         assert occurrence.response is not None
         self._agent_answered()
-        self._dial(occurrence.response.body)
+        body = occurrence.response.body
+        self._through(lambda m: m.offer(AGENT, body), body, self._dial)
 
     def _hold_and_dial(self, _: Occurrence) -> None:
         """Flow IV: the agent accepted the held stream; ACK it now, dial without SDP."""
@@ -238,23 +245,39 @@ class ThirdPartyCall:
         """Flow I: the destination's 2xx holds the answer the agent's ACK is owed."""
         assert occurrence.response is not None and self.destination is not None
         self.destination.ack(None)
-        self.agent.ack(occurrence.response.body)
-        self._connected()
+        body = occurrence.response.body
+
+        def send(answer: bytes) -> None:
+            self.agent.ack(answer)
+            self._connected()
+
+        self._through(lambda m: m.answer(AGENT, DESTINATION, body), body, send)
 
     def _reoffer_to_agent(self, occurrence: Occurrence) -> None:
         """Flow IV: the destination's 2xx holds an offer; its ACK waits for the agent."""
         assert occurrence.response is not None
         self._cancel_fallbacks()
-        offer = sdp.with_origin(occurrence.response.body, self.agent.origin)
-        if self._early_pending:
-            self._final_offer = offer  # sent when the agent has answered the early one
-        else:
-            self.agent.reinvite(offer)
+        body = occurrence.response.body
+
+        def send(rewritten: bytes) -> None:
+            offer = sdp.with_origin(rewritten, self.agent.origin)
+            if self._early_pending:
+                self._final_offer = offer  # sent when the agent has answered the early one
+            else:
+                self.agent.reinvite(offer)
+
+        self._through(lambda m: m.offer(DESTINATION, body), body, send)
 
     def _answer_to_destination(self, occurrence: Occurrence) -> None:
         assert occurrence.response is not None and self.destination is not None
-        self.destination.ack(occurrence.response.body)
-        self._connected()
+        body = occurrence.response.body
+        destination = self.destination
+
+        def send(answer: bytes) -> None:
+            destination.ack(answer)
+            self._connected()
+
+        self._through(lambda m: m.answer(DESTINATION, AGENT, body), body, send)
 
     def _connected(self) -> None:
         self._cancel_fallbacks()
@@ -350,6 +373,9 @@ class ThirdPartyCall:
         self.agent.terminate()
         if self.destination is not None:
             self.destination.terminate()
+        if self.media is not None:
+            media = self.media
+            self._media_tail = asyncio.ensure_future(self._finish_media(self._media_tail, media))
         self._check_closed()
 
     def _settle(self, outcome: StartOutcome) -> None:
@@ -386,6 +412,56 @@ class ThirdPartyCall:
         except Exception:
             log.exception("call %s: a signal failed", self.call_id)
 
+    # ----------------------------------------------------------------- media
+
+    def _through(
+        self,
+        step: Callable[[CallMedia], Awaitable[bytes]],
+        body: bytes,
+        then: Callable[[bytes], None],
+    ) -> None:
+        """Send ``body`` on with ``then``: at once without rtpengine; with it, as rtpengine
+        rewrote it, after the steps before it."""
+        if self.media is None:
+            then(body)
+            return
+        media = self.media
+        self._media_tail = asyncio.ensure_future(
+            self._media_step(self._media_tail, step(media), then)
+        )
+
+    async def _media_step(
+        self,
+        previous: asyncio.Task[None] | None,
+        step: Awaitable[bytes],
+        then: Callable[[bytes], None],
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        body = await step  # CallMedia never raises for rtpengine: it passes the body as is
+        if self.state is CallState.ENDED:
+            return
+        try:
+            then(body)
+        except Exception:
+            log.exception("call %s: sending a description on failed", self.call_id)
+            self.state = CallState.ENDED
+            self._settle(StartOutcome.AGENT_UNREACHABLE)
+            self._end(CallResult.failure(Party.ORIGINATOR, Reason.CALL_FAILED))
+
+    async def _finish_media(self, previous: asyncio.Task[None] | None, media: CallMedia) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        try:
+            await media.finish()
+        except Exception:
+            log.exception("call %s: ending its media failed", self.call_id)
+
+    @property
+    def media_done(self) -> asyncio.Task[None] | None:
+        """The last media step (the end of the call's media once it has ended)."""
+        return self._media_tail
+
     # ----------------------------------------------------------------- from the legs
 
     def leg_progress(self, leg: Leg, status: int) -> None:
@@ -411,7 +487,11 @@ class ThirdPartyCall:
             return
         self._early_sdp = body
         self._early_pending = True
-        self.agent.reinvite(sdp.with_origin(body, self.agent.origin))
+        self._through(
+            lambda m: m.offer(DESTINATION, body),
+            body,
+            lambda rewritten: self.agent.reinvite(sdp.with_origin(rewritten, self.agent.origin)),
+        )
 
     def _early_done(self) -> bool:
         """The agent answered (or refused) an early-media re-INVITE: nothing more to do for
@@ -456,7 +536,12 @@ class ThirdPartyCall:
             leg.refuse_offer(tx, request, 491)
             return True
         self._relay = (leg, tx, request)
-        other.reinvite(_toward(other, request.body))
+        body = request.body
+        self._through(
+            lambda m: m.offer(_role(self, leg), body, to_role=_role(self, other)),
+            body,
+            lambda offer: other.reinvite(_toward(other, offer)),
+        )
         return True
 
     def _other(self, leg: Leg) -> Leg | None:
@@ -470,7 +555,12 @@ class ThirdPartyCall:
         self._relay = None
         origin, tx, request = relay
         if answer is not None:
-            origin.answer_offer(tx, request, _toward(origin, answer))
+            body = answer
+            self._through(
+                lambda m: m.answer(_role(self, origin), _role(self, leg), body),
+                body,
+                lambda rewritten: origin.answer_offer(tx, request, _toward(origin, rewritten)),
+            )
         else:
             # The party keeps the session it had. 491 is the other side's glare, which the
             # leg already retried; anything else the party need not know in detail.
@@ -478,6 +568,10 @@ class ThirdPartyCall:
         return True
 
     def leg_reoffer_answered(self, leg: Leg, response: Response) -> None:
+        if leg is self.agent and self._early_pending:
+            # The agent's early answer stays with us, but rtpengine needs it to send it media.
+            body = response.body
+            self._through(lambda m: m.answer(DESTINATION, AGENT, body), body, lambda _: None)
         if leg is self.agent and self._early_done():
             return
         if self._relay_done(leg, response.body if sdp.has_media(response.body) else None, 488):
@@ -534,3 +628,7 @@ def _reason(occurrence: Occurrence) -> Reason:
 def _toward(leg: Leg, body: bytes) -> bytes:
     """What a party gets from us: under our o= line if that is how it knows the session."""
     return sdp.with_origin(body, leg.origin) if leg.rewrites_origin else body
+
+
+def _role(call: ThirdPartyCall, leg: Leg) -> str:
+    return AGENT if leg is call.agent else DESTINATION

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from switchboard.adapters.media.anchor import MediaAnchor
 from switchboard.adapters.telephony.sip.addressing import Addressing, LegPlan, UnroutablePhone
 from switchboard.adapters.telephony.sip.clock import Clock
 from switchboard.adapters.telephony.sip.config import SipConfig, number_listed
@@ -35,7 +36,14 @@ from switchboard.adapters.telephony.sip.transitions import (
     Flow,
     Occurrence,
 )
-from switchboard.domain.calls import CallResult, EndedBy, Ending, Party, Reason
+from switchboard.domain.calls import (
+    CallResult,
+    EndedBy,
+    Ending,
+    Party,
+    Reason,
+    RecordingStatus,
+)
 from switchboard.service.ports import CallSetup, CallSignals, StartOutcome
 
 log = logging.getLogger(__name__)
@@ -57,8 +65,11 @@ class SipEngine:
         now: Callable[[], datetime],
         clock: Clock | None = None,
         resolver: Resolver | None = None,
+        media: MediaAnchor | None = None,
     ) -> None:
         self.config = config
+        # rtpengine between the parties (docs/recording.md); None: phone to phone.
+        self.media = media
         self._now = now
         self._signals: CallSignals | None = None
         self._endpoint = Endpoint(config, clock)
@@ -100,6 +111,8 @@ class SipEngine:
 
     async def open(self) -> None:
         await self._endpoint.open()
+        if self.media is not None:
+            await self.media.open()
         self._addressing = Addressing(self.config, self._endpoint.host)
         self._open = True
         log.info(
@@ -121,6 +134,7 @@ class SipEngine:
         if waiting:
             await asyncio.wait(waiting, timeout=CLOSE_WAIT_S)
         chains = [task for call in calls if (task := call.signal_chain) is not None]
+        chains += [task for call in calls if (task := call.media_done) is not None]
         chains += list(self._chains)
         if chains:
             await asyncio.wait(chains, timeout=CLOSE_WAIT_S)
@@ -130,6 +144,8 @@ class SipEngine:
             await asyncio.sleep(CLOSE_LINGER_S)
         self._calls.clear()
         await self._endpoint.close()
+        if self.media is not None:
+            await self.media.close()
 
     # ----------------------------------------------------------------- the port
 
@@ -165,6 +181,7 @@ class SipEngine:
             on_closed=self._closed,
             keepalive_s=self.config.keepalive_s,
             max_call_s=self.config.max_call_s,
+            media=self.media.for_call(setup) if self.media is not None else None,
         )
         self._calls[setup.call_id] = call
         try:
@@ -201,6 +218,21 @@ class SipEngine:
             await self._unknown(setup, "hangup")
             return
         call.dispatch(Occurrence(Event.HANGUP, party=by))
+
+    async def record(self, setup: CallSetup, status: RecordingStatus) -> RecordingStatus:
+        """Without rtpengine nothing can record: the state stays the V0 field as set (as
+        before rtpengine). With it, what the call's media really does."""
+        if self.media is None:
+            return status
+        call = self._calls.get(setup.call_id)
+        if call is None or call.media is None:
+            log.warning(
+                "call %s: recording %s for a call this engine does not hold",
+                setup.call_id,
+                status.value,
+            )
+            return RecordingStatus.STOPPED
+        return await call.media.record(status)
 
     # ----------------------------------------------------------------- inside
 
@@ -251,10 +283,10 @@ class SipEngine:
     def _closed(self, call: ThirdPartyCall) -> None:
         if self._calls.get(call.call_id) is call:
             del self._calls[call.call_id]
-        chain = call.signal_chain
-        if chain is not None and not chain.done():
-            self._chains.add(chain)
-            chain.add_done_callback(self._chains.discard)
+        for chain in (call.signal_chain, call.media_done):
+            if chain is not None and not chain.done():
+                self._chains.add(chain)
+                chain.add_done_callback(self._chains.discard)
 
     async def _unknown(self, setup: CallSetup, what: str) -> None:
         """A call from before a restart, or already gone: make sure it is not left active."""
