@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from switchboard.domain.calls import RecordingStatus
+from switchboard.domain.events import RecordingChanged
 from switchboard.domain.placement import PlaceCallRequest
 from switchboard.service import calls, provisioning, scheduler
 from switchboard.service.context import Context
@@ -13,7 +14,7 @@ from switchboard.service.progress import CallProgress
 from switchboard.service.provisioning import AccountOptions, AgentOptions
 from tests.fakes import FakeUnitOfWorkFactory
 from tests.fakes.engine import ScriptedEngine
-from tests.unit.test_service import context
+from tests.unit.test_service import context, published
 
 REQUEST = PlaceCallRequest(from_agent_id="1", to_telephone_number="02072068888")
 STARTED, PAUSED, STOPPED = RecordingStatus.STARTED, RecordingStatus.PAUSED, RecordingStatus.STOPPED
@@ -72,6 +73,8 @@ async def test_a_call_the_engine_cannot_record_says_stopped() -> None:
     await recording_account(ctx)
     call_id = await connected(ctx)
     assert await status(ctx, call_id) is STOPPED
+    changes = published(ctx).of_type(RecordingChanged)
+    assert [c.recording_status for c in changes] == ["Started", "Stopped"]
 
 
 async def test_two_party_consent_never_asks_the_engine_to_record() -> None:

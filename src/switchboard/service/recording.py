@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 
 from switchboard.domain.calls import Call, Consent, RecordingStatus
+from switchboard.domain.events import RecordingChanged, of_call
 from switchboard.service.context import Context
 from switchboard.service.ports import CallSetup
 
@@ -60,13 +61,16 @@ async def record_now(ctx: Context, call: Call, asked: RecordingStatus) -> None:
     real = await ctx.engine.record(CallSetup.of(call), wanted)
     if real is asked:
         return
-    async with ctx.uow() as uow:
+    async with ctx.transaction() as uow:
         current = await uow.calls.get(call.id, for_update=True)
         # Only over the value applied: a newer one from the API gets its own turn.
         if current is None or not current.is_active or current.recording_status is not asked:
             return
         current.recording_status = real
         await uow.calls.save(current)
+        uow.events.append(
+            of_call(RecordingChanged, current, ctx.clock.now(), recording_status=real.value)
+        )
         await uow.commit()
     log.warning(
         "call %s: recording %s asked, %s stored: %s",
