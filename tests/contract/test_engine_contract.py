@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from switchboard.domain.calls import CallResult, Party, Reason
+from switchboard.domain.calls import CallResult, EndedBy, Ending, Party, Reason
 from switchboard.service.ports import CallSetup, StartOutcome, TelephonyEngine
 from tests.sip.sip_harness import RECEIVE_BYE, DeadlineDriver, FakeSignals, SipHarness, now
 
@@ -159,6 +159,8 @@ async def test_a_call_rings_connects_and_ends_when_the_agent_hangs_up(
     await engine_harness.engine.hangup(engine_harness.current(setup.call_id), Party.ORIGINATOR)
     assert await signals.wait_ended(setup.call_id) == CallResult.hung_up(Party.ORIGINATOR)
     assert len(signals.results(setup.call_id)) == 1
+    # A hang-up asked of the engine is the client's (the API or the CLI asked for it).
+    assert signals.endings[setup.call_id] == Ending(EndedBy.CLIENT)
     await engine_harness.verify()
 
 
@@ -183,6 +185,11 @@ async def test_a_busy_destination_ends_the_call_as_number_busy(
         Party.DESTINATION, Reason.NUMBER_BUSY
     )
     assert engine_harness.signals.kinds(setup.call_id) == ["agent_answered", "ended"]
+    result = engine_harness.signals.results(setup.call_id)[0]
+    ending = engine_harness.signals.endings[setup.call_id] or Ending.of(result)
+    assert ending.by is EndedBy.DESTINATION
+    # The SIP engine says which status ended it; the simulator has none to give.
+    assert ending.sip_status == (486 if engine_harness.name == "sip" else None)
     await engine_harness.verify()
 
 

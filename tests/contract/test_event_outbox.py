@@ -1,6 +1,6 @@
 """The outbox contract, over the fake, SQLite and PostgreSQL: events are written by the unit of
-work's commit with the changes they describe, numbered per account (cursor positions, in
-commit order, without gaps) and per call, and read back as the same events."""
+work's commit with the changes they describe, given positions (cursors: growing, within an
+account in commit order) and per-call sequences, and read back as the same events."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ async def test_events_commit_with_the_change_and_read_back_the_same(backend: Bac
     async with backend.uow(write=False) as uow:
         logged = await uow.outbox.of_call(KEY, "c1")
         everything = await uow.outbox.after(KEY, 0, 100)
-        assert await uow.outbox.last_position(KEY) == 5
+        last = await uow.outbox.last_position(KEY)
     assert [e.event.type for e in logged] == [
         "call.placed",
         "call.agent.answered",
@@ -62,7 +62,9 @@ async def test_events_commit_with_the_change_and_read_back_the_same(backend: Bac
         "call.ended",
     ]
     assert [e.event.sequence for e in logged] == [1, 2, 3, 4]  # type: ignore[attr-defined]
-    assert [e.position for e in everything] == [1, 2, 3, 4, 5]
+    positions = [e.position for e in everything]
+    assert len(positions) == 5 and positions == sorted(set(positions))
+    assert positions[-1] == last
     assert logged[0].event == first.__class__(**{**first.__dict__, "sequence": 1})
     end = logged[-1].event
     assert isinstance(end, CallEnded)
@@ -110,7 +112,9 @@ async def test_an_event_that_cannot_be_written_takes_its_change_down(backend: Ba
         assert await uow.outbox.last_position(KEY) == 0
 
 
-async def test_positions_are_per_account_and_in_commit_order(backend: Backend) -> None:
+async def test_positions_grow_in_commit_order_and_pages_are_per_account(
+    backend: Backend,
+) -> None:
     await seed(backend.uow, an_account(), an_account("other"), an_agent("1"))
     calls = [a_call(f"c{i}") for i in range(20)]
 
@@ -130,10 +134,11 @@ async def test_positions_are_per_account_and_in_commit_order(backend: Backend) -
         mine = await uow.outbox.after(KEY, 0, 100)
         theirs = await uow.outbox.after("other", 0, 100)
         page = await uow.outbox.after(KEY, 5, 3)
-    assert [e.position for e in mine] == list(range(1, 21))
+    positions = [e.position for e in mine]
+    assert len(positions) == 20 and positions == sorted(set(positions))
     assert {e.event.call_id for e in mine} == {c.id for c in calls}  # type: ignore[attr-defined]
-    assert [e.position for e in theirs] == [1]
-    assert [e.position for e in page] == [6, 7, 8]
+    assert len(theirs) == 1 and theirs[0].position > positions[-1]
+    assert [e.position for e in page] == positions[5:8]
 
 
 async def test_a_call_of_another_account_has_no_events_here(backend: Backend) -> None:
@@ -162,5 +167,14 @@ async def test_purge_deletes_events_before_the_time_given(backend: Backend) -> N
         assert await uow.outbox.purge(T0 + timedelta(seconds=15)) == 2
         await uow.commit()
     async with backend.uow(write=False) as uow:
-        assert [e.position for e in await uow.outbox.after(KEY, 0, 10)] == [3]
-        assert await uow.outbox.last_position(KEY) == 3  # positions are never reused
+        left = await uow.outbox.after(KEY, 0, 10)
+        assert [e.event.at for e in left] == [at(20)]
+        newest = left[0].position
+    async with backend.uow() as uow:
+        assert await uow.outbox.purge(T0 + timedelta(seconds=60)) == 0  # never the newest
+        uow.events.append(
+            AgentStateChanged(account_key=KEY, at=at(70), agent_id="1", state="R", previous="A")
+        )
+        await uow.commit()
+    async with backend.uow(write=False) as uow:
+        assert await uow.outbox.last_position(KEY) > newest  # positions are never given again

@@ -171,6 +171,12 @@ async def wait_for_call(
         await asyncio.sleep(0.05)
 
 
+async def call_events(client: httpx.AsyncClient, call_id: str) -> list[dict[str, Any]]:
+    response = await client.get(f"/api/v1/accounts/{KEY}/calls/{call_id}/events")
+    assert response.status_code == 200, response.text
+    return list(response.json()["events"])
+
+
 async def test_a_call_placed_through_the_api_connects_agent_and_trunk(
     peers: Peers, tmp_path: Path
 ) -> None:
@@ -197,6 +203,13 @@ async def test_a_call_placed_through_the_api_connects_agent_and_trunk(
                 "reason": "Normal",
             }
             assert ended["from"]["agentId"] == "1234"
+            events = await call_events(client, call_id)
+            kinds = [e["type"].removeprefix("com.switchboard.call.") for e in events]
+            assert kinds[0] == "placed" and kinds[-1] == "ended" and kinds.count("ended") == 1
+            for step in ("agent.answered", "destination.answered", "connected"):
+                assert step in kinds, kinds
+            assert kinds.index("agent.answered") < kinds.index("connected")
+            assert events[-1]["data"]["hungUpBy"] == "destination"
         agents = {
             json.loads(line)["id"]: json.loads(line)
             for line in (await cli(db, "agents", "list", KEY, "--json")).splitlines()
@@ -222,6 +235,17 @@ async def test_a_busy_agent_phone_answers_the_post_with_agent_busy(
             assert response.json() == {"message": "Unable to place call - Agent number busy"}
             calls = await cli(db, "calls", "list", KEY, "--json")
             assert calls.strip() == ""  # a 400 leaves no trace
+            # But its placement had been committed and told: the log ends it, once.
+            log = (await client.get(f"/api/v1/accounts/{KEY}/events")).json()["events"]
+            kinds = [e["type"].removeprefix("com.switchboard.") for e in log]
+            assert kinds == ["call.placed", "call.agent.failed", "call.ended"], kinds
+            end = log[-1]["data"]
+            assert end["result"] == {
+                "code": "Failure",
+                "party": "Originator",
+                "reason": "NumberBusy",
+            }
+            assert (end["started"], end["hungUpBy"]) == (False, "agent")
         await peers.passed()
     finally:
         await server.stop()
@@ -247,6 +271,9 @@ async def test_ending_from_the_cli_and_stopping_the_server_hang_up_with_bye(
             await cli(db, "calls", "end", KEY, call_id)
             ended = await wait_for_call(client, call_id, lambda c: c["result"] is not None)
             assert ended["result"] == {"code": "Success", "party": "Originator", "reason": "Normal"}
+            events = await call_events(client, call_id)
+            assert [e["type"] for e in events].count("com.switchboard.call.ended") == 1
+            assert events[-1]["data"]["hungUpBy"] == "client"
         await peers.passed()
         # A call still up when the server stops is hung up with BYE and recorded as ended.
         second_agent = await peers.peer("agent_flow4.xml", HANGUP=RECEIVE_BYE)
@@ -275,6 +302,13 @@ async def test_ending_from_the_cli_and_stopping_the_server_hang_up_with_bye(
             for line in (await cli(db, "calls", "list", KEY, "--json")).splitlines()
         }
         assert calls[call_id]["status"] is None and calls[call_id]["result"] is not None
+        server = SipServer(db, peers.transport, free_port())
+        await server.start()
+        stopped = False
+        async with httpx.AsyncClient(base_url=server.base, headers=server.headers) as client:
+            events = await call_events(client, call_id)
+        assert [e["type"] for e in events].count("com.switchboard.call.ended") == 1
+        assert events[-1]["data"]["hungUpBy"] == "switchboard"  # the server stopped
     finally:
         if not stopped:
             await server.stop()

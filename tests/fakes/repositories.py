@@ -10,7 +10,7 @@ import builtins
 import copy
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 
 from switchboard.domain.accounts import Account
@@ -53,9 +53,10 @@ class FakeData:
     calls: dict[str, Call] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
     nodes: dict[str, FakeNode] = field(default_factory=dict)
-    # The outbox: every account's events in position order, and each account's last position.
+    # The outbox: every account's events in position order, and the last position given
+    # (one count for all accounts, as the SQL tables have).
     events: dict[str, list[LoggedEvent]] = field(default_factory=dict)
-    event_positions: dict[str, int] = field(default_factory=dict)
+    event_position: int = 0
 
 
 class FakeSession:
@@ -385,10 +386,10 @@ class FakeEventLog:
                     ),
                     default=0,
                 )
-                event = replace(event, sequence=last + 1)
-            position = data.event_positions.get(event.account_key, 0) + 1
-            data.event_positions[event.account_key] = position
-            data.events.setdefault(event.account_key, []).append(LoggedEvent(position, event))
+                object.__setattr__(event, "sequence", last + 1)  # as the SQL log does
+            data.event_position += 1
+            logged = LoggedEvent(data.event_position, event)
+            data.events.setdefault(event.account_key, []).append(logged)
             written.append(event)
         return written
 
@@ -408,13 +409,23 @@ class FakeEventLog:
         return sorted(found, key=lambda each: each.event.sequence)  # type: ignore[attr-defined]
 
     async def last_position(self, account_key: str) -> int:
-        return self._session.data.event_positions.get(account_key, 0)
+        logged = self._session.data.events.get(account_key, [])
+        return logged[-1].position if logged else 0
 
     async def purge(self, before: datetime) -> int:
         data = self._session.writing("purge events")
+        everything = sorted(
+            (each for logged in data.events.values() for each in logged),
+            key=lambda each: each.position,
+        )
+        if not everything:
+            return 0
+        young = [each.position for each in everything if each.event.at >= before]
+        # As the SQL log: all before the first young enough, and never the newest.
+        bound = young[0] if young else everything[-1].position
         purged = 0
         for key, logged in data.events.items():
-            kept = [each for each in logged if each.event.at >= before]
+            kept = [each for each in logged if each.position >= bound]
             purged += len(logged) - len(kept)
             data.events[key] = kept
         return purged

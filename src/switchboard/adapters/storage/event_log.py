@@ -1,11 +1,11 @@
 """The SQL outbox (``EventLog``): events written in the unit of work's transaction.
 
 Each event is a row: the fields every event has in columns, its own fields as JSON (``data``).
-Numbering costs one statement per account in the transaction (the upsert of its last
-position, which on PostgreSQL also holds that account's later commits back until this one is
-done, so positions come in commit order) and one read per call whose events go on from an
-earlier transaction (its last sequence, by ``ix_events_call_id_sequence``); the rows go in
-with one ``executemany``.
+The database numbers the positions (SQLite's rowid, PostgreSQL's identity sequence, drawn
+under a lock per account on PostgreSQL); a call's sequence goes on from the last written,
+read once per call whose events began in an earlier transaction (a placement's are the
+first). The rows go in with one ``executemany``: on the hot path a placement's two events
+cost one statement.
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ import orjson
 from switchboard.adapters.storage import rows
 from switchboard.adapters.storage.database import Sql
 from switchboard.adapters.storage.transaction import Transaction
-from switchboard.domain.events import EVENT_TYPES, CallEvent, CallPlaced, Event, LoggedEvent
+from switchboard.domain.events import (
+    EVENT_TYPES,
+    CallEvent,
+    CallPlaced,
+    Event,
+    LoggedEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +36,16 @@ _COLUMNS = "account_key, position, id, type, call_id, sequence, occurred_at, dat
 # What is a column of its own, not part of ``data``.
 _IN_COLUMNS = frozenset({"account_key", "at", "id", "call_id", "sequence"})
 
-_ADVANCE = Sql(
-    "INSERT INTO event_positions (account_key, position) VALUES (?, ?) "
-    "ON CONFLICT (account_key) DO UPDATE SET position = event_positions.position + "
-    "excluded.position RETURNING position"
+# PostgreSQL: a transaction-level lock per account, taken before the positions are drawn and
+# held until the commit, so that one account's positions come in commit order (a reader
+# after N never misses a later commit with a lower number). The two-key form, whose space
+# is apart from the one-key lock of ``migrate``.
+_LOCK_KEY = 0x5357_4244
+_LOCK_ACCOUNT = Sql("SELECT pg_advisory_xact_lock(?, hashtext(?))")
+_INSERT = Sql(
+    "INSERT INTO events (account_key, id, type, call_id, sequence, occurred_at, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT = Sql(f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 _LAST_SEQUENCE = Sql("SELECT MAX(sequence) FROM events WHERE call_id = ?")
 _AFTER = Sql(
     f"SELECT {_COLUMNS} FROM events WHERE account_key = ? AND position > ? "
@@ -44,17 +54,29 @@ _AFTER = Sql(
 _OF_CALL = Sql(
     f"SELECT {_COLUMNS} FROM events WHERE call_id = ? AND account_key = ? ORDER BY sequence"
 )
-_LAST_POSITION = Sql("SELECT position FROM event_positions WHERE account_key = ?")
-_PURGE = Sql("DELETE FROM events WHERE occurred_at < ?")
+_LAST_POSITION = Sql("SELECT MAX(position) FROM events WHERE account_key = ?")
+# Positions grow with time: everything before the first event young enough goes, found by
+# walking the oldest rows in position order (those about to go). The newest event always
+# stays, so that SQLite never gives its rowid out again (a cursor would skip what follows).
+_PURGE = Sql(
+    "DELETE FROM events WHERE position < COALESCE("
+    "(SELECT position FROM events WHERE occurred_at >= ? ORDER BY position LIMIT 1), "
+    "(SELECT MAX(position) FROM events))"
+)
+
+
+# Per kind of event, the names of the fields that go into ``data``.
+_DATA_FIELDS: dict[type[Event], tuple[str, ...]] = {
+    kind: tuple(f.name for f in dataclasses.fields(kind) if f.name not in _IN_COLUMNS)
+    for kind in EVENT_TYPES.values()
+}
 
 
 def _data(event: Event) -> str:
-    values = {
-        f.name: getattr(event, f.name)
-        for f in dataclasses.fields(event)
-        if f.name not in _IN_COLUMNS
-    }
-    return orjson.dumps(values).decode()
+    names = _DATA_FIELDS.get(type(event))
+    if names is None:  # a kind outside the catalogue (a test's): read its fields
+        names = tuple(f.name for f in dataclasses.fields(event) if f.name not in _IN_COLUMNS)
+    return orjson.dumps({name: getattr(event, name) for name in names}).decode()
 
 
 def _logged(row: rows.Row) -> LoggedEvent | None:
@@ -90,31 +112,27 @@ class SqlEventLog:
                     sequence = 0 if isinstance(event, CallPlaced) else await self._last(event)
                 sequence += 1
                 last_sequence[event.call_id] = sequence
-                event = dataclasses.replace(event, sequence=sequence)
+                # The storage's to fill in, once, as it writes the event (its ``sequence`` is
+                # 0 until then): set in place, as ``dataclasses.replace`` costs several times
+                # more on the hot path.
+                object.__setattr__(event, "sequence", sequence)
             written.append(event)
-        counts: dict[str, int] = {}
-        for event in written:
-            counts[event.account_key] = counts.get(event.account_key, 0) + 1
-        position: dict[str, int] = {}
-        for key in sorted(counts):  # one order of row locks for every transaction
-            row = await tx.run_returning("number events", _ADVANCE, (key, counts[key]))
-            assert row is not None
-            position[key] = int(row[0]) - counts[key]
-        values = []
-        for event in written:
-            position[event.account_key] += 1
-            values.append(
-                (
-                    event.account_key,
-                    position[event.account_key],
-                    event.id,
-                    event.type,
-                    getattr(event, "call_id", None),
-                    getattr(event, "sequence", None),
-                    tx.d.time(event.at),
-                    _data(event),
-                )
+        if tx.d.name != "sqlite":
+            for key in sorted({event.account_key for event in written}):  # one lock order
+                await tx.one("order the account's events", _LOCK_ACCOUNT, (_LOCK_KEY, key))
+        time = tx.d.time
+        values = [
+            (
+                event.account_key,
+                event.id,
+                event.type,
+                getattr(event, "call_id", None),
+                getattr(event, "sequence", None),
+                time(event.at),
+                _data(event),
             )
+            for event in written
+        ]
         await tx.run_many("write events", _INSERT, values)
         return written
 
@@ -134,7 +152,7 @@ class SqlEventLog:
 
     async def last_position(self, account_key: str) -> int:
         row = await self._tx.one("read the last event position", _LAST_POSITION, (account_key,))
-        return int(row[0]) if row is not None else 0
+        return int(row[0]) if row is not None and row[0] is not None else 0
 
     async def purge(self, before: datetime) -> int:
         return await self._tx.run("purge events", _PURGE, (self._tx.d.time(before),))

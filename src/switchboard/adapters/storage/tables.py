@@ -196,31 +196,28 @@ settings = Table(
 )
 
 # The outbox (migration 0005): every event, written in the transaction of its change.
-# ``position`` numbers an account's events from 1, gap-free and in commit order
-# (``event_positions`` holds the last one given; its row lock orders an account's commits on
-# PostgreSQL); ``sequence`` numbers a call's. ``data``: the event's own fields, as JSON.
+# ``position`` is the cursor: it grows with each event, and within one account in commit
+# order (on PostgreSQL, a transaction-level advisory lock per account is taken before it is
+# drawn, and held to the commit; SQLite has one writer at a time anyway). On SQLite it is the
+# rowid, so an event costs the table and two indexes. ``sequence`` numbers a call's events.
+# ``data``: the event's own fields, as JSON.
 events = Table(
     "events",
     metadata,
+    Column(
+        "position",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     Column("account_key", String, nullable=False),
-    Column("position", BigInteger, nullable=False),
     Column("id", String, nullable=False),
     Column("type", String, nullable=False),
     Column("call_id", String),
     Column("sequence", Integer),
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("data", String, nullable=False),
-    PrimaryKeyConstraint("account_key", "position"),
-    UniqueConstraint("id"),
     ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
+    Index("ix_events_account_key_position", "account_key", "position"),
     Index("ix_events_call_id_sequence", "call_id", "sequence"),
-    Index("ix_events_occurred_at", "occurred_at"),
-)
-
-event_positions = Table(
-    "event_positions",
-    metadata,
-    Column("account_key", String, primary_key=True),
-    Column("position", BigInteger, nullable=False),
-    ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
 )

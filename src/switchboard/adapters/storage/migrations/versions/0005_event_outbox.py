@@ -1,9 +1,9 @@
 """The event outbox: every domain event, written in the transaction of the change it tells.
 
-``events`` keeps each event with its account's ``position`` (the cursor of the replayable log
-and the stream, from 1, gap-free) and its call's ``sequence``; ``event_positions`` holds each
-account's last position, and its row lock orders one account's commits on PostgreSQL so that
-positions come in commit order.
+``events`` keeps each event with its ``position`` (the cursor of the replayable log and the
+stream: growing, and within an account in commit order) and its call's ``sequence``. An event
+costs three B-trees and no more (the hot path writes two per placement): the table (on SQLite
+keyed by the rowid, which ``position`` is), an account's events in order, a call's events.
 
 Revision ID: 0005
 Revises: 0004
@@ -24,16 +24,20 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "events",
+        sa.Column(
+            "position",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
         sa.Column("account_key", sa.String(), nullable=False),
-        sa.Column("position", sa.BigInteger(), nullable=False),
         sa.Column("id", sa.String(), nullable=False),
         sa.Column("type", sa.String(), nullable=False),
         sa.Column("call_id", sa.String()),
         sa.Column("sequence", sa.Integer()),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("data", sa.String(), nullable=False),
-        sa.PrimaryKeyConstraint("account_key", "position", name="pk_events"),
-        sa.UniqueConstraint("id", name="uq_events_id"),
+        sa.PrimaryKeyConstraint("position", name="pk_events"),
         sa.ForeignKeyConstraint(
             ["account_key"],
             ["accounts.key"],
@@ -41,24 +45,11 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
     )
+    op.create_index("ix_events_account_key_position", "events", ["account_key", "position"])
     op.create_index("ix_events_call_id_sequence", "events", ["call_id", "sequence"])
-    op.create_index("ix_events_occurred_at", "events", ["occurred_at"])
-    op.create_table(
-        "event_positions",
-        sa.Column("account_key", sa.String(), nullable=False),
-        sa.Column("position", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("account_key", name="pk_event_positions"),
-        sa.ForeignKeyConstraint(
-            ["account_key"],
-            ["accounts.key"],
-            name="fk_event_positions_account_key_accounts",
-            ondelete="CASCADE",
-        ),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("event_positions")
-    op.drop_index("ix_events_occurred_at", table_name="events")
     op.drop_index("ix_events_call_id_sequence", table_name="events")
+    op.drop_index("ix_events_account_key_position", table_name="events")
     op.drop_table("events")
