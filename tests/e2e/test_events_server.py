@@ -108,11 +108,11 @@ def test_a_kill_during_a_burst_loses_no_event_and_every_call_ends_once(db: str) 
 class Stream:
     """An SSE client reading frames off a real connection."""
 
-    def __init__(self, client: httpx.Client, **headers: str) -> None:
+    def __init__(self, client: httpx.Client, path: str = "events", **headers: str) -> None:
+        # ``events`` asks for the stream by Accept; ``events/stream`` is the stream whatever.
+        accept = {"Accept": "text/event-stream"} if path == "events" else {}
         self._context = client.stream(
-            "GET",
-            f"/api/v1/accounts/{KEY}/events",
-            headers={"Accept": "text/event-stream", **headers},
+            "GET", f"/api/v1/accounts/{KEY}/{path}", headers={**accept, **headers}
         )
         self.response = self._context.__enter__()
         self._lines: Iterator[str] = self.response.iter_lines()
@@ -156,7 +156,7 @@ def test_the_stream_resumes_after_last_event_id_and_hears_other_processes(db: st
                 seen.append(stream.next_event())
             stream.close()
             wait_until_ended(one, [call_id], within=20)
-            resumed = Stream(one, **{"Last-Event-ID": seen[-1][0]})
+            resumed = Stream(one, "events/stream", **{"Last-Event-ID": seen[-1][0]})
             while not any(e["type"] == "com.switchboard.call.ended" for _, e in seen):
                 seen.append(resumed.next_event())
             # Quiet now: a keep-alive comment comes within its interval.

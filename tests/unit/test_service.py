@@ -20,7 +20,13 @@ from switchboard.domain.errors import (
     InvalidAccessToken,
     InvalidClient,
 )
-from switchboard.domain.events import AgentStateChanged, CallConnected, CallEnded, CallPlaced
+from switchboard.domain.events import (
+    AgentStateChanged,
+    CallConnected,
+    CallEnded,
+    CallEvent,
+    CallPlaced,
+)
 from switchboard.domain.placement import PlaceCallRequest
 from switchboard.service import auth, calls, provisioning, scheduler
 from switchboard.service.context import Context
@@ -318,3 +324,45 @@ async def test_an_idle_deadline_loop_reads_nothing_until_a_deadline_or_a_ring() 
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class _EndsThenFails(ScriptedEngine):
+    """Reports the call ended before its start says the agent was not reached, as the SIP
+    engine's signal chain may (a hang-up while starting)."""
+
+    async def start(self, setup: CallSetup) -> StartOutcome:
+        assert self.signals is not None
+        await self.signals.ended(setup.call_id, CallResult.failure(Party.ORIGINATOR, Reason.NORMAL))
+        return StartOutcome.AGENT_UNREACHABLE
+
+
+@pytest.mark.parametrize(
+    "engine", [ScriptedEngine(outcome=StartOutcome.AGENT_BUSY), _EndsThenFails()]
+)
+async def test_a_call_committed_then_not_started_ends_once_in_the_log(
+    engine: ScriptedEngine,
+) -> None:
+    uow = FakeUnitOfWorkFactory()
+    ctx = context(engine, uow)
+    await provisioned(ctx)
+    with pytest.raises(CallNotStarted):
+        await calls.place_call(ctx, "acme", REQUEST)
+    logged = [each.event for each in uow.database.data.events["acme"]]
+    kinds = [event.type for event in logged if isinstance(event, CallEvent)]
+    assert kinds == ["call.placed", "call.agent.failed", "call.ended"]
+    assert await calls.list_calls(ctx, "acme") == []  # the call itself leaves no trace
+
+
+async def test_recovery_ends_each_stale_call_once_in_the_log() -> None:
+    uow = FakeUnitOfWorkFactory()
+    ctx = context(uow=uow)
+    await provisioned(ctx)
+    call = await calls.place_call(ctx, "acme", REQUEST)
+    assert await scheduler.recover(ctx) == 1  # the scripted engine's calls do not survive
+    assert await scheduler.recover(ctx) == 0
+    ended = [
+        each.event
+        for each in uow.database.data.events["acme"]
+        if isinstance(each.event, CallEnded) and each.event.call_id == call.id
+    ]
+    assert [(e.reason, e.hung_up_by) for e in ended] == [("CallFailed", "switchboard")]
