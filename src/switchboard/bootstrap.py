@@ -13,6 +13,7 @@ from switchboard.adapters.clock import SystemClock
 from switchboard.adapters.doorbell import UdpDoorbell
 from switchboard.adapters.events import RecentEvents
 from switchboard.adapters.faults import KillAtFault
+from switchboard.adapters.media.tones import ToneAudio
 from switchboard.adapters.numbering import LibPhoneNumberPlan
 from switchboard.adapters.recordings import FileRecordingStore
 from switchboard.adapters.signing_keys import (
@@ -32,6 +33,7 @@ from switchboard.adapters.storage.urls import parse_database_url
 from switchboard.adapters.telephony.simulator import SimulatorEngine
 from switchboard.adapters.tokens import JwtAccessTokens, Sha256SecretHasher
 from switchboard.config import ConfigError, Settings, host_port
+from switchboard.service.content_limit import ContentRateLimit
 from switchboard.service.context import Context
 from switchboard.service.guessing import GuessingLimit, GuessingPolicy
 from switchboard.service.ports import Clock, TelephonyEngine
@@ -149,7 +151,7 @@ def build_engine(
 
 
 def build_recordings(settings: Settings) -> FileRecordingStore:
-    return FileRecordingStore(Path(settings.recording_dir))
+    return FileRecordingStore(recording_directory(settings))
 
 
 def build_media(settings: Settings, clock: Clock) -> MediaAnchor | None:
@@ -213,6 +215,15 @@ def tls_files(settings: Settings) -> tuple[str, str] | None:
             f"SWITCHBOARD_TLS_KEY_FILE: {key}: not the private key of the certificate ({exc})"
         ) from exc
     return certificate, key
+
+
+def recording_directory(settings: Settings) -> Path:
+    if settings.recording_dir is not None:
+        return Path(settings.recording_dir)
+    dialect, target = parse_database_url(settings.database_url)
+    if dialect == "sqlite":
+        return Path(target).parent / "recordings"
+    return Path("recordings")
 
 
 def signing_keys(settings: Settings) -> ConfiguredKey | KeyFile:
@@ -306,6 +317,13 @@ async def build(
             stream_keepalive_s=settings.event_stream_keepalive_seconds,
             recordings=build_recordings(settings),
             recording_retention_s=settings.recording_retention_seconds,
+            # The simulator's calls get a tone per party (SIP calls: rtpengine's audio).
+            synthetic_audio=(
+                ToneAudio(recording_directory(settings))
+                if settings.telephony == "simulator"
+                else None
+            ),
+            content_limit=ContentRateLimit(settings.content_rate_limit),
             engine_running=open_engine,
             doorbell=doorbell,
             keys=keys,

@@ -85,8 +85,11 @@ class Settings(BaseSettings):
     rtpengine_recording_dir: str | None = Field(None, min_length=1)
     rtpengine_timeout_ms: float = Field(500, gt=0)
     rtpengine_retries: int = Field(2, ge=0, le=10)
-    recording_dir: str = Field("recordings", min_length=1)
+    # Default: ``recordings`` beside a SQLite database, ./recordings for PostgreSQL.
+    recording_dir: str | None = Field(None, min_length=1)
     recording_retention_seconds: float = Field(86400, ge=0)
+    # The Interaction Content API's limit per account: requests in any rolling 60 s.
+    content_rate_limit: int = Field(320, ge=1)
 
     # SIP engine (SWITCHBOARD_TELEPHONY=sip); see docs/sip.md
     sip_bind_host: str = "127.0.0.1"

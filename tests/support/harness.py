@@ -103,6 +103,7 @@ async def open_harness(tmp_path: Path, **settings: Any) -> Harness:
     # PostgreSQL's default key file is ./switchboard.key: never the directory tests run from.
     if "secret_key" not in settings:
         settings.setdefault("secret_key_file", str(tmp_path / "switchboard.key"))
+    settings.setdefault("recording_dir", str(tmp_path / "recordings"))
     config = load_settings(**settings)
     runtime = await build(config, clock=clock)
     lines = dict(await prepare_demo(runtime.ctx, BASE))

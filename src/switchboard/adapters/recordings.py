@@ -189,6 +189,8 @@ def to_json(recording: Recording) -> dict[str, Any]:
             }
             for p in recording.parties
         ],
+        "placedAt": recording.placed_at.isoformat() if recording.placed_at else None,
+        "presentedClid": recording.presented_clid,
         "pauses": [
             {
                 "offsetSeconds": round(p.offset_s, 3),
@@ -229,6 +231,8 @@ def from_json(data: dict[str, Any]) -> Recording:
             )
             for p in data["pauses"]
         ),
+        placed_at=datetime.fromisoformat(data["placedAt"]) if data.get("placedAt") else None,
+        presented_clid=data.get("presentedClid"),
     )
 
 

@@ -38,25 +38,43 @@ class JwtAccessTokens:
     def __init__(self, keys: KeyRing | str, lifetime_s: int = 3600) -> None:
         self._keys = ConfiguredKey(keys) if isinstance(keys, str) else keys
         self._lifetime_s = lifetime_s
-        self._verified: dict[str, tuple[str, int, float]] = {}
+        self._verified: dict[str, tuple[str, int, float, tuple[str, ...]]] = {}
         self._keys_version = self._keys.version()
 
-    def issue(self, account_key: str, generation: int, now: datetime) -> tuple[str, int]:
-        claims = {
+    def issue(
+        self,
+        account_key: str,
+        generation: int,
+        now: datetime,
+        *,
+        scopes: tuple[str, ...] = (),
+        lifetime_s: int | None = None,
+    ) -> tuple[str, int]:
+        lifetime = self._lifetime_s if lifetime_s is None else lifetime_s
+        claims: dict[str, object] = {
             "iss": ISSUER,
             "sub": account_key,
             "gen": generation,
             "iat": int(now.timestamp()),
-            "exp": now + timedelta(seconds=self._lifetime_s),
+            "exp": now + timedelta(seconds=lifetime),
             "jti": secrets.token_hex(8),
         }
+        if scopes:  # a scoped token (the Interaction Content API's) is not a V0 token
+            claims["scope"] = " ".join(scopes)
         import jwt  # here: one-shot commands that issue no token need not load it
 
         key = self._keys.signing()
         token = jwt.encode(claims, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid})
-        return token, self._lifetime_s
+        return token, lifetime
 
     def verify(self, token: str, now: datetime) -> tuple[str, int]:
+        """A V0 token: one with scopes (issued for the Interaction Content API) is refused."""
+        subject, generation, scopes = self.verify_scoped(token, now)
+        if scopes:
+            raise InvalidAccessToken(token_sent=True)
+        return subject, generation
+
+    def verify_scoped(self, token: str, now: datetime) -> tuple[str, int, tuple[str, ...]]:
         # A signature is checked once per token: the claims of a token already verified are
         # kept (bounded), keyed by the whole token, and only its expiry is checked again.
         # Forgotten when the keys change: a key that has since retired (a leaked one) must
@@ -67,17 +85,17 @@ class JwtAccessTokens:
             self._keys_version = version
         known = self._verified.get(token)
         if known is not None:
-            subject, generation, exp = known
+            subject, generation, exp, scopes = known
             if exp <= now.timestamp():
                 raise InvalidAccessToken(token_sent=True)
-            return subject, generation
-        subject, generation, exp = self._verify(token, now)
+            return subject, generation, scopes
+        subject, generation, exp, scopes = self._verify(token, now)
         if len(self._verified) >= VERIFIED_KEPT:
             self._verified.pop(next(iter(self._verified)))
-        self._verified[token] = (subject, generation, exp)
-        return subject, generation
+        self._verified[token] = (subject, generation, exp, scopes)
+        return subject, generation, scopes
 
-    def _verify(self, token: str, now: datetime) -> tuple[str, int, float]:
+    def _verify(self, token: str, now: datetime) -> tuple[str, int, float, tuple[str, ...]]:
         import jwt
 
         try:
@@ -113,10 +131,13 @@ class JwtAccessTokens:
             raise InvalidAccessToken(token_sent=True)
         if not isinstance(subject, str) or not isinstance(generation, int):
             raise InvalidAccessToken(token_sent=True)
+        scope = claims.get("scope", "")
+        if not isinstance(scope, str):
+            raise InvalidAccessToken(token_sent=True)
         # A retiring key's tokens are not honoured past its retirement, even from the cache.
         if key.retire_at is not None:
             exp = min(float(exp), key.retire_at)
-        return subject, generation, float(exp)
+        return subject, generation, float(exp), tuple(scope.split())
 
 
 class Sha256SecretHasher:

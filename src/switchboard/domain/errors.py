@@ -22,6 +22,14 @@ below knows about HTTP.
     │   ├── InvalidClient
     │   └── TooManyFailedAttempts    (429) guessing: retry after ``retry_after_s``
     ├── NotFound                     (404) unknown or expired resource
+    │   ├── InteractionNotFound      the Interaction Content API's words for it
+    │   └── ContentNotFound
+    ├── ContentError                 the Interaction Content API (docs/recording.md)
+    │   ├── ContentBadRequest        (400) version, GUID and query rules
+    │   ├── ContentScopeMissing      (403) a valid token without interaction-content:read
+    │   ├── RangeNotSatisfiable      (416)
+    │   ├── ContentRateLimited       (429) retry after ``retry_after_s``
+    │   └── InvalidScope             (400) the token endpoint's ``invalid_scope``
     ├── StorageUnavailable           (503) the database did not answer; retryable
     ├── RuleViolation                (400) a rule of the endpoint, with its VCC message
     │   └── CallNotStarted           the agent's phone could not be reached (rule 20)
@@ -142,6 +150,46 @@ class TooManyFailedAttempts(OAuthError):
 
 class NotFound(SwitchboardError):
     message = "The requested resource was not found."
+
+
+class InteractionNotFound(NotFound):
+    message = "Interaction not found"
+
+
+class ContentNotFound(NotFound):
+    message = "Interaction content not found"
+
+
+class ContentError(SwitchboardError):
+    pass
+
+
+class ContentBadRequest(ContentError):
+    """``message`` is the spec's text, given by the raiser."""
+
+
+class ContentScopeMissing(ContentError):
+    message = "The access token does not grant the interaction-content:read scope"
+
+
+class RangeNotSatisfiable(ContentError):
+    message = "Range Not Satisfiable"
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        super().__init__()
+
+
+class ContentRateLimited(ContentError):
+    message = "Too Many Requests"
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__()
+
+
+class InvalidScope(ContentError):
+    """OAuth's ``invalid_scope`` with VCC's description."""
 
 
 class StorageUnavailable(SwitchboardError):

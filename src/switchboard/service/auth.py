@@ -11,6 +11,13 @@ async def issue_access_token(
     ctx: Context, client_id: str, secret: str, address: str = ""
 ) -> tuple[str, int]:
     """``address``: the client's, for the guessing limit (``service.guessing``)."""
+    generation = await check_client(ctx, client_id, secret, address)
+    return ctx.tokens.issue(client_id, generation, ctx.clock.now())
+
+
+async def check_client(ctx: Context, client_id: str, secret: str, address: str = "") -> int:
+    """The account's token generation when ``secret`` is its API token; else
+    ``InvalidClient`` (a failure counted by the guessing limit)."""
     attempt = ctx.guessing.admit(client_id, address, ctx.clock.now().timestamp())
     if not is_account_key(client_id):  # names no account; never sent to the database
         attempt.failed(ctx.clock.now().timestamp())
@@ -25,7 +32,7 @@ async def issue_access_token(
         attempt.failed(ctx.clock.now().timestamp())
         raise InvalidClient()
     attempt.succeeded()
-    return ctx.tokens.issue(client_id, credentials[1], ctx.clock.now())
+    return credentials[1]
 
 
 async def authorise(ctx: Context, token: str, account_key: str) -> None:

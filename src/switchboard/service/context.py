@@ -8,6 +8,7 @@ from types import TracebackType
 
 from switchboard.domain.calls import Call
 from switchboard.domain.numbers import NumberPlan
+from switchboard.service.content_limit import ContentRateLimit
 from switchboard.service.detached import Detached
 from switchboard.service.event_hub import EventHub
 from switchboard.service.guessing import GuessingLimit
@@ -20,6 +21,7 @@ from switchboard.service.ports import (
     RecordingStore,
     SecretHasher,
     SigningKeys,
+    SyntheticAudio,
     TelephonyEngine,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -57,6 +59,10 @@ class Context:
     # Finished recordings (read by the Interaction Content API); None where none are kept.
     recordings: RecordingStore | None = None
     recording_retention_s: float = 86400.0
+    # The simulator's recordings: a tone per party, with the timing the V0 state said.
+    synthetic_audio: SyntheticAudio | None = None
+    # Requests to the Interaction Content API per account, in this process.
+    content_limit: ContentRateLimit = field(default_factory=ContentRateLimit)
     # False in one-shot CLI processes: their engine is not open, so they never drive a call
     # that needs this node's live engine state (a SIP call); they leave a request instead.
     engine_running: bool = True

@@ -411,6 +411,10 @@ class Recording:
     sample_rate: int = 8000
     channels: int = 2
     size_bytes: int = 0  # of the WAV file, set by the store
+    # What the Interaction Content API shows (an interaction's ``start`` and ``connectFrom``),
+    # kept here because a recording may outlive its call's retention. None: not known.
+    placed_at: datetime | None = None
+    presented_clid: str | None = None
 
 
 class RecordingStore(Protocol):
@@ -444,6 +448,14 @@ class RecordingStore(Protocol):
         logged. Returns how many."""
 
 
+class SyntheticAudio(Protocol):
+    """The simulator's stand-in for a real recording (``adapters.media.tones``)."""
+
+    async def render(self, seconds: float) -> Path:
+        """A two-channel WAV holding ``seconds`` of audio, a tone per party, in a file of its
+        own for ``RecordingStore.save`` to take."""
+
+
 # --------------------------------------------------------------------------- the rest
 
 
@@ -453,11 +465,24 @@ class Clock(Protocol):
 
 
 class AccessTokens(Protocol):
-    def issue(self, account_key: str, generation: int, now: datetime) -> tuple[str, int]:
-        """A bearer token and its lifetime in seconds."""
+    def issue(
+        self,
+        account_key: str,
+        generation: int,
+        now: datetime,
+        *,
+        scopes: tuple[str, ...] = (),
+        lifetime_s: int | None = None,
+    ) -> tuple[str, int]:
+        """A bearer token and its lifetime in seconds (``lifetime_s``, else the configured
+        one). A token with ``scopes`` is for the Interaction Content API only."""
 
     def verify(self, token: str, now: datetime) -> tuple[str, int]:
-        """(account_key, generation); raises ``InvalidAccessToken``."""
+        """(account_key, generation) of a V0 token (one without scopes); raises
+        ``InvalidAccessToken``."""
+
+    def verify_scoped(self, token: str, now: datetime) -> tuple[str, int, tuple[str, ...]]:
+        """(account_key, generation, scopes) of any valid token; raises ``InvalidAccessToken``."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ forgot it), are ignored: engines may race with hang-ups and timers.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from switchboard.domain.calls import Call, CallResult, Ending, Phase, RecordingStatus
@@ -26,6 +27,9 @@ from switchboard.domain.wrapup import release_after_call
 from switchboard.service.context import Context
 from switchboard.service.ports import Deadline, UnitOfWork
 from switchboard.service.recording import apply_recording
+from switchboard.service.simulated_recording import keep_simulated_recording
+
+log = logging.getLogger(__name__)
 
 
 class CallProgress:
@@ -163,6 +167,11 @@ class CallProgress:
             await uow.commit()
         for until in wrapups:
             self._ctx.wakeup.wake_at(until)
+        if call.engine == "simulator" and self._ctx.recordings is not None:
+            try:
+                await keep_simulated_recording(self._ctx, call)
+            except Exception:  # the call has ended all the same; the operator must know
+                log.exception("call %s: its simulated recording could not be kept", call.id)
 
     def _foreign(self, call: Call) -> bool:
         """A call this node's engine holds live state for (a SIP dialog) but that is another
