@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from switchboard.api.bearer import bearer
+from switchboard.api.content import ContentApp, is_content_path
 from switchboard.api.errors import (
     error_response,
     internal_error,
@@ -142,6 +143,7 @@ class SwitchboardApp:
         self.ctx = ctx
         self.config = config or ApiConfig()
         self.v1 = V1App(ctx)
+        self.content = ContentApp(ctx)
 
     def base_url(self, scope: Scope, headers: Headers) -> str:
         if self.config.public_base_url:
@@ -175,6 +177,10 @@ class SwitchboardApp:
         if scope["path"].startswith(V1_PREFIX):
             # Switchboard's own API: its own routes, errors and streams (``api.v1``).
             await self.v1(scope, receive, send)
+            return
+        if is_content_path(scope["path"]):
+            # VCC's Interaction Content API (recordings): its own routes and errors.
+            await self.content(scope, receive, send)
             return
         try:
             response = await self._dispatch(scope, receive)

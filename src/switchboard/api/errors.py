@@ -134,3 +134,55 @@ def v1_error_response(exc: e.SwitchboardError) -> Response:
         headers["Retry-After"] = "1"
         return v1_error("unavailable", e.StorageUnavailable.message, 503, headers)
     return v1_error(v1_code(exc), exc.message, status, headers)
+
+
+# The Interaction Content API (``/interaction-content``): ``{"message": ...}`` like V0, its
+# own texts for the cases the spec names. Looked up along the MRO like ``STATUS``.
+CONTENT_STATUS: dict[type[e.SwitchboardError], int] = {
+    e.ContentBadRequest: 400,
+    e.InvalidAccessToken: 401,
+    e.ContentScopeMissing: 403,
+    e.NotFound: 404,
+    e.RangeNotSatisfiable: 416,
+    e.ContentRateLimited: 429,
+    e.StorageUnavailable: 503,
+}
+CONTENT_NOT_FOUND = "The requested resource was not found."
+
+
+def content_error_response(exc: e.SwitchboardError) -> Response:
+    status = 500
+    for cls in type(exc).__mro__:
+        if cls in CONTENT_STATUS:
+            status = CONTENT_STATUS[cls]
+            break
+    headers: dict[str, str] = {}
+    if isinstance(exc, e.InvalidAccessToken):
+        headers["WWW-Authenticate"] = "Bearer"
+        return message_response(e.InvalidAccessToken.message, 401, headers)
+    if isinstance(exc, e.ContentRateLimited):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    elif isinstance(exc, e.RangeNotSatisfiable):
+        headers["Content-Range"] = f"bytes */{exc.size}"
+    elif status == 503:
+        headers["Retry-After"] = "1"
+        return message_response(e.StorageUnavailable.message, 503, headers)
+    if status == 500:
+        return message_response("An error has occurred.", 500)
+    if type(exc) is e.NotFound:
+        return message_response(CONTENT_NOT_FOUND, 404)
+    return message_response(exc.message, status, headers)
+
+
+def content_token_error(exc: e.SwitchboardError) -> Response:
+    """``POST /Auth/connect/token``: OAuth 2 errors, with VCC's descriptions where it has them."""
+    headers = {"Cache-Control": "no-store"}
+    if isinstance(exc, e.InvalidScope):
+        body = {"error": "invalid_scope", "error_description": exc.message}
+        return json_response(body, 400, headers)
+    if isinstance(exc, e.UnsupportedGrantType):
+        body = {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}
+        return json_response(body, 400, headers)
+    if isinstance(exc, e.OAuthError):
+        return error_response(exc)
+    return content_error_response(exc)
