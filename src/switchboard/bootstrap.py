@@ -313,6 +313,7 @@ async def build(
             node_id=settings.node_id,
             retention_s=settings.call_retention_seconds,
             event_retention_s=settings.event_retention_seconds,
+            admin_token=settings.admin_token,
             stream_poll_s=settings.event_stream_poll_seconds,
             stream_keepalive_s=settings.event_stream_keepalive_seconds,
             recordings=build_recordings(settings),

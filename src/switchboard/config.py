@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     # Events (docs/events.md): how long the outbox keeps them, how often a stream looks for
     # other processes' commits, and how long it stays silent before a keep-alive comment.
     event_retention_seconds: float = Field(86400, ge=0)
+    # The provisioning API's administrator bearer (docs/api-v1.md); unset: that API is off.
+    admin_token: str | None = Field(None, min_length=32)
     event_stream_poll_seconds: float = Field(1.0, gt=0, le=60)
     event_stream_keepalive_seconds: float = Field(15, gt=0, le=300)
     start_window_ms: float = Field(2000, gt=0)

@@ -18,6 +18,7 @@ from switchboard.domain.agents import FREE_TO_CALL_OUT, Agent, AgentState, agent
 from switchboard.domain.calls import Call, Phase
 from switchboard.domain.errors import AlreadyExists, UnknownEntity, UnstorableValue
 from switchboard.domain.events import CallEvent, Event, LoggedEvent
+from switchboard.service.ports import CallQuery
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 # What neither driver encodes. A NUL is kept, as SQLite keeps it (PostgreSQL refuses it: the
@@ -560,6 +561,29 @@ class FakeCallRepository:
         """Newest first."""
         found = [call for call in self._calls(account_key) if call.is_active or not active_only]
         return [copy.deepcopy(call) for call in found[:limit]]
+
+    async def find(self, query: CallQuery) -> builtins.list[Call]:
+        members = self._session.data.groups.get((query.account_key, query.group_id or ""), [])
+
+        def matches(call: Call) -> bool:
+            key = (call.created_at, call.id)
+            return (
+                (query.phases is None or call.phase in query.phases)
+                and query.agent_id in (None, call.caller_agent_id, call.destination_agent_id)
+                and (query.group_id is None or call.caller_agent_id in members)
+                and (
+                    query.destination is None
+                    or query.destination[0] == call.destination_e164
+                    or query.destination[1] == call.destination_agent_id
+                )
+                and query.reference in (None, call.reference)
+                and (query.created_from is None or call.created_at >= at_utc(query.created_from))
+                and (query.created_until is None or call.created_at < at_utc(query.created_until))
+                and (query.before is None or key < (at_utc(query.before[0]), query.before[1]))
+            )
+
+        found = [call for call in self._calls(query.account_key) if matches(call)]
+        return [copy.deepcopy(call) for call in found[: query.limit]]
 
     def _calls(self, account_key: str) -> builtins.list[Call]:
         """The account's calls, newest first."""

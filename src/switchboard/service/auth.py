@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
+
 from switchboard.domain.accounts import is_account_key
-from switchboard.domain.errors import AccountForbidden, InvalidAccessToken, InvalidClient
+from switchboard.domain.errors import (
+    AccountForbidden,
+    InvalidAccessToken,
+    InvalidClient,
+    NotFound,
+)
 from switchboard.service.context import Context
 
 
@@ -45,3 +52,13 @@ async def authorise(ctx: Context, token: str, account_key: str) -> None:
         raise InvalidAccessToken(token_sent=True)
     if holder != account_key:
         raise AccountForbidden()
+
+
+def authorise_admin(ctx: Context, token: str) -> None:
+    """The provisioning API's credential: ``NotFound`` while no administrator token is
+    configured (the API is off and says nothing of itself), 401 for any other token. Compared
+    in constant time, as bytes (``compare_digest`` on str takes ASCII only)."""
+    if ctx.admin_token is None:
+        raise NotFound()
+    if not token or not hmac.compare_digest(token.encode(), ctx.admin_token.encode()):
+        raise InvalidAccessToken(token_sent=bool(token))

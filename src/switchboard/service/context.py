@@ -63,6 +63,8 @@ class Context:
     synthetic_audio: SyntheticAudio | None = None
     # Requests to the Interaction Content API per account, in this process.
     content_limit: ContentRateLimit = field(default_factory=ContentRateLimit)
+    # The provisioning API's administrator bearer; None: that API answers 404.
+    admin_token: str | None = None
     # False in one-shot CLI processes: their engine is not open, so they never drive a call
     # that needs this node's live engine state (a SIP call); they leave a request instead.
     engine_running: bool = True

@@ -113,6 +113,28 @@ class GroupRepository(Protocol):
     async def list(self, account_key: str) -> dict[str, list[str]]: ...
 
 
+@dataclass(frozen=True)
+class CallQuery:
+    """A page of an account's calls, newest first (``created_at`` then ``id``, descending).
+
+    Every filter left ``None`` matches all. ``before``: the (created_at, id) of the last call
+    of the previous page (keyset pagination: calls placed since do not shift later pages).
+    ``group``: calls placed by an agent who is a member of the group now (calls do not record
+    the group they were placed through)."""
+
+    account_key: str
+    limit: int = 50
+    phases: tuple[Phase, ...] | None = None
+    agent_id: str | None = None  # as the caller or as the destination agent
+    group_id: str | None = None
+    # (E.164, agent id): calls to that number, or to that agent
+    destination: tuple[str, str] | None = None
+    reference: str | None = None
+    created_from: datetime | None = None  # inclusive
+    created_until: datetime | None = None  # exclusive
+    before: tuple[datetime, str] | None = None
+
+
 class CallRepository(Protocol):
     async def add(self, call: Call) -> None: ...
 
@@ -127,6 +149,9 @@ class CallRepository(Protocol):
     async def list(
         self, account_key: str, *, active_only: bool = False, limit: int = 1000
     ) -> List[Call]: ...
+
+    async def find(self, query: CallQuery) -> List[Call]:
+        """A page of calls matching ``query``, newest first, at most ``query.limit``."""
 
     async def latest_for_agent(self, account_key: str, agent_id: str) -> Call | None:
         """The agent's most recent call, as caller or destination."""

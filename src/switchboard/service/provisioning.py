@@ -230,3 +230,20 @@ async def list_groups(ctx: Context, key: str) -> dict[str, list[str]]:
     async with ctx.transaction(write=False) as uow:
         await _get_account(uow, key)
         return await uow.groups.list(key)
+
+
+async def get_agent(ctx: Context, key: str, agent_id: str) -> Agent:
+    async with ctx.transaction(write=False) as uow:
+        await _get_account(uow, key)
+        agent = await uow.agents.get(key, agent_id)
+    if agent is None:
+        raise UnknownEntity(f"unknown agent {agent_id!r} in account {key!r}")
+    return agent
+
+
+async def get_group(ctx: Context, key: str, group_id: str) -> list[str]:
+    async with ctx.transaction(write=False) as uow:
+        await _get_account(uow, key)
+        if not await uow.groups.existing(key, [group_id]):
+            raise UnknownEntity(f"unknown group {group_id!r} in account {key!r}")
+        return (await uow.groups.members(key, [group_id]))[group_id]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 from datetime import datetime
 
 from switchboard.adapters.storage import rows
@@ -10,6 +11,7 @@ from switchboard.adapters.storage.database import Sql
 from switchboard.adapters.storage.transaction import Transaction
 from switchboard.domain.calls import Call, Phase
 from switchboard.domain.errors import AlreadyExists, UnknownEntity
+from switchboard.service.ports import CallQuery
 
 _ENDED = Phase.ENDED.value
 _COLUMNS = ", ".join(rows.CALL_COLUMNS)
@@ -68,6 +70,30 @@ _LIST_ACTIVE = Sql(
     f"{_SELECT} WHERE account_key = ? AND phase != '{_ENDED}' {_NEWEST_FIRST} LIMIT ?"
 )
 
+# The filters of a listing, in the order of their parameters. Each combination is one
+# statement, rendered once; ix_calls_account_key_created_at (account_key, created_at, id)
+# serves the order and the cursor, the other indexes of migration 0006 the narrow filters.
+_FILTERS: tuple[tuple[str, str], ...] = (
+    ("phases", "phase IN_LIST(?)"),
+    ("agent_id", "(caller_agent_id = ? OR destination_agent_id = ?)"),
+    (
+        "group_id",
+        "caller_agent_id IN (SELECT agent_id FROM group_members "
+        "WHERE account_key = calls.account_key AND group_id = ?)",
+    ),
+    ("destination", "(destination_e164 = ? OR destination_agent_id = ?)"),
+    ("reference", "reference = ?"),
+    ("created_from", "created_at >= ?"),
+    ("created_until", "created_at < ?"),
+    ("before", "(created_at < ? OR (created_at = ? AND id < ?))"),
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _find_statement(present: tuple[str, ...]) -> Sql:
+    clauses = ["account_key = ?"] + [sql for name, sql in _FILTERS if name in present]
+    return Sql(f"{_SELECT} WHERE {' AND '.join(clauses)} {_NEWEST_FIRST} LIMIT ?")
+
 
 class SqlCallRepository:
     def __init__(self, tx: Transaction) -> None:
@@ -90,6 +116,32 @@ class SqlCallRepository:
 
     async def delete(self, call_id: str) -> None:
         await self._tx.run("delete call", _DELETE, (call_id,))
+
+    async def find(self, query: CallQuery) -> builtins.list[Call]:
+        time = self._tx.d.time
+        present: list[str] = []
+        parameters: list[object] = [query.account_key]
+        for name, _ in _FILTERS:
+            value = getattr(query, name)
+            if value is None:
+                continue
+            present.append(name)
+            if name == "phases":
+                parameters.append(self._tx.list_param(phase.value for phase in value))
+            elif name == "agent_id":
+                parameters += [value, value]
+            elif name == "destination":
+                parameters += list(value)
+            elif name in ("created_from", "created_until"):
+                parameters.append(time(value))
+            elif name == "before":
+                parameters += [time(value[0]), time(value[0]), value[1]]
+            else:
+                parameters.append(value)
+        parameters.append(query.limit)
+        statement = _find_statement(tuple(present))
+        found = await self._tx.all("find calls", statement, parameters)
+        return [rows.call_of(row) for row in found]
 
     async def latest_for_agent(self, account_key: str, agent_id: str) -> Call | None:
         parameters = (account_key, agent_id, agent_id)

@@ -171,6 +171,8 @@ calls = Table(
     Index("ix_calls_account_key_created_at", "account_key", "created_at"),
     Index("ix_calls_account_key_caller_agent_id", "account_key", "caller_agent_id"),
     Index("ix_calls_account_key_destination_agent_id", "account_key", "destination_agent_id"),
+    Index("ix_calls_account_key_reference", "account_key", "reference"),
+    Index("ix_calls_account_key_destination_e164", "account_key", "destination_e164"),
     Index("ix_calls_phase_ended_at", "phase", "ended_at"),
     Index("ix_calls_node_id_phase", "node_id", "phase"),
     Index("ix_calls_node_id_deadline_at", "node_id", "deadline_at"),

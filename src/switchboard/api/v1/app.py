@@ -1,21 +1,18 @@
-"""Switchboard's own API under ``/api/v1``: the event log and the event stream.
+"""Switchboard's own API under ``/api/v1``: a small router over the route tables of the
+modules beside this one (``events``, ``calls``, ``provisioning``, ``openapi``); add a module's
+``ROUTES`` to ``ROUTES`` below.
 
-Authenticated with the V0 bearer tokens, for the account in the path (401 without a valid
-token, 403 for another account's). Errors are ``{"code": ..., "message": ...}`` with a stable
-code (``api.errors.V1_CODES``). Paths match exactly (this API has no VCC past to be lenient
-for), with or without a trailing slash.
-
-    GET /api/v1/accounts/{key}/events?after=CURSOR&limit=N    a page, and the ``next`` cursor
-    GET /api/v1/accounts/{key}/events   (Accept: text/event-stream)   the stream
-    GET /api/v1/accounts/{key}/events/stream                          the stream
-    GET /api/v1/accounts/{key}/calls/{id}/events                      a call's events
+Each route names who may call it (``request.Auth``): the account in its path, with the V0
+bearer tokens (401 without a valid token, 403 for another account's); the administrator,
+with ``SWITCHBOARD_ADMIN_TOKEN`` (the provisioning API answers 404 while it is unset); or
+anyone. Errors are ``{"code": ..., "message": ...}`` with a stable code
+(``api.errors.V1_CODES``). Paths match exactly, with or without a trailing slash; the
+document of them all is served at ``/api/v1/openapi.json``.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
@@ -24,45 +21,28 @@ from starlette.types import Receive, Scope, Send
 
 from switchboard.api.bearer import bearer
 from switchboard.api.errors import v1_error, v1_error_response
-from switchboard.api.v1 import events
-from switchboard.api.v1.request import V1Request
+from switchboard.api.v1 import calls, events, openapi, provisioning
+from switchboard.api.v1.request import ClientGone, Route, V1Request
 from switchboard.domain.errors import InvalidParameter, SwitchboardError
-from switchboard.service.auth import authorise
+from switchboard.service.auth import authorise, authorise_admin
 from switchboard.service.context import Context
 
 log = logging.getLogger(__name__)
 
 V1_PREFIX = "/api/v1/"
 
-
-# A handler answers with a response, or ``None`` when it has answered itself (a stream).
-Handler = Callable[[V1Request], Awaitable[Response | None]]
-
-_SEGMENT = "([^/]+)"
-ROUTES: tuple[tuple[re.Pattern[str], tuple[str, ...], Handler], ...] = (
-    (
-        re.compile(f"/api/v1/accounts/{_SEGMENT}/events"),
-        ("account",),
-        events.account_events,
-    ),
-    (
-        re.compile(f"/api/v1/accounts/{_SEGMENT}/events/stream"),
-        ("account",),
-        events.stream,
-    ),
-    (
-        re.compile(f"/api/v1/accounts/{_SEGMENT}/calls/{_SEGMENT}/events"),
-        ("account", "call"),
-        events.call_events,
-    ),
+_API: tuple[Route, ...] = (*events.ROUTES, *calls.ROUTES, *provisioning.ROUTES)
+ROUTES: tuple[Route, ...] = (
+    *_API,
+    Route("/api/v1/openapi.json", "public", {"GET": openapi.handler(_API)}),
 )
 
 
-def _match(path: str) -> tuple[dict[str, str], Handler] | None:
-    for pattern, names, handler in ROUTES:
-        found = pattern.fullmatch(path)
+def _match(path: str) -> tuple[dict[str, str], Route] | None:
+    for route in ROUTES:
+        found = route.pattern.fullmatch(path)
         if found is not None:
-            return dict(zip(names, found.groups(), strict=True)), handler
+            return dict(zip(route.names, found.groups(), strict=True)), route
     return None
 
 
@@ -81,6 +61,8 @@ class V1App:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             response = await self._dispatch(scope, receive, send)
+        except ClientGone:
+            return
         except SwitchboardError as exc:
             if exc.message and isinstance(exc, InvalidParameter):
                 log.debug("bad parameter on %s: %s", scope["path"], exc.message)
@@ -98,15 +80,30 @@ class V1App:
         matched = _match(path)
         if matched is None:
             return v1_error("not_found", "The requested resource was not found.", 404)
-        params, handler = matched
-        if scope["method"].upper() != "GET":
+        params, route = matched
+        headers = Headers(scope=scope)
+        if route.auth == "admin":  # before the method: an API that is off says nothing
+            authorise_admin(self.ctx, _bearer_or_empty(headers))
+        method = scope["method"].upper()
+        handler = route.methods.get(method)
+        if handler is None:
             return v1_error(
                 "method_not_allowed",
                 f"The requested resource does not support http method '{scope['method']}'.",
                 405,
-                {"Allow": "GET"},
+                {"Allow": ", ".join(route.methods)},
             )
-        headers = Headers(scope=scope)
-        await authorise(self.ctx, bearer(headers), params["account"])
+        if route.auth == "account":
+            await authorise(self.ctx, bearer(headers), params["account"])
         request = V1Request(self.ctx, scope, receive, send, params, headers, _query(scope))
-        return await handler(request)
+        answer = await handler(request)
+        assert answer is None or isinstance(answer, Response)
+        return answer
+
+
+def _bearer_or_empty(headers: Headers) -> str:
+    """The admin check tells "off" (404) from "wrong token" (401) itself."""
+    try:
+        return bearer(headers)
+    except SwitchboardError:
+        return ""
