@@ -104,9 +104,7 @@ async def test_the_list_filters_by_each_field(sb_any: Harness) -> None:
         third,
         second,
     ]
-    assert await ids(f"until={everything['calls'][1]['createdAt'].replace('+', '%2B')}") == [
-        first
-    ]
+    assert await ids(f"until={everything['calls'][1]['createdAt'].replace('+', '%2B')}") == [first]
     assert await ids("regarding=0012400000ATTUQ&agent=1234") == [first]
 
 
@@ -126,7 +124,7 @@ async def test_pages_follow_cursors_while_calls_are_placed(sb_any: Harness) -> N
     # are newer than the first page and come on a new first page, not in the middle.
     assert sorted(seen) == sorted(placed[:7]) and len(seen) == 7
     fresh = await listed(sb, oa, "limit=3")
-    assert [c["id"] for c in fresh["calls"]] == placed[7:][::-1] + [seen[0]]
+    assert [c["id"] for c in fresh["calls"]] == [*placed[7:][::-1], seen[0]]
     assert sorted(await all_pages(sb, oa, "limit=4")) == sorted(placed)
 
 

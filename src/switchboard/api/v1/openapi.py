@@ -63,10 +63,11 @@ def document(routes: Sequence[Route]) -> dict[str, Any]:
             responses: dict[str, Any] = {}
             for status, model in op.responses.items():
                 answer: dict[str, Any] = {"description": op.summary}
-                if model is not None:
-                    answer["content"] = content(model, "serialization")
-                    if op.stream:
-                        answer["content"]["text/event-stream"] = {"schema": {"type": "string"}}
+                media = content(model, "serialization") if model is not None else {}
+                if op.stream:
+                    media["text/event-stream"] = {"schema": {"type": "string"}}
+                if media:
+                    answer["content"] = media
                 responses[str(status)] = answer
             errors = list(_ERRORS_BY_AUTH.get(route.auth, ()))
             if op.body is not None:
