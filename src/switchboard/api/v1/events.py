@@ -62,7 +62,11 @@ async def call_events(req: V1Request) -> Response:
     return _page({"events": [cloud_event(each.event) for each in found]})
 
 
-@operation(Operation("The account's events as Server-Sent Events", {200: None}, query=(_CURSOR,)))
+@operation(
+    Operation(
+        "The account's events as Server-Sent Events", {200: None}, query=(_CURSOR,), stream=True
+    )
+)
 async def stream(req: V1Request) -> None:
     """Server-Sent Events from after ``Last-Event-ID`` (a reconnecting client's), else after
     ``after``, else from now."""
