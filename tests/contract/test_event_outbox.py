@@ -178,3 +178,49 @@ async def test_purge_deletes_events_before_the_time_given(backend: Backend) -> N
         await uow.commit()
     async with backend.uow(write=False) as uow:
         assert await uow.outbox.last_position(KEY) > newest  # positions are never given again
+
+
+async def test_a_reader_following_the_cursor_misses_nothing_while_many_commit(
+    backend: Backend,
+) -> None:
+    """Positions come in commit order within an account: a reader that keeps asking for what
+    follows its cursor, while several writers commit at once, ends up with every event (a
+    lower position committed after a higher one would be skipped)."""
+    await seed(backend.uow, an_account(), an_agent("1"))
+    writers, each = 4, 25
+    done = asyncio.Event()
+
+    async def write(writer: int) -> None:
+        for n in range(each):
+            async with backend.uow() as uow:
+                uow.events.append(
+                    AgentStateChanged(
+                        account_key=KEY, at=at(n), agent_id="1", state=f"{writer}", previous=""
+                    )
+                )
+                await uow.commit()
+            await asyncio.sleep(0)
+
+    seen: list[int] = []
+
+    async def follow() -> None:
+        cursor = 0
+        while True:
+            finished = done.is_set()
+            async with backend.uow(write=False) as uow:
+                page = await uow.outbox.after(KEY, cursor, 1000)
+            seen.extend(e.position for e in page)
+            if page:
+                cursor = page[-1].position
+            elif finished:
+                return
+            await asyncio.sleep(0)
+
+    reader = asyncio.create_task(follow())
+    await asyncio.gather(*(write(w) for w in range(writers)))
+    done.set()
+    await reader
+    async with backend.uow(write=False) as uow:
+        everything = [e.position for e in await uow.outbox.after(KEY, 0, 1000)]
+    assert len(everything) == writers * each
+    assert seen == everything
