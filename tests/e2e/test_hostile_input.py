@@ -18,6 +18,7 @@ import json
 import os
 import random
 import re
+import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -668,3 +669,64 @@ def test_ten_thousand_generated_requests_get_only_documented_answers(database: s
     assert outcome.sent >= MIN_SENT
     assert "ERROR" not in log and "Traceback" not in log, log[-3000:]
     assert outcome.statuses[201] > 0 and outcome.statuses[400] > 0  # both kinds were reached
+
+
+# --------------------------------------------------------------------------- connections
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'edge.db'}"
+
+
+def raw_exchange(base: str, request: bytes, *, then_close: bool) -> bytes:
+    """Send bytes as they are; read the answer unless the client is to leave at once."""
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        if then_close:
+            return b""
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        return answer
+
+
+def test_a_client_that_leaves_mid_body_places_no_call_and_logs_no_error(sqlite_db: str) -> None:
+    server = Server(sqlite_db, "--demo")  # the DEBUG line itself: tests/api
+    try:
+        bearer = server.lines["Bearer token"]
+        body = b'{"from": {"agentId": "1234"}, "to": {"telephoneNumber": "02072068888"}}'
+        head = (
+            f"POST /v0/{KEY}/calls/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {bearer}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body) + 50}\r\n\r\n"
+        ).encode()
+        raw_exchange(server.base, head + body, then_close=True)
+        time.sleep(0.5)
+        with httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {bearer}"}) as c:
+            detail = c.get(f"/v0/{KEY}/agents/1234").json()
+    finally:
+        server.stop()
+    assert detail["currentCallGuid"] is None  # the part that arrived was valid JSON
+    assert "ERROR" not in server.stderr and "Traceback" not in server.stderr
+
+
+def test_a_huge_content_length_is_refused_before_the_body_is_sent(sqlite_db: str) -> None:
+    server = Server(sqlite_db, "--demo")
+    try:
+        bearer = server.lines["Bearer token"]
+        # Up to 64 bits: a longer Content-Length is malformed HTTP, refused by the server
+        # itself (400, "Invalid HTTP request received.") before the app sees it.
+        for length in (str(100 * 1024 + 1), str(10**18)):
+            head = (
+                f"POST /v0/{KEY}/calls/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {bearer}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+            ).encode()
+            answer = raw_exchange(server.base, head, then_close=False)
+            assert answer.startswith(b"HTTP/1.1 413 "), answer
+    finally:
+        server.stop()
+    assert "ERROR" not in server.stderr and "Traceback" not in server.stderr
