@@ -133,25 +133,25 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     steps = [int(n) for n in args.steps.split(",")]
-    with tempfile.TemporaryDirectory() as workdir:
-        rtpe = Rtpengine(Path(workdir), ports=4 * max(steps) + 8)
-        await rtpe.start()
-        try:
-            print(
-                f"{'calls':>6} {'pkts/s':>8} {'lost %':>7} {'rtpe CPU %':>10} "
-                f"{'CPU %/call':>10} {'gen CPU %':>9} {'pcap kB/call-min':>16}"
-            )
-            for calls in steps:
+    print(
+        f"{'calls':>6} {'pkts/s':>8} {'lost %':>7} {'rtpe CPU %':>10} "
+        f"{'CPU %/call':>10} {'gen CPU %':>9} {'pcap kB/call-min':>16}"
+    )
+    for calls in steps:
+        # A fresh rtpengine per step: ports of deleted calls are not reused at once.
+        with tempfile.TemporaryDirectory() as workdir:
+            rtpe = Rtpengine(Path(workdir), ports=6 * calls + 40)
+            await rtpe.start()
+            try:
                 r = await step(rtpe, calls, args.seconds)
-                print(
-                    f"{r['calls']:>6.0f} {r['pps']:>8.0f} {r['lost_pct']:>7.2f} "
-                    f"{r['rtpengine_cpu_pct']:>10.1f} {r['cpu_pct_per_call']:>10.2f} "
-                    f"{r['generator_cpu_pct']:>9.1f} {r['disk_kb_per_call_minute']:>16.0f}",
-                    flush=True,
-                )
-        finally:
-            await rtpe.stop()
-
+            finally:
+                await rtpe.stop()
+        print(
+            f"{r['calls']:>6.0f} {r['pps']:>8.0f} {r['lost_pct']:>7.2f} "
+            f"{r['rtpengine_cpu_pct']:>10.1f} {r['cpu_pct_per_call']:>10.2f} "
+            f"{r['generator_cpu_pct']:>9.1f} {r['disk_kb_per_call_minute']:>16.0f}",
+            flush=True,
+        )
 
 if __name__ == "__main__":
     asyncio.run(main())
