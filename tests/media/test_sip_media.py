@@ -8,6 +8,7 @@ import asyncio
 import logging
 import re
 import struct
+import time
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -40,21 +41,27 @@ class MediaCall:
         self.trunk: SippPeer | None = None
         self._senders: list[asyncio.Task[None]] = []
 
-    async def start_peers(self) -> None:
+    async def start_peers(self, flow: str = "flow4") -> None:
         sip = self.sip
         self.agent = SippPeer(
-            SCENARIOS / "flow4_agent.xml",
+            SCENARIOS / f"{flow}_agent.xml",
             sip.workdir,
-            values={"HANGUP": RECEIVE_BYE, "MEDIA_PORT": str(self.agent_rtp.port)},
+            values={
+                "HANGUP": RECEIVE_BYE,
+                "MEDIA_PORT": str(self.agent_rtp.port),
+                "ACK_RE": "o=trunk",
+            },
             timeout_s=40,
         )
         self.trunk = SippPeer(
-            SCENARIOS / "flow4_trunk.xml",
+            SCENARIOS / f"{flow}_trunk.xml",
             sip.workdir,
             values={
                 "HANGUP": RECEIVE_BYE,
                 "ORIGIN": "trunk",
                 "MEDIA_PORT": str(self.trunk_rtp.port),
+                "OFFER_RE": "o=agent",
+                "FROM_RE": ".*",
             },
             timeout_s=40,
         )
@@ -62,19 +69,24 @@ class MediaCall:
             await peer.start()
             sip.peers.append(peer)
 
-    def given(self, peer: SippPeer, method: str) -> int:
-        """The audio port in the last description the phone received in ``method``."""
-        text = peer.message_file.read_text(errors="replace")
-        received = re.findall(r"received \[\d+\] bytes.*?\n\n(.*?)(?=\n-{5,}|\Z)", text, re.S)
-        ports = [
-            int(m.group(1))
-            for message in received
-            if message.startswith(method)
-            for m in [re.search(r"^m=audio (\d+)", message, re.M)]
-            if m
-        ]
-        assert ports, f"no {method} with SDP received:\n{text[-3000:]}"
-        return ports[-1]
+    def given(self, peer: SippPeer, method: str, within: float = 5.0) -> int:
+        """The audio port in the last description the phone received in ``method`` (waiting
+        for SIPp to log it: the signal can come before its log line)."""
+        give_up = time.monotonic() + within
+        while True:
+            text = peer.message_file.read_text(errors="replace")
+            received = re.findall(r"received \[\d+\] bytes.*?\n\n(.*?)(?=\n-{5,}|\Z)", text, re.S)
+            ports = [
+                int(m.group(1))
+                for message in received
+                if message.startswith(method)
+                for m in [re.search(r"^m=audio (\d+)", message, re.M)]
+                if m
+            ]
+            if ports:
+                return ports[-1]
+            assert time.monotonic() < give_up, f"no {method} with SDP received:\n{text[-3000:]}"
+            time.sleep(0.05)
 
     def send_both_ways(self, agent_to: int, trunk_to: int) -> None:
         async def send(peer: RtpPeer, to: int, code: int) -> None:
@@ -117,10 +129,11 @@ async def media_call(tmp_path: Path, rtpengine: Rtpengine) -> AsyncIterator[Medi
         await sip.aclose()
 
 
-async def connect(call: MediaCall) -> CallSetup:
+async def connect(call: MediaCall, destination_timeout_s: float = 30) -> CallSetup:
+    """Flow IV at 30 s of ringing; flow I (the harness lists its number) at 10."""
     sip = call.sip
     assert call.agent is not None
-    setup = sip.setup(call.agent.uri(), destination_timeout_s=30)
+    setup = sip.setup(call.agent.uri(), destination_timeout_s=destination_timeout_s)
     setup = CallSetup(**{**setup.__dict__, "account_key": "acc1", "caller_agent_id": "1001"})
     assert await sip.start(setup) is StartOutcome.RINGING
     await sip.signals.wait_for("destination_answered", setup.call_id, within=15)
@@ -225,6 +238,34 @@ async def test_rtpengine_stopped_the_call_connects_unrecorded_and_says_so(
         assert any("phone to phone, unrecorded" in r.getMessage() for r in caplog.records)
         await hang_up(call, setup)
         assert await kept(store, setup.call_id, within=0.5) is None
+    finally:
+        await call.close()
+        await sip.aclose()
+
+
+async def test_flow_i_puts_rtpengine_between_the_phones_too(
+    tmp_path: Path, rtpengine: Rtpengine
+) -> None:
+    if not sipp_available():
+        pytest.skip("sipp not found: install the Debian package sip-tester")
+    sip = SipHarness(tmp_path, "udp")
+    call = MediaCall(sip, FileRecordingStore(tmp_path / "recordings"))
+    try:
+        await call.start_peers("flow1")
+        anchor = MediaAnchor(rtpengine.client(), now, rtpengine.recording_dir, call.store)
+        await sip.open_engine(trunk=call.trunk, media=anchor)
+        setup = await connect(call, destination_timeout_s=10)
+        assert call.agent is not None and call.trunk is not None
+        trunk_to = call.given(call.trunk, "INVITE")  # the agent's offer, rewritten
+        agent_to = call.given(call.agent, "ACK")  # the trunk's answer, rewritten
+        assert trunk_to not in (call.trunk_rtp.port, call.agent_rtp.port)
+        assert agent_to not in (call.trunk_rtp.port, call.agent_rtp.port, trunk_to)
+        call.send_both_ways(agent_to, trunk_to)
+        await asyncio.sleep(1)
+        at_agent, at_trunk = call.agent_rtp.drain(), call.trunk_rtp.drain()
+        assert len(at_trunk) > 25 and all(p[12:] == b"\x00" * 160 for p in at_trunk)
+        assert len(at_agent) > 25 and all(p[12:] == b"\x80" * 160 for p in at_agent)
+        await hang_up(call, setup)
     finally:
         await call.close()
         await sip.aclose()
