@@ -4,6 +4,7 @@ against the served OpenAPI document."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -216,3 +217,21 @@ async def test_calls_of_another_account_or_unknown_are_not_found(sb: Harness) ->
     response = oa.check(await sb.client.get(CALLS))
     assert (response.status_code, response.json()["code"]) == (401, "unauthorized")
     assert (await sb.get_call(call_id))["status"] == "Active"  # none of that touched it
+
+
+async def test_two_hang_ups_at_once_end_the_call_once(sb_any: Harness) -> None:
+    sb = sb_any
+    oa = await checker(sb)
+    call_id = await place(sb, "1234")
+    await sb.advance(2.0)
+    first, second = await asyncio.gather(hang_up(sb, oa, call_id), hang_up(sb, oa, call_id))
+    assert first == second and first["status"] == "ended"
+    assert (await events_of(sb, call_id)).count("call.ended") == 1
+
+
+async def test_filters_nothing_can_match_are_empty_not_errors(sb_any: Harness) -> None:
+    sb = sb_any
+    oa = await checker(sb)
+    await place(sb, "1234")
+    for query in ("agent=%00", "regarding=%F0%9F%98%80", "group=a%00b", "destination=%00x"):
+        assert (await listed(sb, oa, query))["calls"] == [], query

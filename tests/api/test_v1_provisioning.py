@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.support.harness import Harness, close_harness, open_harness
+from tests.support.harness import (
+    Harness,
+    PostgresDatabase,
+    close_harness,
+    open_harness,
+    postgres_url,
+)
 from tests.support.openapi_check import OpenApiChecker
 
 ADMIN = "an-administrator-token-of-32-chars-or-more"
@@ -24,6 +30,27 @@ async def admin_sb(tmp_path: Path) -> AsyncIterator[Harness]:
         yield harness
     finally:
         await close_harness(harness)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def admin_any(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    if request.param == "sqlite":
+        harness = await open_harness(tmp_path, admin_token=ADMIN)
+        try:
+            yield harness
+        finally:
+            await close_harness(harness)
+        return
+    database = PostgresDatabase(postgres_url())
+    url = await database.create()
+    try:
+        harness = await open_harness(tmp_path, database_url=url, admin_token=ADMIN)
+        try:
+            yield harness
+        finally:
+            await close_harness(harness)
+    finally:
+        await database.drop()
 
 
 HEADERS = {"Authorization": f"Bearer {ADMIN}"}
@@ -50,8 +77,8 @@ async def api_of(sb: Harness) -> Api:
     return Api(sb, OpenApiChecker(document))
 
 
-async def test_provisioning_crud_end_to_end(admin_sb: Harness) -> None:
-    sb = admin_sb
+async def test_provisioning_crud_end_to_end(admin_any: Harness) -> None:
+    sb = admin_any
     api = await api_of(sb)
     created = await api(
         "POST", "/accounts", {"key": "shop1", "country": "fr", "agentTimeout": 20}, 201
@@ -168,3 +195,22 @@ def test_the_admin_token_setting_is_checked() -> None:
 
     with pytest.raises(ConfigError, match="SWITCHBOARD_ADMIN_TOKEN"):
         load_settings(admin_token="short")
+
+
+async def test_a_nul_in_a_path_is_a_clear_400_or_404(admin_any: Harness) -> None:
+    admin_sb = admin_any
+    api = await api_of(admin_sb)
+    for path in (
+        "/accounts/a%00b",
+        f"/accounts/{KEY}/agents/1%002",
+        f"/accounts/{KEY}/groups/g%00",
+    ):
+        response = await admin_sb.client.get(f"/api/v1{path}", headers=HEADERS)
+        api.oa.check(response)
+        assert response.status_code in (400, 404), (path, response.text)
+        assert "JSON" not in response.json()["message"]
+    body = {"members": ["1234"]}
+    response = await admin_sb.client.post(
+        f"/api/v1/accounts/{KEY}/groups/g%00h/members", json=body, headers=HEADERS
+    )
+    assert response.status_code == 400 and "group id" in response.json()["message"]

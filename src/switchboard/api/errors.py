@@ -113,6 +113,9 @@ V1_CODES: dict[type[e.SwitchboardError], str] = {
 }
 
 
+V1_UNSTORABLE = "A value in the request has characters that cannot be stored (e.g. NUL)."
+
+
 def v1_code(exc: e.SwitchboardError) -> str:
     for cls in type(exc).__mro__:
         if cls in V1_CODES:
@@ -139,6 +142,8 @@ def v1_error_response(exc: e.SwitchboardError) -> Response:
     if status == 503:
         headers["Retry-After"] = "1"
         return v1_error("unavailable", e.StorageUnavailable.message, 503, headers)
+    if isinstance(exc, e.UnstorableValue):  # here it may come from the path or the query too
+        return v1_error("invalid_parameter", V1_UNSTORABLE, 400)
     return v1_error(v1_code(exc), exc.message, status, headers)
 
 

@@ -91,6 +91,10 @@ async def find_calls(ctx: Context, query: CallQuery, cursor: str | None = None) 
     their retention are left out (they may still be in storage until the purge)."""
     if cursor is not None:
         query = replace(query, before=decode_cursor(cursor))
+    texts = [query.agent_id, query.group_id, query.reference, *(query.destination or ())]
+    if any(text is not None and "\x00" in text for text in texts):
+        # No stored value has a NUL (PostgreSQL cannot even compare one): nothing matches.
+        return CallPage([], None)
     # One more than asked tells whether another page follows without a second query.
     async with ctx.transaction(write=False) as uow:
         found = await uow.calls.find(replace(query, limit=query.limit + 1))
