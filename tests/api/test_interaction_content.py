@@ -190,11 +190,21 @@ async def test_retention_deletes_recordings_and_logs_each(
         assert (recordings_dir(sb) / KEY / f"{call_id}.wav").exists()
         from switchboard.service import scheduler
 
+        token = await content_token(sb)
         with caplog.at_level(logging.WARNING):
             sb.clock.advance(119)
+            found = await sb.client.get(
+                f"{BASE}/interactions/{call_id}", headers=ics_headers(token)
+            )
+            assert found.status_code == 200
             await scheduler.purge_expired(sb.ctx)
             assert (recordings_dir(sb) / KEY / f"{call_id}.wav").exists()
             sb.clock.advance(2)
+            # Past retention: gone for the API before the purge comes round.
+            gone = await sb.client.get(f"{BASE}/interactions/{call_id}", headers=ics_headers(token))
+            assert gone.status_code == 404
+            listed = await search(sb, token, **day_of(sb))
+            assert listed.json()["items"] == []
             await scheduler.purge_expired(sb.ctx)
         assert not (recordings_dir(sb) / KEY / f"{call_id}.wav").exists()
         assert any(

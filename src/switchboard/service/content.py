@@ -10,7 +10,7 @@ call's own retention. A recording past its retention, another account's, one nev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 from switchboard.domain.errors import (
@@ -129,7 +129,11 @@ async def search(
     # placed, earlier: every recording of the account is looked at (the store's known hole).
     every = await ctx.recordings.list(account_key, limit=2**62)
     found = sorted(
-        (item for item in map(Interaction, every) if item.matches(query)),
+        (
+            item
+            for item in map(Interaction, every)
+            if _retained(ctx, item.recording) and item.matches(query)
+        ),
         key=lambda item: (item.start, item.guid),
     )
     page = found[: query.limit]
@@ -143,9 +147,15 @@ async def interaction(ctx: Context, account_key: str, guid: str) -> Interaction:
     recording = None
     if ctx.recordings is not None:
         recording = await ctx.recordings.get(account_key, guid)
-    if recording is None:
+    if recording is None or not _retained(ctx, recording):
         raise InteractionNotFound()
     return Interaction(recording)
+
+
+def _retained(ctx: Context, recording: Recording) -> bool:
+    """Past retention is gone even before the next purge (at most a minute away) deletes it."""
+    limit = timedelta(seconds=ctx.recording_retention_s)
+    return recording.ended_at + limit > ctx.clock.now()
 
 
 async def open_content(
