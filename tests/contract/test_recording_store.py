@@ -127,3 +127,20 @@ async def test_a_recording_without_its_metadata_file_is_not_there(tmp_path: Path
     assert await store.get("acc1", "c1") is None
     assert store.open_audio("acc1", "c1") is None
     assert await store.list("acc1") == []
+
+
+async def test_when_the_call_was_placed_and_its_clid_read_back(
+    store: RecordingStore, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    placed = replace(
+        recording("c9"), placed_at=T0 - timedelta(seconds=4), presented_clid="+441256636451"
+    )
+    await store.save(placed, wav(tmp_path, "p"))
+    got = await store.get("acc1", "c9")
+    assert got is not None
+    assert (got.placed_at, got.presented_clid) == (T0 - timedelta(seconds=4), "+441256636451")
+    await store.save(recording("c8"), wav(tmp_path, "q"))
+    older = await store.get("acc1", "c8")
+    assert older is not None and (older.placed_at, older.presented_clid) == (None, None)
