@@ -100,8 +100,8 @@ async def test_paused_time_is_not_in_the_file(recorded: Setup) -> None:
         call_id = await recorded.place(client, CALL)
         got = await wait_for_call(client, call_id, lambda c: c["recordingStatus"] == "Started")
         assert got["recordingStatus"] == "Started"
-        agent_to = recorded.call.given(recorded.call.agent, "INVITE")  # type: ignore[arg-type]
-        trunk_to = recorded.call.given(recorded.call.trunk, "ACK")  # type: ignore[arg-type]
+        agent_to = await recorded.call.given(recorded.call.agent, "INVITE")  # type: ignore[arg-type]
+        trunk_to = await recorded.call.given(recorded.call.trunk, "ACK")  # type: ignore[arg-type]
         recorded.call.send_both_ways(agent_to, trunk_to)
         await asyncio.sleep(3)
         paused = await client.post(f"/v0/{KEY}/calls/{call_id}", json={"recordingStatus": "Paused"})

@@ -69,7 +69,7 @@ class MediaCall:
             await peer.start()
             sip.peers.append(peer)
 
-    def given(self, peer: SippPeer, method: str, within: float = 5.0) -> int:
+    async def given(self, peer: SippPeer, method: str, within: float = 5.0) -> int:
         """The audio port in the last description the phone received in ``method`` (waiting
         for SIPp to log it: the signal can come before its log line)."""
         give_up = time.monotonic() + within
@@ -86,7 +86,7 @@ class MediaCall:
             if ports:
                 return ports[-1]
             assert time.monotonic() < give_up, f"no {method} with SDP received:\n{text[-3000:]}"
-            time.sleep(0.05)
+            await asyncio.sleep(0.05)
 
     def send_both_ways(self, agent_to: int, trunk_to: int) -> None:
         async def send(peer: RtpPeer, to: int, code: int) -> None:
@@ -166,8 +166,8 @@ async def test_each_phone_sends_to_rtpengine_and_the_recording_leaves_the_pause_
     engine = call.sip.engine
     assert engine is not None and call.agent is not None and call.trunk is not None
     # What each phone applies: rtpengine's ports, never the other phone's.
-    agent_to = call.given(call.agent, "INVITE")
-    trunk_to = call.given(call.trunk, "ACK")
+    agent_to = await call.given(call.agent, "INVITE")
+    trunk_to = await call.given(call.trunk, "ACK")
     assert agent_to not in (call.trunk_rtp.port, call.agent_rtp.port)
     assert trunk_to not in (call.trunk_rtp.port, call.agent_rtp.port, agent_to)
 
@@ -234,7 +234,7 @@ async def test_rtpengine_stopped_the_call_connects_unrecorded_and_says_so(
             assert await sip.engine.record(setup, STARTED) is RecordingStatus.STOPPED
         assert call.agent is not None
         # Phone to phone: the agent was given the trunk's own media port.
-        assert call.given(call.agent, "INVITE") == call.trunk_rtp.port
+        assert await call.given(call.agent, "INVITE") == call.trunk_rtp.port
         assert any("phone to phone, unrecorded" in r.getMessage() for r in caplog.records)
         await hang_up(call, setup)
         assert await kept(store, setup.call_id, within=0.5) is None
@@ -256,8 +256,8 @@ async def test_flow_i_puts_rtpengine_between_the_phones_too(
         await sip.open_engine(trunk=call.trunk, media=anchor)
         setup = await connect(call, destination_timeout_s=10)
         assert call.agent is not None and call.trunk is not None
-        trunk_to = call.given(call.trunk, "INVITE")  # the agent's offer, rewritten
-        agent_to = call.given(call.agent, "ACK")  # the trunk's answer, rewritten
+        trunk_to = await call.given(call.trunk, "INVITE")  # the agent's offer, rewritten
+        agent_to = await call.given(call.agent, "ACK")  # the trunk's answer, rewritten
         assert trunk_to not in (call.trunk_rtp.port, call.agent_rtp.port)
         assert agent_to not in (call.trunk_rtp.port, call.agent_rtp.port, trunk_to)
         call.send_both_ways(agent_to, trunk_to)
@@ -267,5 +267,134 @@ async def test_flow_i_puts_rtpengine_between_the_phones_too(
         assert len(at_agent) > 25 and all(p[12:] == b"\x80" * 160 for p in at_agent)
         await hang_up(call, setup)
     finally:
+        await call.close()
+        await sip.aclose()
+
+
+def trunk_reoffer(port: int) -> str:
+    """The trunk's @HANGUP@: a re-INVITE moving its media to ``port``, then wait for BYE."""
+    return f"""
+  <pause milliseconds="300"/>
+  <send retrans="500">
+    <![CDATA[
+      INVITE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$local_party];tag=[pid]SIPpTagSB[call_number]
+      To: [$remote_party]
+      Call-ID: [call_id]
+      CSeq: 20 INVITE
+      Contact: <sip:far@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=trunk 1 2 IN IP4 127.0.0.1
+      s=-
+      c=IN IP4 127.0.0.1
+      t=0 0
+      m=audio {port} RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$local_party];tag=[pid]SIPpTagSB[call_number]
+      To: [$remote_party]
+      Call-ID: [call_id]
+      CSeq: 20 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+{RECEIVE_BYE}"""
+
+
+AGENT_REANSWER = f"""
+  <recv request="INVITE"/>
+  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:agent@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=agent 1 3 IN IP4 127.0.0.1
+      s=-
+      c=IN IP4 127.0.0.1
+      t=0 0
+      m=audio @MEDIA_PORT@ RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+    ]]>
+  </send>
+  <recv request="ACK"/>
+{RECEIVE_BYE}"""
+
+
+async def test_a_mid_call_reoffer_is_relayed_through_rtpengine(
+    tmp_path: Path, rtpengine: Rtpengine
+) -> None:
+    if not sipp_available():
+        pytest.skip("sipp not found: install the Debian package sip-tester")
+    sip = SipHarness(tmp_path, "udp")
+    call = MediaCall(sip, FileRecordingStore(tmp_path / "recordings"))
+    moved = RtpPeer(0xC)  # where the trunk moves its media
+    try:
+        call.agent = SippPeer(
+            SCENARIOS / "flow4_agent.xml",
+            sip.workdir,
+            values={
+                "HANGUP": AGENT_REANSWER.replace("@MEDIA_PORT@", str(call.agent_rtp.port)),
+                "MEDIA_PORT": str(call.agent_rtp.port),
+            },
+            timeout_s=40,
+        )
+        call.trunk = SippPeer(
+            SCENARIOS / "flow4_trunk.xml",
+            sip.workdir,
+            values={
+                "HANGUP": trunk_reoffer(moved.port),
+                "ORIGIN": "trunk",
+                "MEDIA_PORT": str(call.trunk_rtp.port),
+            },
+            timeout_s=40,
+        )
+        for peer in (call.agent, call.trunk):
+            await peer.start()
+            sip.peers.append(peer)
+        anchor = MediaAnchor(rtpengine.client(), now, rtpengine.recording_dir, call.store)
+        await sip.open_engine(trunk=call.trunk, media=anchor)
+        setup = await connect(call)
+        # The relayed re-INVITE (the agent's third) reaches it with rtpengine's address.
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + 10
+        while call.agent.message_file.read_text(errors="replace").count("INVITE sip:") < 3:
+            assert loop.time() < give_up, call.agent.report()
+            await asyncio.sleep(0.1)
+        agent_to = await call.given(call.agent, "INVITE")
+        trunk_to = await call.given(call.trunk, "SIP/2.0 200")  # the agent's answer, rewritten
+        assert agent_to not in (moved.port, call.agent_rtp.port)
+        assert trunk_to not in (moved.port, call.agent_rtp.port)
+        for _ in range(25):
+            call.agent_rtp.send(("127.0.0.1", agent_to), b"\x00" * 160)
+            moved.send(("127.0.0.1", trunk_to), b"\x80" * 160)
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        at_moved, at_agent = moved.drain(), call.agent_rtp.drain()
+        assert len(at_moved) >= 20 and all(p[12:] == b"\x00" * 160 for p in at_moved)
+        assert len(at_agent) >= 20 and all(p[12:] == b"\x80" * 160 for p in at_agent)
+        await hang_up(call, setup)
+    finally:
+        moved.close()
         await call.close()
         await sip.aclose()
