@@ -48,6 +48,8 @@ async def test_find_filters_each_field_newest_first(backend: Backend) -> None:
     dest = ("+442072068888", "+442072068888")
     assert await found(backend, replace(q, destination=dest)) == ["c4", "c1"]
     assert await found(backend, replace(q, destination=("x", "1"))) == ["c2"]
+    assert await found(backend, replace(q, destination=("+442072068888", None))) == ["c4", "c1"]
+    assert await found(backend, replace(q, destination=(None, "1"))) == ["c2"]
     assert await found(backend, replace(q, reference="r1")) == ["c4", "c1"]
     window = replace(q, created_from=at(2), created_until=at(3))
     assert await found(backend, window) == ["c2"]

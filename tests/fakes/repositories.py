@@ -573,8 +573,14 @@ class FakeCallRepository:
                 and (query.group_id is None or call.caller_agent_id in members)
                 and (
                     query.destination is None
-                    or query.destination[0] == call.destination_e164
-                    or query.destination[1] == call.destination_agent_id
+                    or (
+                        query.destination[0] is not None
+                        and query.destination[0] == call.destination_e164
+                    )
+                    or (
+                        query.destination[1] is not None
+                        and query.destination[1] == call.destination_agent_id
+                    )
                 )
                 and query.reference in (None, call.reference)
                 and (query.created_from is None or call.created_at >= at_utc(query.created_from))

@@ -8,6 +8,7 @@ import binascii
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from switchboard.domain.agents import is_agent_id
 from switchboard.domain.calls import Call, Party, Phase
 from switchboard.domain.errors import InvalidParameter, RuleViolation
 from switchboard.service import calls
@@ -77,13 +78,17 @@ def parse_limit(text: str | None) -> int:
     return int(text)
 
 
-async def destination(ctx: Context, account_key: str, text: str) -> tuple[str, str]:
-    """The destination filter: the number read as at placement (in the account's country),
-    and the text as a destination agent's id."""
+async def destination(ctx: Context, account_key: str, text: str) -> tuple[str | None, str | None]:
+    """The destination filter: the number read as at placement (in the account's country)
+    when it is one, and the text as a destination agent's id when it may be one."""
     async with ctx.transaction(write=False) as uow:
         account = await uow.accounts.get(account_key, cached=True)
     info = ctx.numbers.parse(text, account.country if account else "GB")
-    return (info.e164 if info is not None and info.valid else text), text
+    e164 = info.e164 if info is not None and info.valid else None
+    agent_id = text if is_agent_id(text) else None
+    if e164 is None and agent_id is None:
+        return text, None  # matches nothing stored, as the client would expect
+    return e164, agent_id
 
 
 async def find_calls(ctx: Context, query: CallQuery, cursor: str | None = None) -> CallPage:

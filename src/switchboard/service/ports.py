@@ -127,8 +127,8 @@ class CallQuery:
     phases: tuple[Phase, ...] | None = None
     agent_id: str | None = None  # as the caller or as the destination agent
     group_id: str | None = None
-    # (E.164, agent id): calls to that number, or to that agent
-    destination: tuple[str, str] | None = None
+    # (E.164, agent id): calls to that number, or to that agent (None: not that kind)
+    destination: tuple[str | None, str | None] | None = None
     reference: str | None = None
     created_from: datetime | None = None  # inclusive
     created_until: datetime | None = None  # exclusive

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import functools
 from datetime import datetime
+from typing import Any
 
 from switchboard.adapters.storage import rows
 from switchboard.adapters.storage.database import Sql
@@ -71,10 +72,10 @@ _LIST_ACTIVE = Sql(
 )
 
 # The filters of a listing, in the order of their parameters. Each combination is one
-# statement, rendered once; ix_calls_account_key_created_at (account_key, created_at, id)
-# serves the order and the cursor, the other indexes of migration 0006 the narrow filters.
+# statement, rendered once; ix_calls_account_key_created_at serves the order, the cursor and
+# the time range, the indexes of migration 0007 the narrow filters in the same order.
 _FILTERS: tuple[tuple[str, str], ...] = (
-    ("phases", "phase IN_LIST(?)"),
+    ("phases", "phase IN ({marks})"),  # placeholders, not a list: the index takes them
     ("agent_id", "(caller_agent_id = ? OR destination_agent_id = ?)"),
     (
         "group_id",
@@ -82,17 +83,39 @@ _FILTERS: tuple[tuple[str, str], ...] = (
         "WHERE account_key = calls.account_key AND group_id = ?)",
     ),
     ("destination", "(destination_e164 = ? OR destination_agent_id = ?)"),
+    ("destination_e164", "destination_e164 = ?"),
+    ("destination_agent", "destination_agent_id = ?"),
     ("reference", "reference = ?"),
     ("created_from", "created_at >= ?"),
     ("created_until", "created_at < ?"),
-    ("before", "(created_at < ? OR (created_at = ? AND id < ?))"),
+    # The first bound is the one an index range can use; the second breaks ties by id.
+    ("before", "created_at <= ? AND (created_at < ? OR id < ?)"),
 )
 
 
-@functools.lru_cache(maxsize=256)
-def _find_statement(present: tuple[str, ...]) -> Sql:
-    clauses = ["account_key = ?"] + [sql for name, sql in _FILTERS if name in present]
+@functools.lru_cache(maxsize=512)
+def _find_statement(present: tuple[str, ...], phases: int = 0) -> Sql:
+    marks = ", ".join("?" * phases)
+    clauses = ["account_key = ?"] + [
+        sql.replace("{marks}", marks) for name, sql in _FILTERS if name in present
+    ]
     return Sql(f"{_SELECT} WHERE {' AND '.join(clauses)} {_NEWEST_FIRST} LIMIT ?")
+
+
+def _filter_values(query: CallQuery) -> dict[str, Any]:
+    """The filters' values by ``_FILTERS`` name. A destination that can only be a number, or
+    only an agent id, is one equality an index serves; one that may be either is the OR."""
+    values: dict[str, Any] = {name: getattr(query, name, None) for name, _ in _FILTERS}
+    if query.destination is not None:
+        e164, agent_id = query.destination
+        values["destination"] = None
+        if e164 is None:
+            values["destination_agent"] = agent_id
+        elif agent_id is None:
+            values["destination_e164"] = e164
+        else:
+            values["destination"] = query.destination
+    return values
 
 
 class SqlCallRepository:
@@ -121,13 +144,14 @@ class SqlCallRepository:
         time = self._tx.d.time
         present: list[str] = []
         parameters: list[object] = [query.account_key]
+        values = _filter_values(query)
         for name, _ in _FILTERS:
-            value = getattr(query, name)
+            value = values[name]
             if value is None:
                 continue
             present.append(name)
             if name == "phases":
-                parameters.append(self._tx.list_param(phase.value for phase in value))
+                parameters += [phase.value for phase in value]
             elif name == "agent_id":
                 parameters += [value, value]
             elif name == "destination":
@@ -139,7 +163,7 @@ class SqlCallRepository:
             else:
                 parameters.append(value)
         parameters.append(query.limit)
-        statement = _find_statement(tuple(present))
+        statement = _find_statement(tuple(present), len(query.phases or ()))
         found = await self._tx.all("find calls", statement, parameters)
         return [rows.call_of(row) for row in found]
 

@@ -40,7 +40,7 @@ def _call_id(req: V1Request) -> str:
     return call_id
 
 
-async def _destination(req: V1Request, text: str) -> tuple[str, str]:
+async def _destination(req: V1Request, text: str) -> tuple[str | None, str | None]:
     return await call_control.destination(req.ctx, req.account_key, text)
 
 
