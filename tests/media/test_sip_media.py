@@ -11,6 +11,7 @@ import struct
 import time
 import wave
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,9 @@ from tests.support.sipp import SippPeer, free_port, sipp_available
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 STARTED, PAUSED = RecordingStatus.STARTED, RecordingStatus.PAUSED
+
+# When the test's calls were placed, as the placement would have stored it.
+PLACED_AT = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
 
 
 class MediaCall:
@@ -134,7 +138,15 @@ async def connect(call: MediaCall, destination_timeout_s: float = 30) -> CallSet
     sip = call.sip
     assert call.agent is not None
     setup = sip.setup(call.agent.uri(), destination_timeout_s=destination_timeout_s)
-    setup = CallSetup(**{**setup.__dict__, "account_key": "acc1", "caller_agent_id": "1001"})
+    setup = CallSetup(
+        **{
+            **setup.__dict__,
+            "account_key": "acc1",
+            "caller_agent_id": "1001",
+            "placed_at": PLACED_AT,
+            "presented_clid": "01256636451",
+        }
+    )
     assert await sip.start(setup) is StartOutcome.RINGING
     await sip.signals.wait_for("destination_answered", setup.call_id, within=15)
     return setup
@@ -189,6 +201,8 @@ async def test_each_phone_sends_to_rtpengine_and_the_recording_leaves_the_pause_
     assert recording is not None, rtpengine.log_text[-2000:]
     assert abs(recording.duration_s - 5.0) <= 0.3
     assert len(recording.pauses) == 1 and abs(recording.pauses[0].offset_s - 3.0) <= 0.3
+    # What the Interaction Content API shows as the interaction's start and connectFrom.
+    assert (recording.placed_at, recording.presented_clid) == (PLACED_AT, "01256636451")
     audio = call.store.open_audio("acc1", setup.call_id)
     assert audio is not None
     with audio, wave.open(audio) as wav:

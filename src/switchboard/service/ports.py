@@ -289,6 +289,10 @@ class CallSetup:
     account_key: str = ""
     caller_agent_id: str = ""
     destination_agent_id: str | None = None
+    # When the call was placed and the CLID it presented, as emitted (the Interaction Content
+    # API shows them as the recording's ``start`` and ``connectFrom``).
+    placed_at: datetime | None = None
+    presented_clid: str | None = None
 
     @classmethod
     def of(cls, call: Call) -> CallSetup:
@@ -304,6 +308,8 @@ class CallSetup:
             account_key=call.account_key,
             caller_agent_id=call.caller_agent_id,
             destination_agent_id=call.destination_agent_id,
+            placed_at=call.created_at,
+            presented_clid=call.presented_clid,
             deadline=(
                 Deadline(call.deadline_at, call.deadline_tag or "")
                 if call.deadline_at is not None

@@ -87,6 +87,8 @@ async def make_recording(
             for offset, (paused, resumed) in zip(offsets, pauses, strict=True)
         ),
         codec="+".join(sorted(made.codecs)) or "PCMU",
+        placed_at=setup.placed_at,
+        presented_clid=setup.presented_clid,
     )
     temporary = await asyncio.to_thread(_temporary)
     try:
