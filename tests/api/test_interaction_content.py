@@ -96,7 +96,9 @@ def day_of(sb: Harness) -> dict[str, str]:
 # --------------------------------------------------------------------------- the recording
 
 
-async def test_the_simulated_recording_follows_the_recording_state(sb: Harness) -> None:
+async def test_the_simulated_recording_follows_the_recording_state(sb_any: Harness) -> None:
+    """Over SQLite and PostgreSQL: the timing comes from the events each stores."""
+    sb = sb_any
     response = await sb.place(TO_NUMBER)
     call_id = response.json()["id"]
     await sb.advance(2.0)  # connected: Started (the account records its calls)
