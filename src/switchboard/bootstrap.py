@@ -38,6 +38,7 @@ from switchboard.service.context import Context
 from switchboard.service.guessing import GuessingLimit, GuessingPolicy
 from switchboard.service.ports import Clock, TelephonyEngine
 from switchboard.service.progress import CallProgress
+from switchboard.service.rate_limits import RateLimiter
 
 if TYPE_CHECKING:
     from switchboard.adapters.media.anchor import MediaAnchor
@@ -88,6 +89,12 @@ def check_telephony(settings: Settings) -> None:
             "SWITCHBOARD_SIP_TRUNK_HOST is required with SWITCHBOARD_TELEPHONY=sip "
             "(or set SWITCHBOARD_SIP_AGENTS_ONLY=true to place agent-to-agent calls only)"
         )
+
+
+def rate_limiter(settings: Settings) -> RateLimiter | None:
+    if settings.rate_limit_per_second == 0:
+        return None
+    return RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 
 
 def build_engine(
@@ -336,6 +343,8 @@ async def build(
                 )
             ),
             deadline_lease_s=settings.deadline_lease_seconds,
+            idempotency_ttl_s=settings.idempotency_ttl_seconds,
+            limiter=rate_limiter(settings),
         )
         if settings.fault_point is not None:
             ctx.faults = KillAtFault(settings.fault_point)

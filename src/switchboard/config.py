@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(None, min_length=32)
     event_stream_poll_seconds: float = Field(1.0, gt=0, le=60)
     event_stream_keepalive_seconds: float = Field(15, gt=0, le=300)
+    # Idempotent retries and rate limits (README, "Rate limits and retries"): how long an
+    # Idempotency-Key and its answer are kept; each account's token bucket (0: no limit).
+    idempotency_ttl_seconds: float = Field(86400, gt=0)
+    rate_limit_per_second: float = Field(100, ge=0)
+    rate_limit_burst: int = Field(200, ge=0)
     start_window_ms: float = Field(2000, gt=0)
     simulator_answer_ms: float = Field(1000, ge=0)
     simulator_talk_seconds: float = Field(60, gt=0)
@@ -174,6 +179,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SWITCHBOARD_NODE_TAKEOVER_SECONDS must be more than twice "
                 "SWITCHBOARD_NODE_HEARTBEAT_SECONDS (a node missing one heartbeat is alive)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _rate_limit_both_or_neither(self) -> Settings:
+        if (self.rate_limit_per_second == 0) != (self.rate_limit_burst == 0):
+            raise ValueError(
+                "SWITCHBOARD_RATE_LIMIT_PER_SECOND and SWITCHBOARD_RATE_LIMIT_BURST: both 0 "
+                "(no limit) or both positive"
             )
         return self
 

@@ -18,7 +18,7 @@ from switchboard.domain.agents import FREE_TO_CALL_OUT, Agent, AgentState, agent
 from switchboard.domain.calls import Call, Phase
 from switchboard.domain.errors import AlreadyExists, UnknownEntity, UnstorableValue
 from switchboard.domain.events import CallEvent, Event, LoggedEvent
-from switchboard.service.ports import CallQuery
+from switchboard.service.ports import CallQuery, IdempotentRequest
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 # What neither driver encodes. A NUL is kept, as SQLite keeps it (PostgreSQL refuses it: the
@@ -58,6 +58,9 @@ class FakeData:
     # (one count for all accounts, as the SQL tables have).
     events: dict[str, list[LoggedEvent]] = field(default_factory=dict)
     event_position: int = 0
+    # Idempotency keys by (account, key), and each account's bucket: (level, updated_at).
+    idempotency: dict[tuple[str, str], IdempotentRequest] = field(default_factory=dict)
+    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 class FakeSession:

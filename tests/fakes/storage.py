@@ -22,6 +22,7 @@ from switchboard.service.ports import (
     GroupRepository,
     SettingsRepository,
 )
+from tests.fakes.limits import FakeIdempotencyKeys, FakeRateBuckets
 from tests.fakes.repositories import (
     FakeAccountRepository,
     FakeAgentRepository,
@@ -90,6 +91,8 @@ class FakeUnitOfWork:
         self.settings = FakeSettingsRepository(session)
         self.nodes = FakeNodeRepository(session)
         self.outbox = FakeEventLog(session)
+        self.idempotency = FakeIdempotencyKeys(session)
+        self.buckets = FakeRateBuckets(session)
         return self
 
     async def commit(self) -> None:

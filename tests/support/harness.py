@@ -104,6 +104,10 @@ async def open_harness(tmp_path: Path, **settings: Any) -> Harness:
     if "secret_key" not in settings:
         settings.setdefault("secret_key_file", str(tmp_path / "switchboard.key"))
     settings.setdefault("recording_dir", str(tmp_path / "recordings"))
+    # The clock stands still unless a test moves it, so a token bucket would never refill:
+    # rate limits are off here unless a test asks for them (tests/api/test_rate_limits.py).
+    settings.setdefault("rate_limit_per_second", 0)
+    settings.setdefault("rate_limit_burst", 0)
     config = load_settings(**settings)
     runtime = await build(config, clock=clock)
     lines = dict(await prepare_demo(runtime.ctx, BASE))

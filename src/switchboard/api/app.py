@@ -37,6 +37,7 @@ from switchboard.api.v0.request import V0Request
 from switchboard.api.v1.app import V1_PREFIX, V1App
 from switchboard.domain.errors import (
     PayloadTooLarge,
+    RateLimited,
     SwitchboardError,
     UnstorableValue,
 )
@@ -231,6 +232,38 @@ class SwitchboardApp:
                 body = b"\xff"  # not form-encoded text: the token endpoint answers invalid_request
             return await handler(self._v0(scope, headers, params, body, 6))
         await authorise(self.ctx, bearer(headers), params["account"])
+        limiter = self.ctx.limiter
+        if limiter is None:
+            return await self._authorised(scope, receive, headers, params, handler, method)
+        # Every authenticated request of the account spends a token, and every answer to it
+        # says what is left (draft-ietf-httpapi-ratelimit-headers).
+        try:
+            quota = await limiter.admit(
+                self.ctx.uow, params["account"], self.ctx.clock.now().timestamp()
+            )
+        except RateLimited as exc:
+            response = error_response(exc)
+            quota = limiter.refused(exc.retry_after_s)
+        else:
+            try:
+                response = await self._authorised(scope, receive, headers, params, handler, method)
+            except SwitchboardError as exc:
+                _log_error(scope, exc)
+                response = error_response(exc)
+        response.headers["RateLimit-Policy"] = limiter.policy
+        response.headers["RateLimit"] = f'"default";r={quota.remaining};t={quota.reset_s}'
+        return response
+
+    async def _authorised(
+        self,
+        scope: Scope,
+        receive: Receive,
+        headers: Headers,
+        params: dict[str, str],
+        handler: Handler,
+        method: str,
+    ) -> Response:
+        verb = "GET" if method == "HEAD" else method
         content_type = headers.get("content-type")
         if verb == "POST":
             check_content_type(content_type)

@@ -28,6 +28,10 @@ STATUS: dict[type[e.SwitchboardError], int] = {
     e.InvalidClient: 401,
     e.TooManyFailedAttempts: 429,
     e.NotFound: 404,
+    e.InvalidIdempotencyKey: 400,
+    e.IdempotencyKeyInFlight: 409,
+    e.IdempotencyKeyReused: 422,
+    e.RateLimited: 429,
     e.StorageUnavailable: 503,
     e.RuleViolation: 400,
     e.UnknownEntity: 404,
@@ -71,6 +75,8 @@ def error_response(exc: e.SwitchboardError) -> Response:
         if exc.token_sent:
             challenge += ', error="invalid_token"'
         headers["WWW-Authenticate"] = challenge
+    if isinstance(exc, e.RateLimited):
+        headers["Retry-After"] = str(exc.retry_after_s)
     if status == 500:
         return message_response("An error has occurred.", 500)
     if status == 503:  # the cause is for the log, not for the client

@@ -30,6 +30,11 @@ below knows about HTTP.
     │   ├── RangeNotSatisfiable      (416)
     │   ├── ContentRateLimited       (429) retry after ``retry_after_s``
     │   └── InvalidScope             (400) the token endpoint's ``invalid_scope``
+    ├── IdempotencyError             an ``Idempotency-Key`` that cannot be honoured
+    │   ├── InvalidIdempotencyKey    (400) empty, too long, or not printable ASCII
+    │   ├── IdempotencyKeyInFlight   (409) its first request is still being answered
+    │   └── IdempotencyKeyReused     (422) sent before with another body
+    ├── RateLimited                  (429) the account's token bucket is empty
     ├── StorageUnavailable           (503) the database did not answer; retryable
     ├── RuleViolation                (400) a rule of the endpoint, with its VCC message
     │   └── CallNotStarted           the agent's phone could not be reached (rule 20)
@@ -182,6 +187,32 @@ class RangeNotSatisfiable(ContentError):
 
 class ContentRateLimited(ContentError):
     message = "Too Many Requests"
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__()
+
+
+class IdempotencyError(SwitchboardError):
+    pass
+
+
+class InvalidIdempotencyKey(IdempotencyError):
+    message = "The Idempotency-Key header must be 1 to 255 printable ASCII characters."
+
+
+class IdempotencyKeyInFlight(IdempotencyError):
+    message = "A request with this Idempotency-Key is still being processed; retry later."
+
+
+class IdempotencyKeyReused(IdempotencyError):
+    message = "This Idempotency-Key was already used with a different request body."
+
+
+class RateLimited(SwitchboardError):
+    """The account spent its tokens; ``retry_after_s``: when the next one is there."""
+
+    message = "Rate limit exceeded"
 
     def __init__(self, retry_after_s: int) -> None:
         self.retry_after_s = retry_after_s

@@ -45,8 +45,9 @@ from switchboard.domain.phones import telephone_number_of
 from switchboard.domain.placement import CheckedRequest, PlaceCallRequest, check_request
 from switchboard.domain.wrapup import end_wrapup, undo_reservation, wrapup_may_end
 from switchboard.service.context import Context
+from switchboard.service.idempotency import held_by_another
 from switchboard.service.ids import new_call_id
-from switchboard.service.ports import CallSetup, StartOutcome, UnitOfWork
+from switchboard.service.ports import CallSetup, IdempotentRequest, StartOutcome, UnitOfWork
 from switchboard.service.recording import apply_recording, drivable
 
 log = logging.getLogger(__name__)
@@ -150,10 +151,24 @@ async def _check_destination_agent_exists(
         raise RuleViolation(Messages.DESTINATION_AGENT_UNKNOWN)
 
 
-async def place_call(ctx: Context, account_key: str, req: PlaceCallRequest) -> Call:
-    call_id = new_call_id()
+async def place_call(
+    ctx: Context,
+    account_key: str,
+    req: PlaceCallRequest,
+    idempotent: IdempotentRequest | None = None,
+) -> Call:
+    """``idempotent``: the request's ``Idempotency-Key``, reserved in the placement's
+    transaction (``service.idempotency``); the call gets the id reserved with it."""
+    call_id = idempotent.call_id if idempotent is not None else new_call_id()
     async with contextlib.AsyncExitStack() as stack:
         uow = await stack.enter_async_context(ctx.transaction())
+        if idempotent is not None:
+            # First, before any rule: of two identical requests at once, one holds the key
+            # and places the call; the other waits for it here (PostgreSQL) or queues behind
+            # it (SQLite's writer) and is told the key is taken.
+            held = await uow.idempotency.reserve(idempotent, ctx.clock.now())
+            if held is not None:
+                raise held_by_another(held, idempotent.fingerprint)
         call, planned = await _prepare(ctx, uow, account_key, req, call_id)
         # Until here a cancelled request rolls back and leaves no trace. From the commit on,
         # the placement runs to its end in a task of its own: a call committed is started and

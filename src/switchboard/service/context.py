@@ -27,6 +27,7 @@ from switchboard.service.ports import (
     UnitOfWorkFactory,
     Wakeup,
 )
+from switchboard.service.rate_limits import RateLimiter
 
 
 class NoWakeup:
@@ -88,6 +89,10 @@ class Context:
     # silent before a keep-alive comment.
     stream_poll_s: float = 1.0
     stream_keepalive_s: float = 15.0
+    # How long an ``Idempotency-Key`` and its answer are kept.
+    idempotency_ttl_s: float = 86400.0
+    # Each account's request rate (``service.rate_limits``); ``None``: not limited.
+    limiter: RateLimiter | None = None
 
     def retained(self, call: Call) -> bool:
         """Active, or ended less than the retention time ago."""

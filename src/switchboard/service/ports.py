@@ -231,6 +231,62 @@ class EventLog(Protocol):
         """Delete events that happened before ``before``; how many went."""
 
 
+@dataclass(frozen=True)
+class StoredResponse:
+    """An answer kept to be replayed, as opaque data: the service never reads its status."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    """A request sent with an ``Idempotency-Key``: what identifies it and, once answered,
+    the answer (``response`` is ``None`` while the first request is in flight)."""
+
+    account_key: str
+    key: str
+    fingerprint: str  # hex SHA-256 of the request (``service.idempotency.fingerprint``)
+    call_id: str  # the id its placement gives the call (reserved with the key)
+    created_at: datetime
+    expires_at: datetime
+    response: StoredResponse | None = None
+
+
+class IdempotencyKeys(Protocol):
+    """Keys per account. At most one live (unexpired) request holds a key: ``reserve`` is
+    the one atomic claim, made in the transaction of the placement or before it."""
+
+    async def get(self, account_key: str, key: str, now: datetime) -> IdempotentRequest | None:
+        """The live request holding the key, or ``None``."""
+
+    async def reserve(self, request: IdempotentRequest, now: datetime) -> IdempotentRequest | None:
+        """Hold the key for ``request`` (replacing an expired holder): ``None`` when held,
+        else the live request that holds it (nothing written). On PostgreSQL a concurrent
+        uncommitted reservation of the same key makes this wait for its transaction."""
+
+    async def answer(
+        self, account_key: str, key: str, call_id: str, response: StoredResponse
+    ) -> bool:
+        """Record the answer of the in-flight request ``call_id``; false when no such
+        request holds the key (its reservation rolled back, or another holds it)."""
+
+    async def purge(self, before: datetime) -> int:
+        """Delete requests that expired before ``before``; how many went."""
+
+
+class RateBuckets(Protocol):
+    """Token buckets per account, shared by every process on the database."""
+
+    async def take(
+        self, account_key: str, wanted: int, *, rate: float, burst: float, now: float
+    ) -> tuple[int, float]:
+        """Atomically refill the account's bucket (created full) at ``rate`` tokens a second
+        up to ``burst`` since it was last touched, take up to ``wanted`` whole tokens, and
+        return how many were taken and the level left. ``now``: seconds since the epoch."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``commit`` makes the changes visible; leaving without it rolls back.
     Events collected in ``events`` are written by ``commit`` into ``outbox``, in the same
@@ -244,6 +300,8 @@ class UnitOfWork(Protocol):
     settings: SettingsRepository
     nodes: NodeRepository
     outbox: EventLog
+    idempotency: IdempotencyKeys
+    buckets: RateBuckets
     events: list[Event]
     committed: list[Event]
 

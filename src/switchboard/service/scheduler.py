@@ -103,11 +103,13 @@ async def tick(ctx: Context) -> int:
 
 
 async def purge_expired(ctx: Context) -> int:
-    """Ended calls past the retention time, and events older than the events' own."""
+    """Ended calls past the retention time, events older than the events' own, and expired
+    idempotency keys."""
     now = ctx.clock.now()
     async with ctx.uow() as uow:
         purged = await uow.calls.purge_ended(now - timedelta(seconds=ctx.retention_s))
         await uow.outbox.purge(now - timedelta(seconds=ctx.event_retention_s))
+        await uow.idempotency.purge(now)
         await uow.commit()
     if ctx.recordings is not None:
         # Each deletion is logged by the store.

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -228,4 +229,32 @@ events = Table(
     ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
     Index("ix_events_account_key_position", "account_key", "position"),
     Index("ix_events_call_id_sequence", "call_id", "sequence"),
+)
+
+# Migration 0007: requests sent with an ``Idempotency-Key`` (``status`` NULL while in flight)
+# and each account's token bucket (``updated_at``: seconds since the epoch).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_key", String, nullable=False),
+    Column("key", String, nullable=False),
+    Column("fingerprint", String, nullable=False),
+    Column("call_id", String, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("status", Integer),
+    Column("headers", String),
+    Column("body", LargeBinary),
+    PrimaryKeyConstraint("account_key", "key"),
+    ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
+    Index("ix_idempotency_keys_expires_at", "expires_at"),
+)
+
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("account_key", String, primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
 )

@@ -27,6 +27,7 @@ from switchboard.adapters.storage.call_repository import SqlCallRepository
 from switchboard.adapters.storage.database import Database, PostgresDatabase, SqliteDatabase
 from switchboard.adapters.storage.errors import translated
 from switchboard.adapters.storage.event_log import SqlEventLog
+from switchboard.adapters.storage.limits import SqlIdempotencyKeys, SqlRateBuckets
 from switchboard.adapters.storage.repositories import (
     SqlAccountRepository,
     SqlAgentRepository,
@@ -46,7 +47,9 @@ from switchboard.service.ports import (
     CallRepository,
     EventLog,
     GroupRepository,
+    IdempotencyKeys,
     NodeRepository,
+    RateBuckets,
     SettingsRepository,
 )
 
@@ -98,6 +101,8 @@ class SqlUnitOfWork:
     settings: SettingsRepository
     nodes: NodeRepository
     outbox: EventLog
+    idempotency: IdempotencyKeys
+    buckets: RateBuckets
 
     def __init__(self, database: Database, *, write: bool) -> None:
         self._database = database
@@ -125,6 +130,8 @@ class SqlUnitOfWork:
         self.settings = SqlSettingsRepository(tx)
         self.nodes = SqlNodeRepository(tx)
         self.outbox = SqlEventLog(tx)
+        self.idempotency = SqlIdempotencyKeys(tx)
+        self.buckets = SqlRateBuckets(tx)
         return self
 
     async def _enter_sqlite(self, database: SqliteDatabase) -> Transaction:

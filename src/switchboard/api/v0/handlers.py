@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 from starlette.responses import Response
 
 from switchboard.api.errors import json_response
-from switchboard.api.v0 import render
+from switchboard.api.v0 import idempotent, render
 from switchboard.api.v0.binding import (
     bind_disposition,
     bind_place_call,
@@ -30,11 +30,12 @@ def _call_id(req: V0Request) -> str:
 
 
 async def place_call(req: V0Request) -> Response:
+    key = req.headers.get("idempotency-key")
+    if key is not None:
+        return await idempotent.place_call_once(req, key)
     body = bind_place_call(req.body, req.version)
     call = await calls.place_call(req.ctx, req.account_key, body)
-    payload = render.call_created(call, req.base_url)
-    location = payload["links"][0]["href"]
-    return json_response(payload, 201, {"Location": location})
+    return render.created(call, req.base_url)
 
 
 async def get_call(req: V0Request) -> Response:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.responses import Response
+
+from switchboard.api.errors import json_response
 from switchboard.domain.calls import Call
 
 
@@ -19,6 +22,12 @@ def _consented(side: dict[str, Any], consent: Any) -> dict[str, Any]:
     if consent is not None:
         side["consent"] = consent.value
     return side
+
+
+def created(call: Call, base: str) -> Response:
+    """The 201 answer to a placement, with the call's address in ``Location``."""
+    payload = call_created(call, base)
+    return json_response(payload, 201, {"Location": payload["links"][0]["href"]})
 
 
 def call_created(call: Call, base: str) -> dict[str, Any]:
