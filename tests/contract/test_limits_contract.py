@@ -20,7 +20,9 @@ ANSWER = StoredResponse(
 )
 
 
-def a_request(key: str = "k-1", fingerprint: str = "f" * 64, call_id: str = "c1") -> IdempotentRequest:
+def a_request(
+    key: str = "k-1", fingerprint: str = "f" * 64, call_id: str = "c1"
+) -> IdempotentRequest:
     return IdempotentRequest(KEY, key, fingerprint, call_id, at(0), at(3600))
 
 
