@@ -151,12 +151,18 @@ def start_server(argv: list[str], env: dict[str, str]) -> Server:
     return Server(proc, line.removeprefix("Listening on "))
 
 
+# The server's rate limit (``--rate-limit``): by default far above any load here, so the
+# token bucket is paid for on every request and never refuses one.
+RATE_LIMIT: dict[str, str] = {}
+
+
 def server_env(db: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
     env.update(
         SWITCHBOARD_DATABASE_URL=db,
         SWITCHBOARD_SIMULATOR_ANSWER_MS="200",
         SWITCHBOARD_LOG_LEVEL="warning",
+        **RATE_LIMIT,
     )
     return env
 
@@ -268,7 +274,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def bench_database(
-    label: str, template: str, copy: Callable[[int], str], runs: int, seconds: int
+    label: str,
+    template: str,
+    copy: Callable[[int], str],
+    runs: int,
+    seconds: int,
+    post_only: bool = False,
 ) -> Figures:
     """Provision ``template`` once; each run gets a fresh copy of it (``copy(run)``) and a
     fresh server, so that no run meets the calls and timers of the one before."""
@@ -280,14 +291,21 @@ async def bench_database(
             [sys.executable, "-m", "switchboard", "serve", "--port", "0"], server_env(db)
         )
         try:
-            await one_run(label, run, db, server, api_token, seconds, figures)
+            await one_run(label, run, db, server, api_token, seconds, figures, post_only)
         finally:
             server.stop()
     return figures
 
 
 async def one_run(
-    label: str, run: int, db: str, server: Server, api_token: str, seconds: int, figures: Figures
+    label: str,
+    run: int,
+    db: str,
+    server: Server,
+    api_token: str,
+    seconds: int,
+    figures: Figures,
+    post_only: bool = False,
 ) -> None:
     token = await bearer(server.base, api_token)
     headers = [f"Authorization: Bearer {token}", "Content-Type: application/json; version=6"]
@@ -310,6 +328,8 @@ async def one_run(
         figures.add("post_cpu_ms", (cpu1 - cpu0) * 1000 / max(placed, 1))
         figures.add("rss_per_1000", (rss1 - rss0) * 1000 / max(placed, 1))
         print(f"{label} run {run + 1}: POST closed loop {post}", flush=True)
+        if post_only:
+            return
 
         # GET of a call, closed loop.
         async with httpx.AsyncClient(base_url=server.base) as client:
@@ -480,13 +500,56 @@ def fresh_postgres(url: str, name: str, template: str | None = None) -> str:
     return parsed.set(database=name).render_as_string(hide_password=False)
 
 
+def _sqlite_copy(tmp: str, run: int) -> str:
+    source = sqlite3.connect(f"{tmp}/template.db")
+    target = sqlite3.connect(f"{tmp}/run{run}.db")
+    with target:
+        source.backup(target)
+    source.close()
+    target.close()
+    return f"sqlite:///{tmp}/run{run}.db"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--write", action="store_true", help="update docs/performance.md")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument(
+        "--post-only", action="store_true", help="only POST /calls/ closed loop, SQLite"
+    )
+    parser.add_argument(
+        "--rate-limit",
+        default="1000000:2000000",
+        help="PER_SECOND:BURST for the server (0:0 off; 'none': the server's own defaults)",
+    )
     args = parser.parse_args()
+    if args.rate_limit != "none":
+        per_second, _, burst = args.rate_limit.partition(":")
+        RATE_LIMIT.update(
+            SWITCHBOARD_RATE_LIMIT_PER_SECOND=per_second, SWITCHBOARD_RATE_LIMIT_BURST=burst
+        )
+    if args.post_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            figures = asyncio.run(
+                bench_database(
+                    "SQLite",
+                    f"sqlite:///{tmp}/template.db",
+                    lambda run: _sqlite_copy(tmp, run),
+                    args.runs,
+                    args.seconds,
+                    post_only=True,
+                )
+            )
+        print(
+            f"POST closed loop, SQLite, medians of {args.runs}: "
+            f"{figures.median('post_rate'):,.0f}/s, p50 {figures.median('post_p50'):.1f} ms, "
+            f"p99 {figures.median('post_p99'):.1f} ms, "
+            f"CPU {figures.median('post_cpu_ms'):.3f} ms/POST, "
+            f"non-2xx {figures.median('post_non2xx'):.0f}"
+        )
+        return
     for tool in ("wrk", "hey"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed (Debian package {tool})")

@@ -3,14 +3,15 @@
 Every authenticated V0 request of an account spends one token. The bucket holds up to
 ``burst`` tokens and refills at ``rate`` a second. To spare a database write per request, a
 process takes tokens from the shared bucket a few at a time (``batch``) and spends them
-locally; a lease it does not spend within ``lease_s`` (the time the bucket takes to refill a
-batch) is dropped. Near empty, the bucket hands out what it has, one token at a time at worst,
-so the limit stays exact where it matters.
+locally. Near empty, the bucket hands out what it has, one token at a time at worst, so the
+limit stays exact where it bites.
 
-What leasing costs, per process: the bucket may admit at most one batch more than a single
-bucket would over any stretch (tokens leased just before it and spent just after), and up to
-a batch of an idle account's tokens expire unspent. With the defaults (100/s, burst 200)
-a batch is 10 tokens: one write per ten requests.
+What leasing costs: a process holds at most one lease per account, so over any stretch of
+time it spends at most one batch more than it took from the bucket in that stretch (what it
+held unspent when the stretch began): several processes admit at most a batch each more
+than a single bucket would. Leases do not expire, as that bound holds whatever their age
+(an expiry would only throw tokens away, and made a write per request at high rates). With
+the defaults (100/s, burst 200) a batch is 10 tokens: one write per ten requests.
 
 The ``RateLimit`` header's remaining count is this process's view: the shared level when it
 last leased, refilled since, plus its unspent lease; other processes' spending since is not
@@ -40,9 +41,11 @@ class Quota:
 @dataclass
 class _Lease:
     tokens: int  # leased and not yet spent
-    until: float  # epoch seconds
     level: float  # the shared bucket's level after the lease was taken...
     level_at: float  # ...and when
+    # Found empty: no token can be there before this (others only spend), so a flood of
+    # refused requests is refused here, without a write each.
+    empty_until: float = 0.0
 
 
 class RateLimiter:
@@ -52,7 +55,6 @@ class RateLimiter:
         self.rate = rate
         self.burst = burst
         self.batch = batch if batch is not None else max(1, min(10, burst // 20))
-        self.lease_s = self.batch / rate
         # The policy as draft-ietf-httpapi-ratelimit-headers writes it: ``burst`` requests in
         # the time the bucket takes to fill from empty.
         self.window_s = max(1, math.ceil(burst / rate))
@@ -64,26 +66,28 @@ class RateLimiter:
         """Spend one of the account's tokens, or raise ``RateLimited``; ``now``: epoch
         seconds."""
         lease = self._leases.get(account_key)
-        if lease is not None and lease.tokens > 0 and lease.until > now:
+        if lease is not None and lease.tokens > 0:
             lease.tokens -= 1
             return self._quota(lease, now)
         lock = self._locks.setdefault(account_key, asyncio.Lock())
         async with lock:
             # Another request of this account may have leased while this one waited.
             lease = self._leases.get(account_key)
-            if lease is not None and lease.tokens > 0 and lease.until > now:
+            if lease is not None and lease.tokens > 0:
                 lease.tokens -= 1
                 return self._quota(lease, now)
+            if lease is not None and now < lease.empty_until:
+                raise RateLimited(max(1, math.ceil(lease.empty_until - now)))
             async with uow() as work:
                 got, level = await work.buckets.take(
                     account_key, self.batch, rate=self.rate, burst=self.burst, now=now
                 )
                 await work.commit()
-            self._leases[account_key] = lease = _Lease(
-                max(0, got - 1), now + self.lease_s, level, now
-            )
+            self._leases[account_key] = lease = _Lease(max(0, got - 1), level, now)
             if got == 0:
-                raise RateLimited(max(1, math.ceil(seconds_until(level, 1, self.rate))))
+                wait = seconds_until(level, 1, self.rate)
+                lease.empty_until = now + wait
+                raise RateLimited(max(1, math.ceil(wait)))
             return self._quota(lease, now)
 
     def _quota(self, lease: _Lease, now: float) -> Quota:
