@@ -250,8 +250,12 @@ class SwitchboardApp:
             except SwitchboardError as exc:
                 _log_error(scope, exc)
                 response = error_response(exc)
-        response.headers["RateLimit-Policy"] = limiter.policy
-        response.headers["RateLimit"] = f'"default";r={quota.remaining};t={quota.reset_s}'
+        # Appended raw: neither name is set by anything before (``MutableHeaders`` would
+        # search and lower-case the list for each).
+        response.raw_headers.append((b"ratelimit-policy", limiter.policy_header))
+        response.raw_headers.append(
+            (b"ratelimit", f'"default";r={quota.remaining};t={quota.reset_s}'.encode())
+        )
         return response
 
     async def _authorised(

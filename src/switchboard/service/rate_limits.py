@@ -59,6 +59,7 @@ class RateLimiter:
         # the time the bucket takes to fill from empty.
         self.window_s = max(1, math.ceil(burst / rate))
         self.policy = f'"default";q={burst};w={self.window_s}'
+        self.policy_header = self.policy.encode()
         self._leases: dict[str, _Lease] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
