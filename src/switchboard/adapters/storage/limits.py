@@ -1,4 +1,4 @@
-"""The SQL stores of idempotency keys and rate buckets (migration 0007).
+"""The SQL stores of idempotency keys and rate buckets (migration 0008).
 
 Idempotency: ``reserve`` is one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired``: it
 holds a free or expired key, or changes nothing and the holder is read back. On SQLite the

@@ -231,7 +231,7 @@ events = Table(
     Index("ix_events_call_id_sequence", "call_id", "sequence"),
 )
 
-# Migration 0007: requests sent with an ``Idempotency-Key`` (``status`` NULL while in flight)
+# Migration 0008: requests sent with an ``Idempotency-Key`` (``status`` NULL while in flight)
 # and each account's token bucket (``updated_at``: seconds since the epoch).
 idempotency_keys = Table(
     "idempotency_keys",

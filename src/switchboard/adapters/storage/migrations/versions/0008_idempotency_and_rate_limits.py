@@ -4,8 +4,8 @@
 the placement it makes, and its answer once given (``status`` NULL while in flight), kept until
 ``expires_at``. ``rate_buckets``: each account's token bucket, shared by every process.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-05
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
