@@ -65,3 +65,10 @@ async def test_an_empty_bucket_refuses_without_a_write_until_a_token_can_be_ther
         await limiter.admit(uow, KEY, 1001.0)
     assert refused.value.retry_after_s == 1
     assert await admitted(limiter, uow, 1, 1002.0) == 1
+
+
+def test_a_batch_is_a_tenth_of_a_seconds_tokens_within_a_twentieth_of_the_burst() -> None:
+    assert RateLimiter(100, 200).batch == 10
+    assert RateLimiter(2000, 4000).batch == 200
+    assert RateLimiter(2000, 100).batch == 5
+    assert RateLimiter(0.5, 10).batch == 1

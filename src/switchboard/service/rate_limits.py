@@ -11,7 +11,8 @@ time it spends at most one batch more than it took from the bucket in that stret
 held unspent when the stretch began): several processes admit at most a batch each more
 than a single bucket would. Leases do not expire, as that bound holds whatever their age
 (an expiry would only throw tokens away, and made a write per request at high rates). With
-the defaults (100/s, burst 200) a batch is 10 tokens: one write per ten requests.
+the defaults (100/s, burst 200) a batch is 10 tokens: one write per ten requests; a batch
+is a tenth of a second's tokens, at most a twentieth of the burst.
 
 The ``RateLimit`` header's remaining count is this process's view: the shared level when it
 last leased, refilled since, plus its unspent lease; other processes' spending since is not
@@ -54,7 +55,12 @@ class RateLimiter:
             raise ValueError("a rate limiter needs a positive rate and a burst of at least 1")
         self.rate = rate
         self.burst = burst
-        self.batch = batch if batch is not None else max(1, min(10, burst // 20))
+        # A tenth of a second's tokens, so a busy account costs each process at most about
+        # ten bucket writes a second whatever the rate (a batch of 10 at 1,000 requests a
+        # second queued every request behind a write and cost a third of the throughput,
+        # bench/hot_path.py); at most a twentieth of the burst, which bounds what leasing
+        # may overspend.
+        self.batch = batch if batch is not None else max(1, min(math.ceil(rate / 10), burst // 20))
         # The policy as draft-ietf-httpapi-ratelimit-headers writes it: ``burst`` requests in
         # the time the bucket takes to fill from empty.
         self.window_s = max(1, math.ceil(burst / rate))
