@@ -153,5 +153,6 @@ async def main() -> None:
             flush=True,
         )
 
+
 if __name__ == "__main__":
     asyncio.run(main())

@@ -33,12 +33,14 @@ from switchboard.adapters.storage.urls import parse_database_url
 from switchboard.adapters.telephony.simulator import SimulatorEngine
 from switchboard.adapters.tokens import JwtAccessTokens, Sha256SecretHasher
 from switchboard.config import ConfigError, Settings, host_port
+from switchboard.domain.webhooks import RetryPolicy
 from switchboard.service.content_limit import ContentRateLimit
 from switchboard.service.context import Context
 from switchboard.service.guessing import GuessingLimit, GuessingPolicy
 from switchboard.service.ports import Clock, TelephonyEngine
 from switchboard.service.progress import CallProgress
 from switchboard.service.rate_limits import RateLimiter
+from switchboard.service.webhook_delivery import WebhookDispatcher
 
 if TYPE_CHECKING:
     from switchboard.adapters.media.anchor import MediaAnchor
@@ -54,6 +56,8 @@ class Runtime:
     database: Database
     events: RecentEvents
     doorbell: UdpDoorbell
+    # Built for serving processes (``open_engine``); ``serve`` runs it.
+    webhooks: WebhookDispatcher | None = None
 
     def app(self) -> SwitchboardApp:
         # Imported here: one-shot commands never serve HTTP.
@@ -77,6 +81,8 @@ class Runtime:
                 await self.ctx.engine.close()
         finally:
             self.doorbell.close()
+            if self.webhooks is not None:
+                await self.webhooks.sender.close()
             await self.database.close()
 
 
@@ -357,4 +363,28 @@ async def build(
     except BaseException:
         await database.close()
         raise
-    return Runtime(settings, ctx, database, events, doorbell)
+    runtime = Runtime(settings, ctx, database, events, doorbell)
+    if open_engine:
+        runtime.webhooks = build_webhooks(settings, ctx)
+    return runtime
+
+
+def build_webhooks(settings: Settings, ctx: Context) -> WebhookDispatcher:
+    # Imported here: one-shot commands never send webhooks, and httpx takes a while to load.
+    from switchboard.adapters.webhooks import HttpWebhookSender
+
+    sender = HttpWebhookSender(
+        timeout_s=settings.webhook_timeout_seconds, concurrency=settings.webhook_concurrency
+    )
+    return WebhookDispatcher(
+        ctx,
+        sender,
+        RetryPolicy(
+            max_attempts=settings.webhook_max_attempts,
+            base_s=settings.webhook_retry_base_seconds,
+            max_s=settings.webhook_retry_max_seconds,
+        ),
+        lease_s=settings.webhook_lease_seconds,
+        poll_s=settings.webhook_poll_seconds,
+        concurrency=settings.webhook_concurrency,
+    )

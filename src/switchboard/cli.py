@@ -15,11 +15,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from switchboard import __version__
-from switchboard.cli_output import account_row, agent_row, call_row, emit
+from switchboard.cli_output import (
+    account_row,
+    agent_row,
+    call_row,
+    delivery_row,
+    emit,
+    webhook_row,
+)
 from switchboard.domain.agents import AgentState, PostCallState
 from switchboard.domain.calls import Party
 from switchboard.domain.errors import SwitchboardError
-from switchboard.service import agents, calls, keys, provisioning
+from switchboard.service import agents, calls, keys, provisioning, webhooks
 from switchboard.service.provisioning import AccountOptions, AgentOptions
 
 if TYPE_CHECKING:
@@ -437,3 +444,101 @@ def keys_rotate(ctx: click.Context, retire_now: bool, database: str | None) -> N
         click.echo(f"verifying until {until.isoformat(timespec='seconds')}: {kid}")
     for kid in done.dropped:
         click.echo(f"dropped: {kid}")
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+@main.group("webhooks")
+def webhooks_group() -> None:
+    """Webhook subscriptions: signed CloudEvents POSTed to a receiver (docs/events.md)."""
+
+
+@webhooks_group.command("add")
+@click.argument("key")
+@click.argument("url")
+@click.option(
+    "--events",
+    metavar="TYPE,...",
+    help="Only these event types (call.ended or com.switchboard.call.ended); default: all.",
+)
+@click.option(
+    "--secret",
+    metavar="BASE64",
+    help="The signing key in Base64 (16 to 512 bytes); default: a new random key, printed.",
+)
+@database_option
+@click.pass_context
+def webhooks_add(
+    ctx: click.Context,
+    key: str,
+    url: str,
+    events: str | None,
+    secret: str | None,
+    database: str | None,
+) -> None:
+    """Subscribe URL to the account's events; prints the subscription id (and the key)."""
+    types = [part for part in (events or "").split(",") if part.strip()]
+    added = run(ctx, lambda rt: webhooks.add_subscription(rt.ctx, key, url, types, secret))
+    click.echo(f"subscription: {added.subscription.id}")
+    if added.generated_secret is not None:
+        click.echo(f"secret: {added.generated_secret}")
+
+
+@webhooks_group.command("list")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True)
+@database_option
+@click.pass_context
+def webhooks_list(ctx: click.Context, key: str, as_json: bool, database: str | None) -> None:
+    """List an account's subscriptions."""
+    found = run(ctx, lambda rt: webhooks.list_subscriptions(rt.ctx, key))
+    emit([webhook_row(s) for s in found], as_json, ["id", "url", "events", "createdAt"])
+
+
+@webhooks_group.command("remove")
+@click.argument("key")
+@click.argument("subscription_id")
+@database_option
+@click.pass_context
+def webhooks_remove(
+    ctx: click.Context, key: str, subscription_id: str, database: str | None
+) -> None:
+    """Remove a subscription (and its delivery log)."""
+    run(ctx, lambda rt: webhooks.remove_subscription(rt.ctx, key, subscription_id))
+    click.echo(f"removed: {subscription_id}")
+
+
+@webhooks_group.command("deliveries")
+@click.argument("key")
+@click.argument("subscription_id")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+@database_option
+@click.pass_context
+def webhooks_deliveries(
+    ctx: click.Context,
+    key: str,
+    subscription_id: str,
+    limit: int,
+    as_json: bool,
+    database: str | None,
+) -> None:
+    """A subscription's delivery log, newest first."""
+    found = run(ctx, lambda rt: webhooks.deliveries(rt.ctx, key, subscription_id, limit))
+    columns = ["eventId", "attempt", "status", "responseCode", "error", "startedAt"]
+    emit([delivery_row(d) for d in found], as_json, columns)
+
+
+@webhooks_group.command("redeliver")
+@click.argument("key")
+@click.argument("subscription_id")
+@click.argument("event_id")
+@database_option
+@click.pass_context
+def webhooks_redeliver(
+    ctx: click.Context, key: str, subscription_id: str, event_id: str, database: str | None
+) -> None:
+    """Send an event to the subscription again (a running server does, within a second)."""
+    run(ctx, lambda rt: webhooks.redeliver(rt.ctx, key, subscription_id, event_id))
+    click.echo(f"queued: {event_id}")

@@ -10,6 +10,7 @@ import click
 from switchboard.domain.accounts import Account
 from switchboard.domain.agents import Agent
 from switchboard.domain.calls import Call
+from switchboard.domain.webhooks import Delivery, Subscription
 
 
 def account_row(a: Account) -> dict[str, Any]:
@@ -79,3 +80,27 @@ def emit(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
     for row in rows:
         table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
     Console().print(table)
+
+
+def webhook_row(s: Subscription) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "url": s.url,
+        "events": ",".join(s.event_types) or "*",
+        "createdAt": s.created_at.isoformat(),
+        "updatedAt": s.updated_at.isoformat(),
+    }
+
+
+def delivery_row(d: Delivery) -> dict[str, Any]:
+    return {
+        "eventId": d.event_id,
+        "position": d.position,
+        "attempt": d.attempt,
+        "status": d.status.value,
+        "responseCode": d.response_code,
+        "error": d.error,
+        "redelivery": d.redelivery,
+        "startedAt": d.started_at.isoformat(),
+        "finishedAt": d.finished_at.isoformat(),
+    }

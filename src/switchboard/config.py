@@ -62,6 +62,17 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: float = Field(86400, gt=0)
     rate_limit_per_second: float = Field(100, ge=0)
     rate_limit_burst: int = Field(200, ge=0)
+    # Webhooks (docs/events.md, "Webhooks"): attempts per event before it is dead-lettered,
+    # each request's timeout, requests in flight per process, the backoff between attempts
+    # (exponential from the base, capped, with jitter), how often other processes' commits
+    # and due retries are looked for, and how long a node keeps a subscription it delivers.
+    webhook_max_attempts: int = Field(8, ge=1, le=100)
+    webhook_timeout_seconds: float = Field(10, gt=0, le=300)
+    webhook_concurrency: int = Field(16, ge=1, le=1000)
+    webhook_retry_base_seconds: float = Field(1.0, gt=0, le=3600)
+    webhook_retry_max_seconds: float = Field(300, gt=0, le=86400)
+    webhook_poll_seconds: float = Field(1.0, gt=0, le=60)
+    webhook_lease_seconds: float = Field(60, gt=0, le=3600)
     start_window_ms: float = Field(2000, gt=0)
     simulator_answer_ms: float = Field(1000, ge=0)
     simulator_talk_seconds: float = Field(60, gt=0)
@@ -83,7 +94,7 @@ class Settings(BaseSettings):
     node_heartbeat_seconds: float = Field(5, gt=0)
     node_takeover_seconds: float = Field(15, gt=0)
     # Tests only: the process kills itself (SIGKILL) on reaching this point.
-    fault_point: Literal["deadline_claimed"] | None = None
+    fault_point: Literal["deadline_claimed", "webhook.sent"] | None = None
 
     # Media and recording (docs/recording.md): rtpengine's NG address (host:port) puts it
     # between the parties of SIP calls; where it writes its pcaps (its --recording-dir); where
@@ -188,6 +199,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SWITCHBOARD_RATE_LIMIT_PER_SECOND and SWITCHBOARD_RATE_LIMIT_BURST: both 0 "
                 "(no limit) or both positive"
+    def _webhook_lease_past_timeout(self) -> Settings:
+        if self.webhook_lease_seconds <= 2 * self.webhook_timeout_seconds:
+            raise ValueError(
+                "SWITCHBOARD_WEBHOOK_LEASE_SECONDS must be more than twice "
+                "SWITCHBOARD_WEBHOOK_TIMEOUT_SECONDS (a node keeps a subscription while it waits "
+                "for a receiver)"
             )
         return self
 

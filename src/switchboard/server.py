@@ -152,12 +152,16 @@ async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
                 _say(f"{label}: {value}")
         timers = asyncio.create_task(deadlines.run())
         beats = asyncio.create_task(watch.run())
+        # Its own task: a slow or dead receiver never holds up a request or a deadline.
+        hooks = asyncio.create_task(runtime.webhooks.run()) if runtime.webhooks else None
         config.app = runtime.app()
         try:
             if not stop.is_set():
                 await server.serve(sockets=[sock])
         finally:
-            for task in (beats, timers):
+            for task in (beats, timers, hooks):
+                if task is None:
+                    continue
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -66,6 +66,23 @@ async def test_every_operation_answers_as_documented(tmp_path: Path) -> None:
             response = await sb.client.request(method, path, headers=headers, json=body)
             assert response.status_code < 300, (method, path, response.text)
             oa.check(response)
+        # Webhooks: made here, then each operation on the one made.
+        created = await sb.client.post(
+            f"{a}/webhooks", headers=account, json={"url": "http://127.0.0.1:9/hooks"}
+        )
+        oa.check(created)
+        hook = f"{a}/webhooks/{created.json()['id']}"
+        event = (await sb.client.get(f"{a}/events", headers=account)).json()["events"][0]["id"]
+        for method, path, body in [
+            ("GET", f"{a}/webhooks", None),
+            ("GET", hook, None),
+            ("GET", f"{hook}/deliveries?limit=5", None),
+            ("POST", f"{hook}/redeliver", {"eventId": event}),
+            ("DELETE", hook, None),
+        ]:
+            response = await sb.client.request(method, path, headers=account, json=body)
+            assert response.status_code < 300, (method, path, response.text)
+            oa.check(response)
         assert documented - oa.seen == STREAMS
     finally:
         await close_harness(sb)

@@ -1,5 +1,6 @@
 """The operator commands of operations.md, through click's runner on a real SQLite file."""
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -209,3 +210,53 @@ def test_new_api_token_prints_a_different_token(db: str) -> None:
     first = provision()
     second = ok("accounts", "new-api-token", "acme").strip()
     assert second and second != first
+
+
+def test_webhooks_commands_add_list_show_deliveries_redeliver_and_remove(db: str) -> None:
+    provision()
+    added = ok(
+        "webhooks",
+        "add",
+        "acme",
+        "https://crm.example.com/hooks",
+        "--events",
+        "call.ended,call.placed",
+    )
+    lines = dict(line.split(": ", 1) for line in added.splitlines())
+    subscription = lines["subscription"]
+    assert len(base64.b64decode(lines["secret"], validate=True)) == 32
+    given = base64.b64encode(b"s" * 20).decode()
+    second = ok("webhooks", "add", "acme", "http://127.0.0.1:9/x", "--secret", given)
+    assert "secret" not in second
+    rows = [json.loads(line) for line in ok("webhooks", "list", "acme", "--json").splitlines()]
+    assert (rows[0]["id"], rows[0]["events"]) == (subscription, "call.ended,call.placed")
+    assert len(rows) == 2
+    assert ok("webhooks", "deliveries", "acme", subscription, "--json") == ""
+    unknown = sb(
+        "webhooks", "redeliver", "acme", subscription, "6f0c1d5e-9a55-4b53-9b8e-2f5c8c1a7e10"
+    )
+    assert unknown.exit_code == 1 and "no such event" in unknown.stderr
+    ok("webhooks", "remove", "acme", subscription)
+    assert len(ok("webhooks", "list", "acme", "--json").splitlines()) == 1
+    again = sb("webhooks", "remove", "acme", subscription)
+    assert again.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["gopher://x/"], "url: only http and https URLs can receive webhooks"),
+        (["http://x/", "--secret", "%%%"], "secret: expected the signing key in Base64"),
+        (["http://x/", "--events", "call.nope"], "events: unknown event type 'call.nope'"),
+    ],
+)
+def test_webhooks_add_refuses_bad_input_by_name(db: str, args: list[str], message: str) -> None:
+    provision()
+    result = sb("webhooks", "add", "acme", *args)
+    assert result.exit_code == 1
+    assert message in result.stderr
+
+
+def test_webhooks_add_to_an_unknown_account_says_so(db: str) -> None:
+    result = sb("webhooks", "add", "nobody", "http://x/")
+    assert result.exit_code == 1 and "unknown account 'nobody'" in result.stderr

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 
 class EventHub:
@@ -16,8 +16,12 @@ class EventHub:
         self._waiting: dict[str, set[asyncio.Future[None]]] = {}
         # Set when the process stops: streams end rather than hold the server open.
         self.closing = False
+        # Called on every commit with events in this process (the webhook dispatcher).
+        self.listeners: list[Callable[[], None]] = []
 
     def notify(self, account_keys: Iterable[str]) -> None:
+        for listener in self.listeners:
+            listener()
         for key in account_keys:
             for waiter in self._waiting.pop(key, ()):
                 if not waiter.done():

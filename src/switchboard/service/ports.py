@@ -18,6 +18,7 @@ from switchboard.domain.accounts import Account
 from switchboard.domain.agents import Agent, AgentState
 from switchboard.domain.calls import Call, CallResult, Ending, Party, Phase, RecordingStatus
 from switchboard.domain.events import Event, LoggedEvent
+from switchboard.domain.webhooks import Delivery, Subscription
 
 # --------------------------------------------------------------------------- storage
 
@@ -287,6 +288,72 @@ class RateBuckets(Protocol):
         return how many were taken and the level left. ``now``: seconds since the epoch."""
 
 
+class WebhookRepository(Protocol):
+    """Subscriptions, their delivery cursors and leases, the delivery log and the
+    redeliveries asked for. A subscription is worked on by the node holding its lease
+    (``claim``); the writes of delivery are fenced by it (false when the lease is lost)."""
+
+    async def add(self, subscription: Subscription) -> None: ...
+
+    async def get(self, account_key: str, subscription_id: str) -> Subscription | None: ...
+
+    async def list(self, account_key: str) -> List[Subscription]: ...
+
+    async def remove(self, account_key: str, subscription_id: str) -> bool: ...
+
+    async def claimable(self, now: datetime, node_id: str, limit: int) -> List[str]:
+        """Ids of subscriptions with something to send (an event after the cursor, due now,
+        or a due redelivery) whose lease is free, expired or ``node_id``'s."""
+
+    async def claim(
+        self, subscription_id: str, node_id: str, now: datetime, lease_until: datetime
+    ) -> Subscription | None:
+        """Take or renew the lease, if free, expired or already ours."""
+
+    async def advance(
+        self, subscription_id: str, node_id: str, cursor: int, lease_until: datetime
+    ) -> bool:
+        """Done with everything up to ``cursor``: no attempts pending, lease renewed."""
+
+    async def retry_later(
+        self, subscription_id: str, node_id: str, attempts: int, retry_at: datetime
+    ) -> bool: ...
+
+    async def release(self, subscription_id: str, node_id: str) -> None: ...
+
+    async def record_all(self, deliveries: Sequence[Delivery]) -> None:
+        """Add attempts to the delivery log."""
+
+    async def deliveries(self, subscription_id: str, limit: int) -> List[Delivery]:
+        """The log, newest first."""
+
+    async def last_attempt(self, subscription_id: str, event_id: str) -> int: ...
+
+    async def event_at(self, account_key: str, position: int) -> LoggedEvent | None: ...
+
+    async def find_event(
+        self, account_key: str, subscription_id: str, event_id: str
+    ) -> LoggedEvent | None:
+        """The account's event of that id (sent to the subscription or not)."""
+
+    async def queue_redelivery(
+        self, subscription_id: str, event_id: str, position: int, now: datetime
+    ) -> None: ...
+
+    async def due_redeliveries(
+        self, subscription_id: str, now: datetime, limit: int
+    ) -> List[tuple[str, int, int]]:
+        """``(event_id, position, attempts)`` of redeliveries due now, oldest first."""
+
+    async def redelivery_failed(
+        self, subscription_id: str, event_id: str, attempts: int, retry_at: datetime
+    ) -> None: ...
+
+    async def redelivery_done(self, subscription_id: str, event_id: str) -> None: ...
+
+    async def purge_deliveries(self, before: datetime) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``commit`` makes the changes visible; leaving without it rolls back.
     Events collected in ``events`` are written by ``commit`` into ``outbox``, in the same
@@ -302,6 +369,7 @@ class UnitOfWork(Protocol):
     outbox: EventLog
     idempotency: IdempotencyKeys
     buckets: RateBuckets
+    webhooks: WebhookRepository
     events: list[Event]
     committed: list[Event]
 
@@ -624,3 +692,25 @@ class EventPublisher(Protocol):
     already: this only wakes whoever waits for them in this process)."""
 
     async def publish(self, events: Sequence[Event]) -> None: ...
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What one webhook POST came to: the receiver's status, or why there was none."""
+
+    status: int | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class WebhookSender(Protocol):
+    """POSTs a webhook body, signed with the subscription's key (``Vonage-Signature``)."""
+
+    async def send(self, url: str, body: bytes, key: bytes) -> SendResult:
+        """Never raises for the receiver's faults (refused, timed out, 5xx): they are
+        results."""
+
+    async def close(self) -> None: ...

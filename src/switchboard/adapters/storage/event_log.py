@@ -79,7 +79,7 @@ def _data(event: Event) -> str:
     return orjson.dumps({name: getattr(event, name) for name in names}).decode()
 
 
-def _logged(row: rows.Row) -> LoggedEvent | None:
+def logged_row(row: rows.Row) -> LoggedEvent | None:
     account_key, position, event_id, kind, call_id, sequence, occurred_at, data = row
     cls = EVENT_TYPES.get(kind)
     if cls is None:  # written by a newer version: not ours to read
@@ -93,7 +93,7 @@ def _logged(row: rows.Row) -> LoggedEvent | None:
 
 
 def _logged_all(found: Sequence[rows.Row]) -> builtins.list[LoggedEvent]:
-    return [logged for row in found if (logged := _logged(row)) is not None]
+    return [logged for row in found if (logged := logged_row(row)) is not None]
 
 
 class SqlEventLog:

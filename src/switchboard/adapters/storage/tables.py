@@ -258,3 +258,56 @@ rate_buckets = Table(
     Column("updated_at", Float, nullable=False),
     ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
 )
+
+# Webhooks (migration 0009): a subscription's ``cursor`` is the position of the last event of
+# its account it is done with; ``attempts``/``retry_at`` the retry state of the next one;
+# ``lease_owner``/``lease_until`` the node delivering it. ``event_types``: JSON list.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("account_key", String, nullable=False),
+    Column("url", String, nullable=False),
+    Column("event_types", String, nullable=False),
+    Column("secret", String, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("cursor", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("retry_at", UtcDateTime),
+    Column("lease_owner", String),
+    Column("lease_until", UtcDateTime),
+    ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
+    Index("ix_webhooks_account_key", "account_key"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("subscription_id", String, nullable=False),
+    Column("event_id", String, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("status", String, nullable=False),
+    Column("response_code", Integer),
+    Column("error", String),
+    Column("redelivery", Boolean, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("subscription_id", "event_id", "attempt"),
+    ForeignKeyConstraint(["subscription_id"], ["webhooks.id"], ondelete="CASCADE"),
+    Index("ix_webhook_deliveries_subscription_id_started_at", "subscription_id", "started_at"),
+    Index("ix_webhook_deliveries_started_at", "started_at"),
+)
+
+webhook_redeliveries = Table(
+    "webhook_redeliveries",
+    metadata,
+    Column("subscription_id", String, nullable=False),
+    Column("event_id", String, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("retry_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("subscription_id", "event_id"),
+    ForeignKeyConstraint(["subscription_id"], ["webhooks.id"], ondelete="CASCADE"),
+)

@@ -40,6 +40,7 @@ from switchboard.adapters.storage.transaction import (
     SqliteTransaction,
     Transaction,
 )
+from switchboard.adapters.storage.webhook_repository import SqlWebhookRepository
 from switchboard.domain.events import Event
 from switchboard.service.ports import (
     AccountRepository,
@@ -51,6 +52,7 @@ from switchboard.service.ports import (
     NodeRepository,
     RateBuckets,
     SettingsRepository,
+    WebhookRepository,
 )
 
 if TYPE_CHECKING:
@@ -103,6 +105,7 @@ class SqlUnitOfWork:
     outbox: EventLog
     idempotency: IdempotencyKeys
     buckets: RateBuckets
+    webhooks: WebhookRepository
 
     def __init__(self, database: Database, *, write: bool) -> None:
         self._database = database
@@ -132,6 +135,7 @@ class SqlUnitOfWork:
         self.outbox = SqlEventLog(tx)
         self.idempotency = SqlIdempotencyKeys(tx)
         self.buckets = SqlRateBuckets(tx)
+        self.webhooks = SqlWebhookRepository(tx)
         return self
 
     async def _enter_sqlite(self, database: SqliteDatabase) -> Transaction:

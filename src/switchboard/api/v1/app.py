@@ -1,6 +1,6 @@
 """Switchboard's own API under ``/api/v1``: a small router over the route tables of the
-modules beside this one (``events``, ``calls``, ``provisioning``, ``openapi``); add a module's
-``ROUTES`` to ``ROUTES`` below.
+modules beside this one (``events``, ``calls``, ``provisioning``, ``webhooks``, ``openapi``);
+add a module's ``ROUTES`` to ``ROUTES`` below.
 
 Each route names who may call it (``request.Auth``): the account in its path, with the V0
 bearer tokens (401 without a valid token, 403 for another account's); the administrator,
@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from switchboard.api.bearer import bearer
 from switchboard.api.errors import v1_error, v1_error_response
-from switchboard.api.v1 import calls, events, openapi, provisioning
+from switchboard.api.v1 import calls, events, openapi, provisioning, webhooks
 from switchboard.api.v1.request import ClientGone, Route, V1Request
 from switchboard.domain.errors import InvalidParameter, SwitchboardError
 from switchboard.service.auth import authorise, authorise_admin
@@ -31,7 +31,12 @@ log = logging.getLogger(__name__)
 
 V1_PREFIX = "/api/v1/"
 
-_API: tuple[Route, ...] = (*events.ROUTES, *calls.ROUTES, *provisioning.ROUTES)
+_API: tuple[Route, ...] = (
+    *events.ROUTES,
+    *calls.ROUTES,
+    *provisioning.ROUTES,
+    *webhooks.ROUTES,
+)
 ROUTES: tuple[Route, ...] = (
     *_API,
     Route("/api/v1/openapi.json", "public", {"GET": openapi.handler(_API)}),
