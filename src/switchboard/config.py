@@ -199,6 +199,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SWITCHBOARD_RATE_LIMIT_PER_SECOND and SWITCHBOARD_RATE_LIMIT_BURST: both 0 "
                 "(no limit) or both positive"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _webhook_lease_past_timeout(self) -> Settings:
         if self.webhook_lease_seconds <= 2 * self.webhook_timeout_seconds:
             raise ValueError(
