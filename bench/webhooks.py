@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from hot_path import parse_wrk, percentile, start_server, wrk  # noqa: E402
+from hot_path import hey, parse_hey, parse_wrk, percentile, start_server, wrk  # noqa: E402
 
 KEY = "bench"
 AGENTS = 20_000
@@ -116,12 +116,19 @@ async def provision(db: str) -> str:
         await runtime.close()
 
 
-def one_run(with_subscription: bool, seconds: int) -> dict[str, float]:
+def one_run(with_subscription: bool, seconds: int, rate: int = 0) -> dict[str, float]:
+    """Closed loop (``rate`` 0: wrk -c32), or ``rate`` placements a second (hey)."""
     with tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite:///{Path(tmp) / 'bench.db'}"
         api_token = asyncio.run(provision(db))
         env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
-        env.update(SWITCHBOARD_DATABASE_URL=db, SWITCHBOARD_LOG_LEVEL="warning")
+        env.update(
+            SWITCHBOARD_DATABASE_URL=db,
+            SWITCHBOARD_LOG_LEVEL="warning",
+            # The load is one account's: its rate limit would measure itself.
+            SWITCHBOARD_RATE_LIMIT_PER_SECOND="0",
+            SWITCHBOARD_RATE_LIMIT_BURST="0",
+        )
         server = start_server([sys.executable, "-m", "switchboard", "serve", "--port", "0"], env)
         port, out = free_port(), Path(tmp) / "received.json"
         receiver = subprocess.Popen(
@@ -145,16 +152,25 @@ def one_run(with_subscription: bool, seconds: int) -> dict[str, float]:
             script = Path(tmp) / "group.lua"
             script.write_text(WRK_GROUP)
             headers = [f"Authorization: Bearer {token}", "Content-Type: application/json"]
-            load = wrk(f"{server.base}/v0/{KEY}/calls/", seconds, headers, script, [])
-            figures = parse_wrk(load)
-            result = {
-                "placements_s": figures["rate"],
-                "post_p50_ms": figures["p50"],
-                "post_p99_ms": figures["p99"],
-                "non2xx": figures["non2xx"],
-            }
+            url = f"{server.base}/v0/{KEY}/calls/"
+            loaded = time.monotonic()
+            if rate:
+                body = '{"from":{"groups":["g"]},"to":{"telephoneNumber":"02072068888"}}'
+                figures = parse_hey(
+                    hey(url, headers, body, "-q", str(rate // 4), "-c", "4", "-z", f"{seconds}s")
+                )
+                result = {"placements_s": figures["rate"], "post_p50_ms": figures["p50"]}
+            else:
+                figures = parse_wrk(wrk(url, seconds, headers, script, []))
+                result = {
+                    "placements_s": figures["rate"],
+                    "post_p50_ms": figures["p50"],
+                    "post_p99_ms": figures["p99"],
+                    "non2xx": figures["non2xx"],
+                }
             if with_subscription:
                 result.update(drain(server.base, auth, port, receiver, out))
+                result["delivered_s"] = result["events"] / (time.monotonic() - loaded)
             return result
         finally:
             if receiver.poll() is None:
@@ -209,20 +225,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rate", type=int, default=20, help="the fixed rate's placements/s")
     parser.add_argument("--receive", nargs=2, metavar=("PORT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.receive:
         receive(int(args.receive[0]), Path(args.receive[1]))
         return
-    runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+    modes = {
+        "closed loop (wrk -c32), no subscription": (False, 0),
+        "closed loop (wrk -c32), one subscription": (True, 0),
+        f"{args.rate} placements/s (hey), one subscription": (True, args.rate),
+    }
+    runs: dict[str, list[dict[str, float]]] = {label: [] for label in modes}
     for n in range(args.runs):
-        for with_subscription in (False, True):  # alternating, so drift hits both
-            found = one_run(with_subscription, args.seconds)
-            runs[with_subscription].append(found)
-            print(f"run {n + 1}, subscription={with_subscription}: {found}", flush=True)
-    print(f"\nmedians of {args.runs} runs, wrk -c32 for {args.seconds} s, SQLite:")
-    for with_subscription, label in ((False, "no subscription"), (True, "one subscription")):
-        found = runs[with_subscription]
+        for label, (with_subscription, rate) in modes.items():  # interleaved: drift hits all
+            found = one_run(with_subscription, args.seconds, rate)
+            runs[label].append(found)
+            print(f"run {n + 1}, {label}: {found}", flush=True)
+    print(f"\nmedians of {args.runs} runs of {args.seconds} s, SQLite:")
+    for label in modes:
+        found = runs[label]
         keys = found[0].keys()
         medians = {k: statistics.median(r[k] for r in found) for k in keys}
         print(f"  {label}: " + ", ".join(f"{k} {v:.1f}" for k, v in medians.items()))
