@@ -40,6 +40,7 @@ from switchboard.service.ports import SendResult, WebhookSender
 log = logging.getLogger(__name__)
 
 PURGE_EVERY_S = 60.0
+PACE_S = 0.02
 
 
 def body_of(event: LoggedEvent) -> bytes:
@@ -94,6 +95,9 @@ class WebhookDispatcher:
                         await self.purge()
                 except SwitchboardError as exc:
                     log.warning("webhook delivery: %s", exc)
+                # At most one look per ``PACE_S`` however many commits wake it: under load a
+                # commit comes every millisecond, and each look is a query.
+                await asyncio.sleep(PACE_S)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_s)
         finally:
