@@ -176,3 +176,30 @@ def test_a_receiver_that_takes_two_seconds_does_not_slow_placements(tmp_path: Pa
         )
         assert median_with < 3 * median_without + 0.05, (without, with_slow)
         assert receiver.rejected == []
+
+
+def test_two_nodes_on_one_database_deliver_each_event_once_in_order(
+    shared_db: str, tmp_path: Path
+) -> None:
+    db = shared_db
+    agents = [str(60000 + n) for n in range(8)]
+    token = provision(db, tmp_path, "pair", agents, PHONE)
+    body = {"from": {"groups": ["pair"]}, "to": {"telephoneNumber": "02072068888"}}
+    with ReceiverThread() as receiver, nodes() as started:
+        a = Node(db, "node-a", tmp_path, env=FAST)
+        b = Node(db, "node-b", tmp_path, env=FAST)
+        started += [a, b]
+        subscribe(a.base, token, receiver)
+        calls = [place(node.base, token, body) for node in (a, b, a, b, a, b)]
+        wait_until(lambda: all(call_ended(a.base, token, c) for c in calls), within=20)
+        first_call_events = httpx.get(
+            f"{a.base}/api/v1/accounts/{KEY}/calls/{calls[0]}/events", headers=auth(token)
+        ).json()["events"]
+        time.sleep(2.0)  # the agents' one-second wrap-ups end (more events)
+        expected = logged_ids(a.base, token, first_call_events[0]["id"])
+        wait_received(receiver, expected, within_s=20)
+        time.sleep(1.0)  # a duplicate, were there one, would come now
+        received = [r.event["id"] for r in receiver.received]
+        assert logged_ids(a.base, token, first_call_events[0]["id"]) == expected  # no more
+        assert received == expected  # once each, in the log's order
+        assert receiver.rejected == []
