@@ -19,7 +19,7 @@ import jwt
 import pytest
 
 from tests.e2e.test_server import KEY, Server, cli
-from tests.support.selfsigned import make_certificate
+from tests.support.certs import Leaf, TestCa, openssl_available
 
 
 @pytest.fixture
@@ -120,11 +120,19 @@ def test_keys_rotate_with_a_configured_key_says_why_not(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- TLS
 
 
+def served_certificate(directory: Path) -> tuple[TestCa, Leaf]:
+    """A CA (what the client trusts) and the certificate it signs for 127.0.0.1."""
+    if not openssl_available():
+        pytest.skip("openssl is not installed (.ci/run installs it)")
+    ca = TestCa(directory)
+    return ca, ca.issue("server", ["127.0.0.1"])
+
+
 def test_https_is_served_when_a_certificate_and_key_are_configured(tmp_path: Path) -> None:
-    certificate, key = make_certificate(tmp_path, "127.0.0.1")
+    ca, leaf = served_certificate(tmp_path / "pki")
     env = {
-        "SWITCHBOARD_TLS_CERTIFICATE_FILE": str(certificate),
-        "SWITCHBOARD_TLS_KEY_FILE": str(key),
+        "SWITCHBOARD_TLS_CERTIFICATE_FILE": str(leaf.cert),
+        "SWITCHBOARD_TLS_KEY_FILE": str(leaf.key),
     }
     server = Server(f"sqlite:///{tmp_path / 'tls.db'}", "--demo", env=env)
     try:
@@ -132,7 +140,7 @@ def test_https_is_served_when_a_certificate_and_key_are_configured(tmp_path: Pat
         token = server.lines["Bearer token"]
         with httpx.Client(
             base_url=server.base,
-            verify=ssl.create_default_context(cafile=str(certificate)),
+            verify=ssl.create_default_context(cafile=str(ca.cert)),
             headers={"Authorization": f"Bearer {token}"},
         ) as client:
             placed = client.post(
@@ -162,10 +170,10 @@ def test_https_is_served_when_a_certificate_and_key_are_configured(tmp_path: Pat
 def test_a_bad_tls_file_stops_the_start_naming_its_setting(
     tmp_path: Path, setting: str, problem: str
 ) -> None:
-    certificate, key = make_certificate(tmp_path, "127.0.0.1")
+    ca, leaf = served_certificate(tmp_path / "pki")
     env = {
-        "SWITCHBOARD_TLS_CERTIFICATE_FILE": str(certificate),
-        "SWITCHBOARD_TLS_KEY_FILE": str(key),
+        "SWITCHBOARD_TLS_CERTIFICATE_FILE": str(leaf.cert),
+        "SWITCHBOARD_TLS_KEY_FILE": str(leaf.key),
     }
     if problem == "missing":
         env[setting] = str(tmp_path / "absent.pem")
@@ -173,8 +181,7 @@ def test_a_bad_tls_file_stops_the_start_naming_its_setting(
         (tmp_path / "garbage.pem").write_text("not a PEM file\n")
         env[setting] = str(tmp_path / "garbage.pem")
     elif problem == "another key":
-        _, other_key = make_certificate(tmp_path / "other", "127.0.0.1")
-        env[setting] = str(other_key)
+        env[setting] = str(ca.issue("other", ["127.0.0.1"]).key)
     else:
         del env[setting]
     done = subprocess.run(
