@@ -1,4 +1,4 @@
-"""The storage contract of webhook subscriptions over SQLite and PostgreSQL: the lease (one
+"""The storage contract of webhook subscriptions over the fake, SQLite and PostgreSQL: the lease (one
 node wins, an expired one is taken, every delivery write is fenced by it), what counts as
 something to send, the delivery log and redeliveries."""
 
@@ -42,13 +42,13 @@ async def commit_event(backend: Backend, seconds: float) -> int:
 
 
 async def test_a_subscription_reads_back_as_added_and_goes_with_remove(
-    sql_backend: Backend,
+    backend: Backend,
 ) -> None:
-    await seed(sql_backend.uow, an_account())
-    async with sql_backend.uow() as uow:
+    await seed(backend.uow, an_account())
+    async with backend.uow() as uow:
         await uow.webhooks.add(a_subscription())
         await uow.commit()
-    async with sql_backend.uow() as uow:
+    async with backend.uow() as uow:
         assert await uow.webhooks.get(KEY, "s1") == a_subscription()
         assert await uow.webhooks.get("other", "s1") is None
         assert await uow.webhooks.list(KEY) == [a_subscription()]
@@ -58,14 +58,14 @@ async def test_a_subscription_reads_back_as_added_and_goes_with_remove(
 
 
 async def test_one_node_wins_the_lease_until_it_expires_and_writes_are_fenced(
-    sql_backend: Backend,
+    backend: Backend,
 ) -> None:
-    await seed(sql_backend.uow, an_account())
-    async with sql_backend.uow() as uow:
+    await seed(backend.uow, an_account())
+    async with backend.uow() as uow:
         await uow.webhooks.add(a_subscription())
         await uow.commit()
-    position = await commit_event(sql_backend, 1)
-    async with sql_backend.uow() as uow:
+    position = await commit_event(backend, 1)
+    async with backend.uow() as uow:
         hooks = uow.webhooks
         assert await hooks.claimable(at(2), "a", 10) == ["s1"]
         assert (await hooks.claim("s1", "a", at(2), at(32))) is not None
@@ -77,21 +77,21 @@ async def test_one_node_wins_the_lease_until_it_expires_and_writes_are_fenced(
         assert not await hooks.advance("s1", "a", position, at(40))  # a lost it
         assert await hooks.advance("s1", "b", position, at(66))
         await uow.commit()
-    async with sql_backend.uow() as uow:
+    async with backend.uow() as uow:
         assert (await uow.webhooks.get(KEY, "s1")).cursor == position  # type: ignore[union-attr]
         # Nothing after the cursor: nothing to send.
         assert await uow.webhooks.claimable(at(40), "b", 10) == []
 
 
 async def test_a_retry_waits_for_its_time_and_a_redelivery_is_due_at_once(
-    sql_backend: Backend,
+    backend: Backend,
 ) -> None:
-    await seed(sql_backend.uow, an_account())
-    async with sql_backend.uow() as uow:
+    await seed(backend.uow, an_account())
+    async with backend.uow() as uow:
         await uow.webhooks.add(a_subscription())
         await uow.commit()
-    position = await commit_event(sql_backend, 1)
-    async with sql_backend.uow() as uow:
+    position = await commit_event(backend, 1)
+    async with backend.uow() as uow:
         hooks = uow.webhooks
         await hooks.claim("s1", "a", at(2), at(32))
         assert await hooks.retry_later("s1", "a", 1, at(10))
@@ -115,10 +115,10 @@ async def test_a_retry_waits_for_its_time_and_a_redelivery_is_due_at_once(
 
 
 async def test_the_delivery_log_is_newest_first_and_counts_attempts(
-    sql_backend: Backend,
+    backend: Backend,
 ) -> None:
-    await seed(sql_backend.uow, an_account())
-    async with sql_backend.uow() as uow:
+    await seed(backend.uow, an_account())
+    async with backend.uow() as uow:
         await uow.webhooks.add(a_subscription())
         tries = [
             Delivery("s1", "e1", 1, n, status, code, error, at(n), at(n + 0.5))
@@ -130,7 +130,7 @@ async def test_the_delivery_log_is_newest_first_and_counts_attempts(
         ]
         await uow.webhooks.record_all(tries)
         await uow.commit()
-    async with sql_backend.uow(write=False) as uow:
+    async with backend.uow(write=False) as uow:
         assert await uow.webhooks.deliveries("s1", 10) == list(reversed(tries))
         assert await uow.webhooks.deliveries("s1", 1) == [tries[-1]]
         assert await uow.webhooks.last_attempt("s1", "e1") == 3

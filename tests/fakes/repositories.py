@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from typing import Any
 
 from switchboard.domain.accounts import Account
 from switchboard.domain.agents import FREE_TO_CALL_OUT, Agent, AgentState, agent_id_sort_key
@@ -61,6 +62,11 @@ class FakeData:
     # Idempotency keys by (account, key), and each account's bucket: (level, updated_at).
     idempotency: dict[tuple[str, str], IdempotentRequest] = field(default_factory=dict)
     buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Webhooks (tests/fakes/webhooks.py): subscriptions with their leases by id, the delivery
+    # log, redeliveries by (subscription, event).
+    webhooks: dict[str, Any] = field(default_factory=dict)
+    webhook_deliveries: list[Any] = field(default_factory=list)
+    webhook_redeliveries: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 class FakeSession:

@@ -34,6 +34,7 @@ from tests.fakes.repositories import (
     FakeSession,
     FakeSettingsRepository,
 )
+from tests.fakes.webhooks import FakeWebhookRepository
 
 
 class FakeDatabase:
@@ -93,6 +94,7 @@ class FakeUnitOfWork:
         self.outbox = FakeEventLog(session)
         self.idempotency = FakeIdempotencyKeys(session)
         self.buckets = FakeRateBuckets(session)
+        self.webhooks = FakeWebhookRepository(session)
         return self
 
     async def commit(self) -> None:
