@@ -6,9 +6,9 @@ Each run starts two SIPp UAS peers that answer at volume (agents' phones and the
 3725 flow IV, which every call to an agent's phone uses: held first offer, then the trunk's
 offer relayed by re-INVITE; no ring time, every call held until our BYE), a fresh
 `switchboard serve` with the SIP engine on a fresh database, provisions one agent per call
-(all on the SIPp agent peer), then POSTs the calls at --rate per second (one agent each) with an httpx client on the
-same machine. A call is set up when the service recorded it connected. Then the server is
-stopped with SIGTERM, which hangs every call up with BYE.
+(all on the SIPp agent peer), then POSTs the calls at --rate per second (one agent each) with
+an httpx client on the same machine. A call is set up when the service recorded it connected.
+Then the server is stopped with SIGTERM, which hangs every call up with BYE.
 
 Reported per run and as medians: POSTs answered 201 per second, POST latency p50/p95, set-ups
 per second (first POST to last connection, from the service's own timestamps), set-up

@@ -15,7 +15,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.e2e.test_server import KEY, Server, _add_group
+from tests.e2e.test_server import KEY, Server, _add_group, v0_call
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def wait_until_ended(client: httpx.Client, call_ids: list[str], within: float) -
     waiting = set(call_ids)
     while waiting and time.monotonic() < give_up:
         for call_id in list(waiting):
-            if client.get(f"/v0/{KEY}/calls/{call_id}").json()["result"] is not None:
+            if v0_call(client, call_id).json()["result"] is not None:
                 waiting.discard(call_id)
         time.sleep(0.2)
     assert not waiting, f"{len(waiting)} calls never ended"
@@ -92,7 +92,7 @@ def test_a_kill_during_a_burst_loses_no_event_and_every_call_ends_once(db: str) 
             events = log_of(client)
             for call_id in placed:
                 # No event without its change: the call it tells of is there.
-                assert client.get(f"/v0/{KEY}/calls/{call_id}").status_code == 200
+                assert v0_call(client, call_id).status_code == 200
                 own = client.get(f"/api/v1/accounts/{KEY}/calls/{call_id}/events").json()
                 kinds = [e["type"].removeprefix("com.switchboard.call.") for e in own["events"]]
                 assert kinds[0] == "placed" and kinds.count("ended") == 1, kinds
