@@ -283,7 +283,16 @@ async def build(
         check_telephony(settings)
     clock = clock or SystemClock()
     try:
-        database = open_database(settings.database_url)
+        database = open_database(
+            settings.database_url,
+            server_settings={
+                # In milliseconds; a session idle in a transaction this long is ended by the
+                # server, its locks released (docs/operations.md, "Several nodes").
+                "idle_in_transaction_session_timeout": str(
+                    round(settings.idle_in_transaction_seconds * 1000)
+                ),
+            },
+        )
     except ValueError as exc:
         raise ConfigError(f"SWITCHBOARD_DATABASE_URL: {exc}") from exc
     doorbell = UdpDoorbell()

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     # Each node renews its lease this often; a node silent this long is taken over.
     node_heartbeat_seconds: float = Field(5, gt=0)
     node_takeover_seconds: float = Field(15, gt=0)
+    # PostgreSQL ends a session left idle inside a transaction this long (releasing its
+    # locks), so that a node paused or cut off mid-transaction cannot hold up its successor's
+    # takeover; none: a third of the takeover time; 0: never.
+    database_idle_in_transaction_seconds: float | None = Field(None, ge=0)
     # Tests only: the process kills itself (SIGKILL) on reaching this point.
     fault_point: Literal["deadline_claimed", "webhook.sent"] | None = None
 
@@ -192,6 +196,13 @@ class Settings(BaseSettings):
                 "SWITCHBOARD_NODE_HEARTBEAT_SECONDS (a node missing one heartbeat is alive)"
             )
         return self
+
+    @property
+    def idle_in_transaction_seconds(self) -> float:
+        """What PostgreSQL is told (``idle_in_transaction_session_timeout``); 0: no limit."""
+        if self.database_idle_in_transaction_seconds is not None:
+            return self.database_idle_in_transaction_seconds
+        return self.node_takeover_seconds / 3
 
     @model_validator(mode="after")
     def _rate_limit_both_or_neither(self) -> Settings:

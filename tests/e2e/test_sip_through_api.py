@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sip.sip_harness import RECEIVE_BYE, SCENARIOS, send_bye
+from tests.sip.sip_harness import RECEIVE_BYE, RINGING, SCENARIOS, send_bye
 from tests.support.sipp import SippPeer, free_port, sipp_available
 
 pytestmark = [
@@ -370,6 +370,84 @@ async def test_a_client_that_goes_away_mid_placement_leaves_no_call_undriven(
             for line in (await cli(db, "agents", "list", KEY, "--json")).splitlines()
         }
         assert agents["1234"]["state"] == "Wrapup"
+        await peers.passed()
+    finally:
+        assert await server.stop() == 0
+
+
+# Each SIP outcome of the SIPp suite, through the real server: what the V0 GET says and what
+# the event log says agree, and the log ends the call exactly once, last, with the SIP status
+# (for a failure the trunk answered) and who hung up. The agent's phone answers the held first
+# offer (flow IV) and then gets our BYE or sends its own.
+SIP_OUTCOMES = {
+    "destination busy": (
+        {"scenario": "reject.xml", "PROVISIONAL": RINGING, "CODE": "486", "REASON": "Busy Here"},
+        RECEIVE_BYE,
+        60.0,
+        ({"code": "Failure", "party": "Destination", "reason": "NumberBusy"}, 486, "destination"),
+    ),
+    "destination not found": (
+        {"scenario": "reject.xml", "PROVISIONAL": "", "CODE": "404", "REASON": "Not Found"},
+        RECEIVE_BYE,
+        60.0,
+        (
+            {"code": "Failure", "party": "Destination", "reason": "NumberUnobtainable"},
+            404,
+            "destination",
+        ),
+    ),
+    "trunk unavailable": (
+        {"scenario": "reject.xml", "PROVISIONAL": "", "CODE": "503", "REASON": "Unavailable"},
+        RECEIVE_BYE,
+        60.0,
+        ({"code": "Failure", "party": "Destination", "reason": "CallFailed"}, 503, "destination"),
+    ),
+    "destination not answering": (
+        {"scenario": "noanswer.xml"},
+        RECEIVE_BYE,
+        1.0,
+        ({"code": "Failure", "party": "Destination", "reason": "NoAnswer"}, None, "switchboard"),
+    ),
+    "agent hanging up while the number rings": (
+        {"scenario": "noanswer.xml"},
+        send_bye(400),
+        60.0,
+        ({"code": "Failure", "party": "Originator", "reason": "Normal"}, None, "agent"),
+    ),
+}
+
+
+@pytest.mark.parametrize("outcome", list(SIP_OUTCOMES))
+async def test_every_sip_outcome_ends_the_call_once_in_the_event_log(
+    peers: Peers, tmp_path: Path, outcome: str
+) -> None:
+    trunk_values, agent_hangup, ring_s, expected = SIP_OUTCOMES[outcome]
+    result, sip_status, hung_up_by = expected
+    db = f"sqlite:///{tmp_path / 'sip.db'}"
+    agent = await peers.peer("agent_held.xml", HANGUP=agent_hangup)
+    values = dict(trunk_values)
+    trunk = await peers.peer(values.pop("scenario"), **values)
+    server = SipServer(db, peers.transport, trunk.port)
+    await server.start()
+    try:
+        await set_phone(db, "1234", agent.uri(), destination_timeout=ring_s)
+        await asyncio.sleep(1.1)  # the server's account cache may keep the old ring time 1 s
+        async with httpx.AsyncClient(base_url=server.base, headers=server.headers) as client:
+            created = await client.post(f"/v0/{KEY}/calls/", json=CALL)
+            assert created.status_code == 201, created.text
+            call_id = created.json()["id"]
+            ended = await wait_for_call(client, call_id, lambda c: c["result"] is not None)
+            assert ended["result"] == result, ended
+            events = await call_events(client, call_id)
+            kinds = [e["type"].removeprefix("com.switchboard.call.") for e in events]
+            assert kinds[0] == "placed" and kinds.count("ended") == 1 and kinds[-1] == "ended"
+            assert "agent.answered" in kinds and "connected" not in kinds, kinds
+            # The destination's leg was tried and never answered: it fails, whoever ended it.
+            assert kinds.count("destination.failed") == 1, kinds
+            end = events[-1]["data"]
+            assert end["result"] == result
+            assert (end["sipStatus"], end["hungUpBy"]) == (sip_status, hung_up_by), end
+            assert [e["data"]["sequence"] for e in events] == list(range(1, len(events) + 1))
         await peers.passed()
     finally:
         assert await server.stop() == 0

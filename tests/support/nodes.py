@@ -19,6 +19,8 @@ LEASES = {
     "SWITCHBOARD_NODE_HEARTBEAT_SECONDS": "0.5",
     "SWITCHBOARD_NODE_TAKEOVER_SECONDS": "2",
     "SWITCHBOARD_DEADLINE_LEASE_SECONDS": "3",
+    # A node paused inside a transaction loses it (and its locks) after 1 s: then the takeover.
+    "SWITCHBOARD_DATABASE_IDLE_IN_TRANSACTION_SECONDS": "1",
 }
 TAKEOVER_S = 2.0
 HEARTBEAT_S = 0.5

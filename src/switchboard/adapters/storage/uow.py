@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from switchboard.adapters.storage.call_repository import SqlCallRepository
 from switchboard.adapters.storage.database import Database, PostgresDatabase, SqliteDatabase
-from switchboard.adapters.storage.errors import translated
+from switchboard.adapters.storage.errors import raise_translated, translated
 from switchboard.adapters.storage.event_log import SqlEventLog
 from switchboard.adapters.storage.limits import SqlIdempotencyKeys, SqlRateBuckets
 from switchboard.adapters.storage.repositories import (
@@ -90,9 +90,13 @@ class _SqliteWriter(SqliteTransaction):
 
 class _PostgresWriter(PostgresTransaction):
     async def _ensure(self) -> None:
-        if not self._connection.is_in_transaction():
-            with translated("begin a transaction"):
+        try:
+            # Asked of a connection the server has ended (say, a session paused in its
+            # transaction past idle_in_transaction_session_timeout), the driver raises too.
+            if not self._connection.is_in_transaction():
                 await self._connection.execute("BEGIN")
+        except Exception as exc:
+            raise_translated("begin a transaction", exc)
 
 
 class SqlUnitOfWork:
@@ -169,9 +173,10 @@ class SqlUnitOfWork:
         written = await self.outbox.append(self.events) if self.events else []
         if isinstance(tx, _SqliteWriter):
             await tx.commit()
-        elif self._write and self._pg_connection.is_in_transaction():
+        elif self._write:
             with translated("commit"):
-                await self._pg_connection.execute("COMMIT")
+                if self._pg_connection.is_in_transaction():
+                    await self._pg_connection.execute("COMMIT")
         self.events.clear()
         self.committed.extend(written)
 

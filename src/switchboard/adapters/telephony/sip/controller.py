@@ -66,6 +66,7 @@ from switchboard.domain.calls import (
     Reason,
     reason_for_sip_status,
 )
+from switchboard.domain.errors import StorageUnavailable
 from switchboard.service.ports import CallSetup, CallSignals, StartOutcome
 
 log = logging.getLogger(__name__)
@@ -409,6 +410,10 @@ class ThirdPartyCall:
             await self._gate.wait()
         try:
             await make()
+        except StorageUnavailable as exc:
+            # Known, and said in one line: the database did not take the signal (down, or
+            # this node's session ended while it was paused: its successor has the call).
+            log.error("call %s: a signal was not stored: %s", self.call_id, exc)
         except Exception:
             log.exception("call %s: a signal failed", self.call_id)
 
