@@ -25,7 +25,7 @@ from tests.sip.sip_harness import DEFAULT_NUMBER, RECEIVE_BYE, SipHarness, send_
 from tests.sip.test_sip_calls import REJECTED_OFFER
 from tests.support.certs import Leaf, TestCa, openssl_available
 from tests.support.dns import StubDns
-from tests.support.kamailio import KAMAILIO, MODULES
+from tests.support.kamailio import KAMAILIO, MODULES, ROUTE_START
 from tests.support.sipp import _open_log, free_port, port_bound, stop_process
 
 pytestmark = [
@@ -37,7 +37,8 @@ pytestmark = [
     pytest.mark.skipif(not openssl_available(), reason="openssl not found"),
 ]
 
-EDGE_CONFIG = """#!KAMAILIO
+EDGE_CONFIG = (
+    """#!KAMAILIO
 debug=2
 log_stderror=yes
 memdbg=5
@@ -70,33 +71,9 @@ modparam("tm", "fr_inv_timer", 60000)
 modparam("rr", "enable_full_lr", 1)
 
 request_route {{
-    if (!mf_process_maxfwd_header("10")) {{
-        sl_send_reply("483", "Too Many Hops");
-        exit;
-    }}
-    xlog("L_INFO", "request $rm $ru from $si:$sp over $pr\\n");
-    if (has_totag()) {{
-        if (loose_route()) {{
-            t_relay();
-            exit;
-        }}
-        if (is_method("ACK")) {{
-            if (t_check_trans()) {{
-                t_relay();
-            }}
-            exit;
-        }}
-        sl_send_reply("404", "Not here");
-        exit;
-    }}
-    if (is_method("CANCEL")) {{
-        if (t_check_trans()) {{
-            t_relay();
-        }}
-        exit;
-    }}
-    t_check_trans();
-    if (is_method("INVITE")) {{
+"""
+    + ROUTE_START
+    + """    if (is_method("INVITE")) {{
         record_route();
     }}
     # A number for the trunk's domain: on to the PSTN side (the SIPp trunk) in plain SIP.
@@ -109,6 +86,7 @@ request_route {{
     exit;
 }}
 """
+)
 
 # Ours is the CA's business (the test's); the edge does not check client certificates.
 TLS_CONFIG = """[server:default]

@@ -24,7 +24,39 @@ KAMAILIO = shutil.which("kamailio") or (
 )
 MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 
-CONFIG = """#!KAMAILIO
+# The start of a request route both of our kamailio configurations share (a template like
+# them: braces doubled): Max-Forwards, in-dialog requests by their Route headers, ACK and
+# CANCEL within their transactions.
+ROUTE_START = """    if (!mf_process_maxfwd_header("10")) {{
+        sl_send_reply("483", "Too Many Hops");
+        exit;
+    }}
+    xlog("L_INFO", "request $rm $ru from $si:$sp over $pr\\n");
+    if (has_totag()) {{
+        if (loose_route()) {{
+            t_relay();
+            exit;
+        }}
+        if (is_method("ACK")) {{
+            if (t_check_trans()) {{
+                t_relay();
+            }}
+            exit;
+        }}
+        sl_send_reply("404", "Not here");
+        exit;
+    }}
+    if (is_method("CANCEL")) {{
+        if (t_check_trans()) {{
+            t_relay();
+        }}
+        exit;
+    }}
+    t_check_trans();
+"""
+
+CONFIG = (
+    """#!KAMAILIO
 debug=2
 log_stderror=yes
 memdbg=5
@@ -53,33 +85,9 @@ modparam("tm", "fr_inv_timer", 60000)
 modparam("rr", "enable_full_lr", 1)
 
 request_route {{
-    if (!mf_process_maxfwd_header("10")) {{
-        sl_send_reply("483", "Too Many Hops");
-        exit;
-    }}
-    xlog("L_INFO", "request $rm $ru from $si:$sp over $pr\\n");
-    if (has_totag()) {{
-        if (loose_route()) {{
-            t_relay();
-            exit;
-        }}
-        if (is_method("ACK")) {{
-            if (t_check_trans()) {{
-                t_relay();
-            }}
-            exit;
-        }}
-        sl_send_reply("404", "Not here");
-        exit;
-    }}
-    if (is_method("CANCEL")) {{
-        if (t_check_trans()) {{
-            t_relay();
-        }}
-        exit;
-    }}
-    t_check_trans();
-    loose_route();
+"""
+    + ROUTE_START
+    + """    loose_route();
     if (is_method("INVITE")) {{
         record_route();
     }}
@@ -89,6 +97,7 @@ request_route {{
     exit;
 }}
 """
+)
 
 
 def kamailio_available() -> bool:
