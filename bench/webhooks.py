@@ -128,6 +128,7 @@ def one_run(with_subscription: bool, seconds: int, rate: int = 0) -> dict[str, f
             # The load is one account's: its rate limit would measure itself.
             SWITCHBOARD_RATE_LIMIT_PER_SECOND="0",
             SWITCHBOARD_RATE_LIMIT_BURST="0",
+            SWITCHBOARD_WEBHOOK_ALLOW_NETWORKS='["127.0.0.1/32"]',  # the receiver's address
         )
         server = start_server([sys.executable, "-m", "switchboard", "serve", "--port", "0"], env)
         port, out = free_port(), Path(tmp) / "received.json"

@@ -380,10 +380,12 @@ async def build(
 
 def build_webhooks(settings: Settings, ctx: Context) -> WebhookDispatcher:
     # Imported here: one-shot commands never send webhooks, and httpx takes a while to load.
-    from switchboard.adapters.webhooks import HttpWebhookSender
+    from switchboard.adapters.webhooks import HttpWebhookSender, ReceiverNetworks
 
     sender = HttpWebhookSender(
-        timeout_s=settings.webhook_timeout_seconds, concurrency=settings.webhook_concurrency
+        networks=ReceiverNetworks(settings.webhook_deny_networks, settings.webhook_allow_networks),
+        timeout_s=settings.webhook_timeout_seconds,
+        concurrency=settings.webhook_concurrency,
     )
     return WebhookDispatcher(
         ctx,

@@ -8,6 +8,7 @@ naming the setting.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -28,6 +29,21 @@ IGNORED_PREFIXES = ("SWITCHBOARD_TEST_",)
 
 class ConfigError(Exception):
     """One line naming the setting and the problem."""
+
+
+# Loopback, "this network", link-local (169.254.169.254 is many clouds' metadata service),
+# multicast and IPv4's reserved block with its broadcast address.
+WEBHOOK_DENIED_BY_DEFAULT = (
+    "127.0.0.0/8",
+    "::1/128",
+    "0.0.0.0/8",
+    "::/128",
+    "169.254.0.0/16",
+    "fe80::/10",
+    "224.0.0.0/4",
+    "ff00::/8",
+    "240.0.0.0/4",
+)
 
 
 class Settings(BaseSettings):
@@ -73,6 +89,14 @@ class Settings(BaseSettings):
     webhook_retry_max_seconds: float = Field(300, gt=0, le=86400)
     webhook_poll_seconds: float = Field(1.0, gt=0, le=60)
     webhook_lease_seconds: float = Field(60, gt=0, le=3600)
+    # Where a webhook is never delivered (docs/events.md, "Receivers Switchboard will not
+    # call"): networks (JSON lists of CIDRs) a receiver's address may not be in, unless it is
+    # in one allowed. The default keeps deliveries off this machine and off link-local
+    # addresses (a cloud's metadata service), which no account's receiver should be.
+    webhook_deny_networks: list[str] = Field(
+        default_factory=lambda: list(WEBHOOK_DENIED_BY_DEFAULT)
+    )
+    webhook_allow_networks: list[str] = Field(default_factory=list)
     start_window_ms: float = Field(2000, gt=0)
     simulator_answer_ms: float = Field(1000, ge=0)
     simulator_talk_seconds: float = Field(60, gt=0)
@@ -179,6 +203,16 @@ class Settings(BaseSettings):
             _host, port = host_port(value, 0)
             if port == 0:
                 raise ValueError(f"expected host:port, got {value!r}")
+        return value
+
+    @field_validator("webhook_deny_networks", "webhook_allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not a network (CIDR, e.g. 10.0.0.0/8): {network!r}") from exc
         return value
 
     @field_validator("sip_tls_ca_file", "sip_tls_cert_file", "sip_tls_key_file")

@@ -25,6 +25,8 @@ FAST = {
     "SWITCHBOARD_SIMULATOR_TALK_SECONDS": "0.5",
     "SWITCHBOARD_WEBHOOK_POLL_SECONDS": "0.2",
     "SWITCHBOARD_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
+    # The receiver listens on 127.0.0.1, which service refuses by default.
+    "SWITCHBOARD_WEBHOOK_ALLOW_NETWORKS": '["127.0.0.1/32"]',
 }
 PHONE = "sim:answer?after=100"
 TO_NUMBER = {"from": {"agentId": "1234"}, "to": {"telephoneNumber": "02072068888"}}

@@ -108,6 +108,9 @@ async def open_harness(tmp_path: Path, **settings: Any) -> Harness:
     # rate limits are off here unless a test asks for them (tests/api/test_rate_limits.py).
     settings.setdefault("rate_limit_per_second", 0)
     settings.setdefault("rate_limit_burst", 0)
+    # The tests' webhook receivers listen on 127.0.0.1, which service refuses by default
+    # (tests/api/test_webhook_receivers.py keeps the default).
+    settings.setdefault("webhook_allow_networks", ["127.0.0.1/32"])
     config = load_settings(**settings)
     runtime = await build(config, clock=clock)
     lines = dict(await prepare_demo(runtime.ctx, BASE))
