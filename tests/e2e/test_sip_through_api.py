@@ -381,7 +381,14 @@ async def test_a_client_that_goes_away_mid_placement_leaves_no_call_undriven(
 # offer (flow IV) and then gets our BYE or sends its own.
 SIP_OUTCOMES = {
     "destination busy": (
-        {"scenario": "reject.xml", "PROVISIONAL": RINGING, "CODE": "486", "REASON": "Busy Here"},
+        {
+            "scenario": "reject.xml",
+            "PROVISIONAL": RINGING,
+            "CODE": "486",
+            "REASON": "Busy Here",
+            # RFC 3326, as carriers' gateways send it: the cause goes into the event.
+            "EXTRA_HEADERS": '\n      Reason: Q.850;cause=17;text="User busy"',
+        },
         RECEIVE_BYE,
         60.0,
         ({"code": "Failure", "party": "Destination", "reason": "NumberBusy"}, 486, "destination"),
@@ -447,6 +454,10 @@ async def test_every_sip_outcome_ends_the_call_once_in_the_event_log(
             end = events[-1]["data"]
             assert end["result"] == result
             assert (end["sipStatus"], end["hungUpBy"]) == (sip_status, hung_up_by), end
+            # The cause a peer gave (the busy trunk's Reason header), and none where none was.
+            assert end["q850Cause"] == (17 if "EXTRA_HEADERS" in trunk_values else None), end
+            failed = next(e for e in events if e["type"].endswith("destination.failed"))
+            assert failed["data"]["q850Cause"] == end["q850Cause"]
             assert [e["data"]["sequence"] for e in events] == list(range(1, len(events) + 1))
         await peers.passed()
     finally:

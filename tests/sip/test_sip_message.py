@@ -243,3 +243,32 @@ def test_numbers_in_headers_are_ascii_digits_only(header: str) -> None:
     )
     with pytest.raises(SipParseError):
         parse_message(message.encode("utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("reason", "cause"),
+    [
+        ('Q.850;cause=17;text="User busy"', 17),
+        ("q.850 ; cause = 16", 16),
+        ("SIP;cause=486, Q.850;cause=17", 17),
+        ("Q.850;cause=\u00b2", None),  # isdigit() is true: int() would raise
+        ("Q.850;cause=\u0661\u0667", None),  # Arabic-Indic digits: not ours to read
+        ("Q.850;cause=" + "1" * 5000, None),  # past int()'s limit on digits
+        ("Q.850;cause=0", None),
+        ("Q.850;cause=200", None),
+    ],
+)
+def test_a_q850_cause_is_read_from_ascii_digits_only(reason: str, cause: int | None) -> None:
+    message = (
+        "SIP/2.0 486 Busy Here\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKd\r\n"
+        "From: <sip:b@127.0.0.1>;tag=1\r\n"
+        "To: <sip:a@127.0.0.1>;tag=2\r\n"
+        "Call-ID: cause@127.0.0.1\r\n"
+        "CSeq: 1 INVITE\r\n"
+        f"Reason: {reason}\r\n"
+        "Content-Length: 0\r\n\r\n"
+    )
+    response = parse_message(message.encode("utf-8"))
+    assert isinstance(response, Response)
+    assert response.q850_cause() == cause

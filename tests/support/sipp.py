@@ -55,8 +55,13 @@ def _free(port: int, kind: int) -> bool:
 
 # Placeholders most callers leave as they are: trunk_flow4.xml checks the agent's answer,
 # which a SIPp agent writes under o=agent, and may check who the call is from; agent_flow4.xml
-# may take its time before ringing.
-DEFAULTS = {"ANSWER_RE": "o=agent.*m=audio [1-9]", "FROM_RE": ".*", "BEFORE_RINGING": ""}
+# may take its time before ringing; reject.xml's final response may carry more headers.
+DEFAULTS = {
+    "ANSWER_RE": "o=agent.*m=audio [1-9]",
+    "FROM_RE": ".*",
+    "BEFORE_RINGING": "",
+    "EXTRA_HEADERS": "",
+}
 
 
 def render(template: Path, values: dict[str, str], into: Path) -> Path:

@@ -79,7 +79,7 @@ def is_agent_id(text: str) -> bool:
 
 def agent_id_sort_key(agent_id: str) -> tuple[int, str]:
     """Ties between equally idle agents go by id as a number, then as text."""
-    return (int(agent_id) if agent_id.isdigit() else 0, agent_id)
+    return (int(agent_id) if is_agent_id(agent_id) else 0, agent_id)
 
 
 @dataclass

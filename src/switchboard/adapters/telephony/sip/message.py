@@ -149,8 +149,14 @@ class Message:
                 continue
             for param in params.split(";"):
                 name, _, number = param.partition("=")
-                if name.strip().lower() == "cause" and number.strip().isdigit():
-                    cause = int(number.strip())
+                number = number.strip()
+                # ASCII digits, and few: "²".isdigit() is true and int() refuses it.
+                if (
+                    name.strip().lower() == "cause"
+                    and len(number) <= 3
+                    and _DIGITS.fullmatch(number)
+                ):
+                    cause = int(number)
                     return cause if 0 < cause < 128 else None
         return None
 
