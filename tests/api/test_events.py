@@ -10,9 +10,10 @@ import pytest
 from switchboard.domain.agents import AgentState
 from switchboard.domain.calls import Party
 from switchboard.domain.errors import RuleViolation
-from switchboard.service import provisioning
+from switchboard.service import provisioning, scheduler
 from switchboard.service.provisioning import AgentOptions
 from tests.support.harness import Harness
+from tests.support.openapi_check import OpenApiChecker
 
 KEY = "a1b2c3d4e5"
 ANSWERED = [
@@ -293,3 +294,41 @@ async def test_the_api_answers_errors_with_stable_codes(sb: Harness) -> None:
         f"/api/v1/accounts/{other}/calls/{call_id}/events", headers=other_headers
     )
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+async def test_a_cursor_behind_the_retention_is_told_so_not_served_what_is_left(
+    sb_any: Harness,
+) -> None:
+    """Events past ``SWITCHBOARD_EVENT_RETENTION_SECONDS`` are purged; a reader whose cursor
+    is behind what went would silently miss events, so the log and the stream answer 410
+    ``cursor_expired`` (valid against the served OpenAPI document) and the reader starts
+    again. A cursor whose own event went, with nothing after it gone, is still good."""
+    sb = sb_any
+    document = (await sb.client.get("/api/v1/openapi.json")).json()
+    checker = OpenApiChecker(document)
+    await sb.set_state("4567", AgentState.AWAY)
+    before = (await page(sb))["next"]  # a reader that saw the first event
+    await sb.set_state("4567", AgentState.READY)
+    seen = await page(sb, after=before)  # another that saw the second too
+    assert kinds(seen["events"]) == ["agent.state.changed"]
+    sb.clock.advance(sb.ctx.event_retention_s + 1)
+    await sb.set_state("4567", AgentState.AWAY)
+    await scheduler.purge_expired(sb.ctx)  # the first two go
+    headers = await sb.headers()
+    base = f"/api/v1/accounts/{KEY}/events"
+
+    behind = checker.check(await sb.client.get(base, params={"after": before}, headers=headers))
+    assert behind.status_code == 410
+    assert behind.json()["code"] == "cursor_expired"
+    assert "past their retention" in behind.json()["message"]
+    stream = await sb.client.get(
+        base, headers={**headers, "Accept": "text/event-stream", "Last-Event-ID": before}
+    )
+    assert stream.status_code == 410 and stream.json()["code"] == "cursor_expired"
+
+    # The reader that saw the purged event has missed nothing: it goes on.
+    after_seen = await page(sb, after=seen["next"])
+    assert [e["data"]["state"] for e in after_seen["events"]] == ["Away"]
+    # Without a cursor (or with 0): from the oldest kept.
+    assert (await page(sb))["events"] == after_seen["events"]
+    assert (await page(sb, after="0"))["events"] == after_seen["events"]

@@ -180,6 +180,35 @@ async def test_purge_deletes_events_before_the_time_given(backend: Backend) -> N
         assert await uow.outbox.last_position(KEY) > newest  # positions are never given again
 
 
+async def test_each_account_remembers_how_far_its_events_were_purged(backend: Backend) -> None:
+    await seed(backend.uow, an_account(), an_account("other"), an_agent("1"))
+    async with backend.uow() as uow:
+        for seconds, key in ((0, KEY), (5, "other"), (10, KEY), (20, KEY)):
+            uow.events.append(
+                AgentStateChanged(
+                    account_key=key, at=at(seconds), agent_id="1", state="Away", previous="R"
+                )
+            )
+        await uow.commit()
+    async with backend.uow(write=False) as uow:
+        positions = [e.position for e in await uow.outbox.after(KEY, 0, 10)]
+        (others,) = [e.position for e in await uow.outbox.after("other", 0, 10)]
+        assert await uow.outbox.purged_through(KEY) == 0  # nothing purged yet
+    async with backend.uow() as uow:
+        assert await uow.outbox.purge(T0 + timedelta(seconds=12)) == 3
+        await uow.commit()
+    async with backend.uow(write=False) as uow:
+        # The highest position each account lost: a cursor below it has missed events.
+        assert await uow.outbox.purged_through(KEY) == positions[1]
+        assert await uow.outbox.purged_through("other") == others
+        assert await uow.outbox.purged_through("nobody") == 0
+    async with backend.uow() as uow:
+        assert await uow.outbox.purge(T0 + timedelta(seconds=1)) == 0  # never goes back
+        await uow.commit()
+    async with backend.uow(write=False) as uow:
+        assert await uow.outbox.purged_through(KEY) == positions[1]
+
+
 async def test_a_reader_following_the_cursor_misses_nothing_while_many_commit(
     backend: Backend,
 ) -> None:

@@ -59,6 +59,7 @@ class FakeData:
     # (one count for all accounts, as the SQL tables have).
     events: dict[str, list[LoggedEvent]] = field(default_factory=dict)
     event_position: int = 0
+    event_purges: dict[str, int] = field(default_factory=dict)  # account: highest purged
     # Idempotency keys by (account, key), and each account's bucket: (level, updated_at).
     idempotency: dict[tuple[str, str], IdempotentRequest] = field(default_factory=dict)
     buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -436,9 +437,15 @@ class FakeEventLog:
         purged = 0
         for key, logged in data.events.items():
             kept = [each for each in logged if each.position >= bound]
-            purged += len(logged) - len(kept)
+            gone = [each.position for each in logged if each.position < bound]
+            if gone:
+                data.event_purges[key] = max(data.event_purges.get(key, 0), max(gone))
+            purged += len(gone)
             data.events[key] = kept
         return purged
+
+    async def purged_through(self, account_key: str) -> int:
+        return self._session.data.event_purges.get(account_key, 0)
 
 
 class FakeCallRepository:

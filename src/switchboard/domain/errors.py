@@ -22,6 +22,7 @@ below knows about HTTP.
     │   ├── InvalidClient
     │   └── TooManyFailedAttempts    (429) guessing: retry after ``retry_after_s``
     ├── NotFound                     (404) unknown or expired resource
+    ├── EventsExpired                (410) a cursor behind the events' retention
     │   ├── InteractionNotFound      the Interaction Content API's words for it
     │   └── ContentNotFound
     ├── ContentError                 the Interaction Content API (docs/recording.md)
@@ -155,6 +156,16 @@ class TooManyFailedAttempts(OAuthError):
 
 class NotFound(SwitchboardError):
     message = "The requested resource was not found."
+
+
+class EventsExpired(SwitchboardError):
+    """A reader's cursor is behind the account's purged events: some of what followed it is
+    gone (``SWITCHBOARD_EVENT_RETENTION_SECONDS``), so serving what is left would hide a gap."""
+
+    message = (
+        "Events after this cursor are past their retention and gone: read the calls again, "
+        "then follow the log from its oldest event (no after) or the stream from now."
+    )
 
 
 class InteractionNotFound(NotFound):

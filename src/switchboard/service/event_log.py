@@ -1,16 +1,20 @@
 """Use-cases on the outbox: a call's events, an account's events after a cursor, and
 waiting for more (the stream).
 
-A cursor is the position of the last event seen, in decimal: the account's events are
-numbered from 1 in commit order with no gaps, so "after N" misses nothing and repeats
-nothing, however many processes write.
+A cursor is the position of the last event seen, in decimal: positions grow in commit order
+within an account (not consecutively: one count serves every account), so "after N" misses
+nothing and repeats nothing, however many processes write, as long as what followed N is
+still kept. When some of it has been purged (retention), the reader is told
+(``EventsExpired``) rather than served what is left: cursor 0 means "from the oldest kept"
+and never expires.
 """
 
 from __future__ import annotations
 
-from switchboard.domain.errors import InvalidParameter, NotFound
+from switchboard.domain.errors import EventsExpired, InvalidParameter, NotFound
 from switchboard.domain.events import LoggedEvent
 from switchboard.service.context import Context
+from switchboard.service.ports import UnitOfWork
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -50,8 +54,22 @@ async def call_events(ctx: Context, account_key: str, call_id: str) -> list[Logg
 async def account_events(
     ctx: Context, account_key: str, after: int, limit: int
 ) -> list[LoggedEvent]:
+    """The account's events after the cursor; ``EventsExpired`` when some that followed it
+    were purged."""
     async with ctx.transaction(write=False) as uow:
+        await _still_kept(uow, account_key, after)
         return await uow.outbox.after(account_key, after, limit)
+
+
+async def check_cursor(ctx: Context, account_key: str, after: int) -> None:
+    """``EventsExpired`` when events that followed ``after`` were purged."""
+    async with ctx.transaction(write=False) as uow:
+        await _still_kept(uow, account_key, after)
+
+
+async def _still_kept(uow: UnitOfWork, account_key: str, after: int) -> None:
+    if after and after < await uow.outbox.purged_through(account_key):
+        raise EventsExpired()
 
 
 async def latest_position(ctx: Context, account_key: str) -> int:

@@ -211,8 +211,8 @@ class NodeRepository(Protocol):
 
 
 class EventLog(Protocol):
-    """The transactional outbox: every event, in its account's order (``position``, from 1,
-    gap-free and in commit order within an account) and its call's (``sequence``)."""
+    """The transactional outbox: every event, in its account's order (``position``: growing,
+    in commit order within an account, not consecutive) and its call's (``sequence``)."""
 
     async def append(self, events: Sequence[Event]) -> List[Event]:
         """Write ``events`` in this transaction, numbering each call's events on from those
@@ -229,7 +229,12 @@ class EventLog(Protocol):
         """The position of the account's latest event (0 before the first)."""
 
     async def purge(self, before: datetime) -> int:
-        """Delete events that happened before ``before``; how many went."""
+        """Delete events that happened before ``before``; how many went. Each account's
+        highest position deleted is kept (``purged_through``)."""
+
+    async def purged_through(self, account_key: str) -> int:
+        """The highest position of the account's events purged so far (0: none): a reader
+        after a position below it has missed events."""
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ DEFAULT_BUSY_TIMEOUT_S = 30.0
 # The schema this code reads and writes: the newest migration. A database already there is
 # not migrated at start (sparing one-shot commands SQLAlchemy's and Alembic's import time);
 # the contract suite checks that this is Alembic's head.
-SCHEMA_HEAD = "0009"
+SCHEMA_HEAD = "0010"
 
 
 def enable_wal(cursor: Any, busy_timeout_s: float) -> None:

@@ -58,11 +58,21 @@ _LAST_POSITION = Sql("SELECT MAX(position) FROM events WHERE account_key = ?")
 # Positions grow with time: everything before the first event young enough goes, found by
 # walking the oldest rows in position order (those about to go). The newest event always
 # stays, so that SQLite never gives its rowid out again (a cursor would skip what follows).
-_PURGE = Sql(
-    "DELETE FROM events WHERE position < COALESCE("
+_PURGE_BOUND = Sql(
+    "SELECT COALESCE("
     "(SELECT position FROM events WHERE occurred_at >= ? ORDER BY position LIMIT 1), "
     "(SELECT MAX(position) FROM events))"
 )
+# Before they go, each account's highest position among them is kept: a reader whose cursor
+# is behind it has missed events (``purged_through``).
+_RECORD_PURGE = Sql(
+    "INSERT INTO event_purges (account_key, purged_through) "
+    "SELECT account_key, MAX(position) FROM events WHERE position < ? GROUP BY account_key "
+    "ON CONFLICT (account_key) DO UPDATE SET purged_through = excluded.purged_through "
+    "WHERE excluded.purged_through > event_purges.purged_through"
+)
+_PURGE = Sql("DELETE FROM events WHERE position < ?")
+_PURGED_THROUGH = Sql("SELECT purged_through FROM event_purges WHERE account_key = ?")
 
 
 # Per kind of event, the names of the fields that go into ``data``.
@@ -155,4 +165,15 @@ class SqlEventLog:
         return int(row[0]) if row is not None and row[0] is not None else 0
 
     async def purge(self, before: datetime) -> int:
-        return await self._tx.run("purge events", _PURGE, (self._tx.d.time(before),))
+        row = await self._tx.one(
+            "find the events to purge", _PURGE_BOUND, (self._tx.d.time(before),)
+        )
+        if row is None or row[0] is None:
+            return 0
+        bound = int(row[0])
+        await self._tx.run("record the purge", _RECORD_PURGE, (bound,))
+        return await self._tx.run("purge events", _PURGE, (bound,))
+
+    async def purged_through(self, account_key: str) -> int:
+        row = await self._tx.one("read the purged position", _PURGED_THROUGH, (account_key,))
+        return int(row[0]) if row is not None else 0

@@ -231,6 +231,15 @@ events = Table(
     Index("ix_events_call_id_sequence", "call_id", "sequence"),
 )
 
+# Migration 0010: how far each account's events were purged (the highest position deleted).
+event_purges = Table(
+    "event_purges",
+    metadata,
+    Column("account_key", String, primary_key=True),
+    Column("purged_through", BigInteger, nullable=False),
+    ForeignKeyConstraint(["account_key"], ["accounts.key"], ondelete="CASCADE"),
+)
+
 # Migration 0008: requests sent with an ``Idempotency-Key`` (``status`` NULL while in flight)
 # and each account's token bucket (``updated_at``: seconds since the epoch).
 idempotency_keys = Table(

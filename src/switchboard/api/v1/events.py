@@ -38,6 +38,7 @@ def wants_stream(req: V1Request) -> bool:
         {200: EventPage},
         query=(_CURSOR, _LIMIT),
         stream=True,
+        errors=(410,),
     )
 )
 async def account_events(req: V1Request) -> Response | None:
@@ -64,7 +65,11 @@ async def call_events(req: V1Request) -> Response:
 
 @operation(
     Operation(
-        "The account's events as Server-Sent Events", {200: None}, query=(_CURSOR,), stream=True
+        "The account's events as Server-Sent Events",
+        {200: None},
+        query=(_CURSOR,),
+        stream=True,
+        errors=(410,),
     )
 )
 async def stream(req: V1Request) -> None:
@@ -75,6 +80,8 @@ async def stream(req: V1Request) -> None:
         after = event_log.parse_cursor(req.query.get("after"))
     if after is None:
         after = await event_log.latest_position(req.ctx, req.account_key)
+    else:  # a client resuming: told before the stream opens if it has missed events
+        await event_log.check_cursor(req.ctx, req.account_key, after)
     await serve_stream(req, after)
     return None
 

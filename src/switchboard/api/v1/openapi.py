@@ -24,6 +24,7 @@ _ERROR_TEXT = {
     403: "A token of another account",
     404: "No such resource (or, for provisioning, the API is off)",
     409: "Already exists",
+    410: "The cursor is behind the events' retention: what followed it is partly gone",
     413: "The body is too large",
     503: "Storage unavailable; retry",
 }
@@ -69,7 +70,7 @@ def document(routes: Sequence[Route]) -> dict[str, Any]:
                 if media:
                     answer["content"] = media
                 responses[str(status)] = answer
-            errors = list(_ERRORS_BY_AUTH.get(route.auth, ()))
+            errors = list(_ERRORS_BY_AUTH.get(route.auth, ())) + list(op.errors)
             if op.body is not None:
                 errors.append(413)
             for status in sorted(set(errors)):

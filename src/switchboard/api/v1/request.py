@@ -98,6 +98,7 @@ class Operation:
     body_required: bool = True
     query: tuple[Query, ...] = ()
     stream: bool = False  # it may answer text/event-stream
+    errors: tuple[int, ...] = ()  # error statuses of its own, beyond its route's
 
 
 def operation(op: Operation) -> Callable[[Handler], Handler]:
