@@ -23,6 +23,7 @@ from switchboard.domain.calls import CallResult, Party, Reason
 from tests.support.harness import PostgresDatabase, postgres_url
 from tests.support.nodes import (
     HEARTBEAT_S,
+    IDLE_IN_TRANSACTION_S,
     KEY,
     TAKEOVER_S,
     Node,
@@ -246,17 +247,25 @@ def _pause_a_sip_node(db: str, tmp_path: Path, phone: str) -> None:
         started += [a, b]
         body = {"from": {"agentId": "1234"}, "to": {"telephoneNumber": "02072068888"}}
         call_id = place(a.base, token, body)
+        # Stopped between its writes, once the agent's ringing (written just after the 201)
+        # is committed: a process stopped in the middle of one holds its locks (SQLite's write
+        # lock; on PostgreSQL a statement whose messages were half sent), which nothing bounds
+        # (docs/operations.md, "Several nodes"). One stopped idle inside a transaction is
+        # ended by PostgreSQL: tests/contract/test_paused_session.py.
+        wait_until(
+            lambda: "AgentLegRinging" in stored_event_kinds(db, [call_id])[call_id], within=10
+        )
         a.proc.send_signal(signal.SIGSTOP)
         try:
             wait_until(
                 lambda: calls_of(b.base, token, [call_id])[0]["result"],
-                within=TAKEOVER_S + SLACK_S,
+                within=TAKEOVER_S + SLACK_S + IDLE_IN_TRANSACTION_S,
             )
             assert taken_over(db, "node-a") == "node-b"
         finally:
             a.proc.send_signal(signal.SIGCONT)
-        wait_until(lambda: taken_over(db, "node-a") is None, within=5)  # registered again
-        wait_until(lambda: "hung up 1 calls" in a.log.read_text(), within=5)
+        wait_until(lambda: taken_over(db, "node-a") is None, within=10)  # registered again
+        wait_until(lambda: "hung up 1 calls" in a.log.read_text(), within=10)
         time.sleep(1)  # the phone's 487 and the engine's report for it: ignored
         assert a.alive
         assert calls_of(b.base, token, [call_id])[0]["result"] == failed
