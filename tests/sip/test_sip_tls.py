@@ -11,11 +11,10 @@ The SIPp agent and trunk talk UDP; only the trunk leg between Switchboard and th
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pytest
 
@@ -25,8 +24,8 @@ from tests.sip.sip_harness import DEFAULT_NUMBER, RECEIVE_BYE, SipHarness, send_
 from tests.sip.test_sip_calls import REJECTED_OFFER
 from tests.support.certs import Leaf, TestCa, openssl_available
 from tests.support.dns import StubDns
-from tests.support.kamailio import KAMAILIO, MODULES, ROUTE_START
-from tests.support.sipp import _open_log, free_port, port_bound, stop_process
+from tests.support.kamailio import KAMAILIO, MODULES, ROUTE_START, KamailioProcess
+from tests.support.sipp import free_port
 
 pytestmark = [
     pytest.mark.sip,
@@ -103,57 +102,27 @@ require_certificate = no
 """
 
 
-class TlsEdge:
+class TlsEdge(KamailioProcess):
     """kamailio listening on TLS toward Switchboard and on UDP toward the trunk."""
 
     def __init__(self, workdir: Path, leaf: Leaf, trunk_port: int) -> None:
-        self.dir = workdir / "edge"
+        super().__init__(workdir / "edge")
         self.udp_port = free_port()
         self.tls_port = free_port()
         self.leaf = leaf
         self.trunk_port = trunk_port
-        self._process: asyncio.subprocess.Process | None = None
-        self._log: BinaryIO | None = None
 
     async def start(self, within: float = 10.0) -> None:
-        assert KAMAILIO is not None
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "tls.cfg").write_text(TLS_CONFIG.format(key=self.leaf.key, cert=self.leaf.cert))
-        config = self.dir / "kamailio.cfg"
-        config.write_text(
-            EDGE_CONFIG.format(
-                udp_port=self.udp_port,
-                tls_port=self.tls_port,
-                modules=MODULES,
-                dir=self.dir,
-                trunk_port=self.trunk_port,
-            )
+        config = EDGE_CONFIG.format(
+            udp_port=self.udp_port,
+            tls_port=self.tls_port,
+            modules=MODULES,
+            dir=self.dir,
+            trunk_port=self.trunk_port,
         )
-        self._log = _open_log(self.dir / "kamailio.log")
-        self._process = await asyncio.create_subprocess_exec(
-            KAMAILIO,
-            *("-f", str(config), "-DD", "-E", "-m", "32", "-M", "8"),
-            *("-Y", str(self.dir), "-P", str(self.dir / "kamailio.pid")),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=self._log,
-        )
-        async with asyncio.timeout(within):
-            while not (port_bound(self.udp_port, "udp") and port_bound(self.tls_port, "tcp")):
-                if self._process.returncode is not None:
-                    raise RuntimeError(f"kamailio exited {self._process.returncode}:\n{self.log()}")
-                await asyncio.sleep(0.05)
-
-    async def stop(self) -> None:
-        try:
-            await stop_process(self._process, 5.0)
-        finally:
-            if self._log is not None:
-                self._log.close()
-
-    def log(self) -> str:
-        path = self.dir / "kamailio.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        await self.run(config, [(self.udp_port, "udp"), (self.tls_port, "tcp")], within)
 
     def relayed(self, method: str, over: str) -> int:
         return sum(

@@ -104,49 +104,34 @@ def kamailio_available() -> bool:
     return KAMAILIO is not None
 
 
-class KamailioProxy:
-    def __init__(self, workdir: Path, *, fr_timer_ms: int = 1500, shm_mb: int = 32) -> None:
-        self.dir = workdir / "kamailio"
-        self.port = free_port()
-        self.fr_timer_ms = fr_timer_ms
+class KamailioProcess:
+    """One kamailio in the foreground, its configuration and log in ``dir``: started until its
+    ports are bound, stopped, its log read."""
+
+    def __init__(self, directory: Path, shm_mb: int = 32) -> None:
+        self.dir = directory
         # Shared memory for transactions: the load benchmark holds more than a test does.
         self.shm_mb = shm_mb
         self._process: asyncio.subprocess.Process | None = None
         self._log: BinaryIO | None = None
 
-    def uri(self, transport: str = "udp") -> str:
-        """The proxy's URI, for ``trunk_proxy``: a loose router."""
-        suffix = ";transport=tcp" if transport == "tcp" else ""
-        return f"sip:127.0.0.1:{self.port};lr{suffix}"
-
-    async def start(self, within: float = 10.0) -> None:
+    async def run(self, config: str, bound: list[tuple[int, str]], within: float) -> None:
+        """Write ``config`` and start; returns once every (port, "udp" or "tcp") is bound."""
         assert KAMAILIO is not None, "kamailio not installed"
         self.dir.mkdir(parents=True, exist_ok=True)
-        config = self.dir / "kamailio.cfg"
-        config.write_text(
-            CONFIG.format(port=self.port, modules=MODULES, fr_timer_ms=self.fr_timer_ms)
-        )
+        path = self.dir / "kamailio.cfg"
+        path.write_text(config)
         self._log = _open_log(self.dir / "kamailio.log")
         self._process = await asyncio.create_subprocess_exec(
             KAMAILIO,
-            "-f",
-            str(config),
-            "-DD",
-            "-E",
-            "-m",
-            str(self.shm_mb),
-            "-M",
-            "8",
-            "-Y",
-            str(self.dir),
-            "-P",
-            str(self.dir / "kamailio.pid"),
+            *("-f", str(path), "-DD", "-E", "-m", str(self.shm_mb), "-M", "8"),
+            *("-Y", str(self.dir), "-P", str(self.dir / "kamailio.pid")),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=self._log,
             stderr=self._log,
         )
         async with asyncio.timeout(within):
-            while not (port_bound(self.port, "udp") and port_bound(self.port, "tcp")):
+            while not all(port_bound(port, kind) for port, kind in bound):
                 if self._process.returncode is not None:
                     raise RuntimeError(f"kamailio exited {self._process.returncode}:\n{self.log()}")
                 await asyncio.sleep(0.05)
@@ -161,6 +146,22 @@ class KamailioProxy:
     def log(self) -> str:
         path = self.dir / "kamailio.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+class KamailioProxy(KamailioProcess):
+    def __init__(self, workdir: Path, *, fr_timer_ms: int = 1500, shm_mb: int = 32) -> None:
+        super().__init__(workdir / "kamailio", shm_mb)
+        self.port = free_port()
+        self.fr_timer_ms = fr_timer_ms
+
+    def uri(self, transport: str = "udp") -> str:
+        """The proxy's URI, for ``trunk_proxy``: a loose router."""
+        suffix = ";transport=tcp" if transport == "tcp" else ""
+        return f"sip:127.0.0.1:{self.port};lr{suffix}"
+
+    async def start(self, within: float = 10.0) -> None:
+        config = CONFIG.format(port=self.port, modules=MODULES, fr_timer_ms=self.fr_timer_ms)
+        await self.run(config, [(self.port, "udp"), (self.port, "tcp")], within)
 
     def relayed(self, method: str) -> int:
         """How many requests of that method went through the proxy."""
